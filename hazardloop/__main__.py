@@ -1,0 +1,3 @@
+from hazardloop.cli import main
+
+main()

@@ -1,0 +1,106 @@
+"""Engine and sessions for SQLite (embedded default) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+from hazardloop.config.settings import get_settings
+
+
+def database_url(override: str | None = None) -> str:
+    return get_settings().resolved_database_url(override)
+
+
+def is_sqlite(url_or_engine: str | Engine) -> bool:
+    url = url_or_engine.url if isinstance(url_or_engine, Engine) else make_url(url_or_engine)
+    return url.get_backend_name() == "sqlite"
+
+
+def _normalise(url: str) -> str:
+    # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://"):]
+    return url
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def get_engine(url: str | None = None) -> Engine:
+    url = _normalise(database_url(url))
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = _ENGINES[url] = _make_engine(url)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
+    if is_sqlite(url):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _sqlite_pragmas(engine)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return engine
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        # A writing unit of work takes the write lock up front (BEGIN IMMEDIATE):
+        # a read-then-write transaction then waits its turn instead of failing
+        # half-way with "database is locked".  Reads stay deferred and concurrent.
+        if conn.get_execution_options().get("hazardloop_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def write_engine(url: str | None = None) -> Engine:
+    """The engine for units of work that write (serialised on SQLite)."""
+    return get_engine(url).execution_options(hazardloop_write=True)
+
+
+@contextlib.contextmanager
+def session_scope(url: str | None = None, write: bool = True) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back everything on error."""
+    bind = write_engine(url) if write else get_engine(url)
+    with Session(bind, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def forget_engine(url: str) -> None:
+    engine = _ENGINES.pop(_normalise(url), None)
+    if engine is not None:
+        engine.dispose()
+
+
+def dispose_engines() -> None:
+    while _ENGINES:
+        _ENGINES.popitem()[1].dispose()

@@ -1,0 +1,1 @@
+"""Notifications: recipients by role, the transactional outbox, delivery."""

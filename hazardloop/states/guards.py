@@ -1,0 +1,200 @@
+"""Who may do what.  The lifecycle machine calls the transition guards; the
+ledger calls the few checks that are not transitions (report, edit, request an
+extension, view).  No other module decides permissions.
+
+Every guard raises a HazardLoopError subclass with a Chinese message, or returns
+True.  `data` holds what the action brings (plan parts, reason, deadline...).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import false, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from hazardloop.config import clock
+from hazardloop.models.tables import AppUser, Enterprise, Hazard
+from hazardloop.states.errors import MissingData, PermissionDenied
+from hazardloop.states.roles import LEVELS, PLAN_PARTS, REPORT_CHANNELS, ROLE_NAMES, Role
+
+
+def _names(roles: set[Role] | list[Role]) -> str:
+    return "或".join(ROLE_NAMES[r] for r in sorted(roles, key=list(Role).index))
+
+
+def _need_role(actor: AppUser, roles: set[Role], action: str) -> None:
+    if not actor.active:
+        raise PermissionDenied(f"用户 {actor.username} 已停用，不能{action}。")
+    if actor.role not in roles:
+        raise PermissionDenied(
+            f"{action}需要{_names(roles)}角色；{actor.name}（{actor.username}）的角色是"
+            f"{ROLE_NAMES.get(Role(actor.role), actor.role)}。"
+        )
+
+
+def is_regulator_of(actor: AppUser, hazard: Hazard) -> bool:
+    """The committee office anywhere; a supervisor for its own department's hazards."""
+    if actor.role == Role.committee:
+        return True
+    return actor.role == Role.supervisor and actor.department_code == hazard.supervising_department
+
+
+def _need_regulator(actor: AppUser, hazard: Hazard, action: str) -> None:
+    _need_role(actor, {Role.supervisor, Role.committee}, action)
+    if not is_regulator_of(actor, hazard):
+        raise PermissionDenied(
+            f"{action}需要该隐患监管部门（{hazard.supervising_department}）的行业监管部门人员或市安委办；"
+            f"{actor.name} 属于 {actor.department_code}。"
+        )
+
+
+def _need_own_enterprise(actor: AppUser, enterprise_id: int, action: str) -> None:
+    _need_role(actor, {Role.enterprise}, action)
+    if actor.enterprise_id != enterprise_id:
+        raise PermissionDenied(f"{action}只能由本企业的安全管理人员办理；{actor.name} 不属于该企业。")
+
+
+def _need_text(data: dict[str, Any], field: str, label: str, action: str) -> str:
+    value = data.get(field)
+    if value is None or not str(value).strip():
+        raise MissingData(f"{action}缺少{label}。")
+    return str(value).strip()
+
+
+def _need_future_date(data: dict[str, Any], field: str, label: str, action: str) -> date:
+    value = data.get(field)
+    if not isinstance(value, date):
+        raise MissingData(f"{action}缺少{label}（日期，格式 YYYY-MM-DD）。")
+    if value < clock.today():
+        raise MissingData(f"{action}的{label} {value.isoformat()} 已经过去（今天是 {clock.today().isoformat()}）。")
+    return value
+
+
+# --- transition guards (called by the machine) -----------------------------
+
+
+def confirm(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
+    _need_regulator(actor, hazard, "确认重大事故隐患")
+    missing = [label for field, label in (("basis_code", "判定依据（标准）"), ("basis_clause", "判定依据条款"),
+                                          ("level", "督办级别")) if not data.get(field)]
+    if missing:
+        raise MissingData("确认重大事故隐患缺少：" + "、".join(missing) + "。")
+    if data["level"] not in LEVELS:
+        raise MissingData(f"督办级别必须是 {'、'.join(f'{k}（{v}）' for k, v in LEVELS.items())} 之一。")
+    return True
+
+
+def dismiss(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
+    _need_regulator(actor, hazard, "排除隐患")
+    _need_text(data, "reason", "排除理由", "排除隐患")
+    return True
+
+
+def start_rectification(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
+    _need_own_enterprise(actor, hazard.enterprise_id, "提交整改方案")
+    missing = [label for field, label in PLAN_PARTS.items()
+               if data.get(field) is None or not str(data.get(field)).strip()]
+    if missing:
+        raise MissingData("整改方案“五落实”不全，缺少：" + "、".join(missing) + "。")
+    _need_future_date(data, "deadline", "整改时限", "整改方案")
+    return True
+
+
+def extend(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
+    _need_regulator(actor, hazard, "批准延期")
+    new = _need_future_date(data, "deadline", "新的整改时限", "延期")
+    if hazard.deadline is not None and new <= clock.local_date(hazard.deadline):
+        raise MissingData(f"延期后的时限 {new.isoformat()} 必须晚于原时限 {clock.local_date(hazard.deadline).isoformat()}。")
+    return True
+
+
+def submit(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
+    _need_own_enterprise(actor, hazard.enterprise_id, "提交整改完成")
+    if int(data.get("evidence_count") or 0) < 1:
+        raise MissingData("提交整改完成至少需要一份整改证明材料（evidence）。")
+    return True
+
+
+def approve(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
+    _need_regulator(actor, hazard, "审核销号")
+    if hazard.submitted_by is not None and actor.username == hazard.submitted_by:
+        raise PermissionDenied("提交整改的人不能审核自己的销号申请。")
+    return True
+
+
+def reject(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
+    _need_regulator(actor, hazard, "驳回整改")
+    _need_text(data, "reason", "驳回理由", "驳回整改")
+    _need_future_date(data, "deadline", "新的整改时限", "驳回整改")
+    return True
+
+
+TRANSITION_GUARDS = {
+    "confirm": confirm, "dismiss": dismiss, "start_rectification": start_rectification,
+    "extend": extend, "submit": submit, "approve": approve, "reject": reject,
+}
+
+
+# --- checks that are not transitions ---------------------------------------
+
+
+def report(actor: AppUser, enterprise: Enterprise, channel: str) -> bool:
+    _need_role(actor, set(REPORT_CHANNELS), "上报隐患")
+    allowed = REPORT_CHANNELS[Role(actor.role)]
+    if actor.role == Role.enterprise and actor.enterprise_id != enterprise.id:
+        raise PermissionDenied("企业只能上报本企业的隐患。")
+    if channel not in allowed:
+        raise PermissionDenied(
+            f"{ROLE_NAMES[Role(actor.role)]}只能通过 {'、'.join(sorted(allowed))} 渠道上报，不能用 {channel}。"
+        )
+    return True
+
+
+def request_extension(actor: AppUser, hazard: Hazard) -> bool:
+    _need_own_enterprise(actor, hazard.enterprise_id, "申请延期")
+    return True
+
+
+def upload_evidence(actor: AppUser, hazard: Hazard) -> bool:
+    _need_own_enterprise(actor, hazard.enterprise_id, "上传整改证明材料")
+    return True
+
+
+def decide_extension(actor: AppUser, hazard: Hazard) -> bool:
+    _need_regulator(actor, hazard, "审批延期")
+    return True
+
+
+def edit(actor: AppUser, hazard: Hazard) -> bool:
+    """Regulators edit a hazard's description; its reporter may while it is unjudged."""
+    if hazard.state == "found" and actor.username == hazard.reported_by:
+        return True
+    _need_regulator(actor, hazard, "修改隐患信息")
+    return True
+
+
+def can_view(actor: AppUser, hazard: Hazard) -> bool:
+    if actor.role in (Role.committee, Role.system):
+        return True
+    if actor.role == Role.enterprise:
+        return actor.enterprise_id == hazard.enterprise_id
+    if actor.role == Role.township:
+        return actor.region_code == hazard.region_code
+    if actor.role == Role.supervisor:
+        return actor.department_code == hazard.supervising_department
+    return actor.username == hazard.reported_by  # inspectors and the public see what they reported
+
+
+def visible_clause(actor: AppUser) -> ColumnElement[bool]:
+    """can_view as a WHERE clause, so lists are filtered in the query."""
+    if actor.role in (Role.committee, Role.system):
+        return true()
+    if actor.role == Role.enterprise:
+        return Hazard.enterprise_id == actor.enterprise_id if actor.enterprise_id else false()
+    if actor.role == Role.township:
+        return Hazard.region_code == actor.region_code
+    if actor.role == Role.supervisor:
+        return Hazard.supervising_department == actor.department_code
+    return Hazard.reported_by == actor.username

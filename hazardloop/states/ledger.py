@@ -1,0 +1,410 @@
+"""The hazard ledger: plain functions for every action on a hazard.
+
+Each function takes an open Session and the acting user, fires the shared
+machine (whose guards decide), writes the audit event and announces a domain
+event, all in the caller's transaction.  Callers commit; on any error they roll
+back and nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, select
+
+from hazardloop.config import clock
+from hazardloop.config.settings import get_settings
+from hazardloop.models import audit
+from hazardloop.models.errors import ConflictError, NotFound, ValidationError
+from hazardloop.models.tables import (
+    AppUser,
+    Enterprise,
+    Evidence,
+    Extension,
+    Hazard,
+    Industry,
+    RectificationPlan,
+    Standard,
+)
+from hazardloop.states import guards
+from hazardloop.states.errors import MissingData, PermissionDenied
+from hazardloop.states.events import DomainEvent, emit
+from hazardloop.states.machine import fire
+from hazardloop.states.roles import CHANNELS, STATE_NAMES
+
+EDITABLE = ("title", "description", "location")
+
+
+# --- look-ups ---------------------------------------------------------------
+
+
+def get_user(session: Session, username: str) -> AppUser:
+    user = session.exec(select(AppUser).where(AppUser.username == username)).first()
+    if user is None:
+        raise NotFound(f"没有用户 {username}。")
+    return user
+
+
+def get_hazard(session: Session, ref: int | str) -> Hazard:
+    """By id or by code (YH-2026-000123)."""
+    hazard = None
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        hazard = session.get(Hazard, int(ref))
+    if hazard is None:
+        hazard = session.exec(select(Hazard).where(Hazard.code == str(ref))).first()
+    if hazard is None:
+        raise NotFound(f"没有编号为 {ref} 的隐患。")
+    return hazard
+
+
+def get_enterprise(session: Session, ref: int | str) -> Enterprise:
+    """By id, 统一社会信用代码 or exact name."""
+    ent = None
+    if isinstance(ref, int) or str(ref).isdigit():
+        ent = session.get(Enterprise, int(ref))
+    if ent is None:
+        ent = session.exec(select(Enterprise).where(
+            (Enterprise.credit_code == str(ref).upper()) | (Enterprise.name == str(ref)))).first()
+    if ent is None:
+        raise NotFound(f"没有企业 {ref}（可用企业编号、统一社会信用代码或名称）。")
+    return ent
+
+
+def _check_version(hazard: Hazard, expected_version: int | None) -> None:
+    if expected_version is not None and hazard.version != expected_version:
+        raise ConflictError(
+            f"隐患 {hazard.code} 已被他人修改（当前状态：{STATE_NAMES[hazard.state]}，版本 {hazard.version}），"
+            f"请刷新后重试。"
+        )
+
+
+def _flush(session: Session, hazard: Hazard) -> None:
+    code = hazard.code  # read before the flush: a failed flush expires the object
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise ConflictError(f"隐患 {code} 已被他人同时修改，本次操作未生效，请刷新后重试。") from exc
+
+
+def _snapshot(hazard: Hazard, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {f: getattr(hazard, f) for f in fields}
+
+
+def _transition(
+    session: Session, hazard: Hazard, trigger: str, actor: AppUser, data: dict[str, Any],
+    changes: dict[str, Any], *, reason: str | None = None, event: str | None = None,
+    expected_version: int | None = None, audit_extra: dict[str, Any] | None = None,
+) -> Hazard:
+    """Guard, fire, apply the field changes, audit and announce — one unit."""
+    _check_version(hazard, expected_version)
+    fields = ("state", *changes)
+    before = _snapshot(hazard, fields)
+    fire(hazard, trigger, actor, data)
+    for name, value in changes.items():
+        setattr(hazard, name, value)
+    _flush(session, hazard)
+    after = _snapshot(hazard, fields)
+    if audit_extra:
+        after.update(audit_extra)
+    audit.append(session, actor=actor.username, action=trigger, hazard_id=hazard.id,
+                 before=before, after=after, reason=reason)
+    if event:
+        emit(session, DomainEvent(event, hazard, actor, {"reason": reason, **(audit_extra or {})}))
+    return hazard
+
+
+# --- report -----------------------------------------------------------------
+
+
+def report(
+    session: Session, actor: AppUser, *, enterprise: int | str, title: str, channel: str,
+    description: str = "", location: str | None = None, found_at: Any = None,
+) -> Hazard:
+    """Record a hazard from any channel (state found)."""
+    if channel not in CHANNELS:
+        raise ValidationError(f"发现渠道必须是 {'、'.join(f'{k}（{v}）' for k, v in CHANNELS.items())} 之一。")
+    if not title or not title.strip():
+        raise ValidationError("上报隐患缺少隐患名称（title）。")
+    ent = get_enterprise(session, enterprise)
+    guards.report(actor, ent, channel)
+    industry = session.get(Industry, ent.industry_code)
+    hazard = Hazard(
+        enterprise_id=ent.id, region_code=ent.region_code, industry_code=ent.industry_code,
+        supervising_department=industry.department_code if industry else None,
+        title=title.strip(), description=description or "", location=location, channel=channel,
+        reported_by=actor.username, found_at=found_at or clock.utcnow(),
+    )
+    session.add(hazard)
+    session.flush()
+    hazard.code = f"YH-{clock.local_date(hazard.found_at).year}-{hazard.id:06d}"
+    session.flush()
+    audit.append(session, actor=actor.username, action="report", hazard_id=hazard.id, after={
+        "state": hazard.state, "code": hazard.code, "enterprise_id": ent.id, "title": hazard.title,
+        "channel": channel, "found_at": hazard.found_at, "location": location,
+    })
+    emit(session, DomainEvent("reported", hazard, actor))
+    return hazard
+
+
+# --- the regulator's judgement ---------------------------------------------
+
+
+def confirm(
+    session: Session, actor: AppUser, ref: int | str, *, basis_code: str | None, basis_clause: str | None,
+    level: str | None, supervising_department: str | None = None, expected_version: int | None = None,
+) -> Hazard:
+    hazard = get_hazard(session, ref)
+    data = {"basis_code": basis_code, "basis_clause": basis_clause, "level": level}
+    if basis_code and session.get(Standard, basis_code) is None:
+        raise ValidationError(f"判定依据 {basis_code} 不在标准目录中（见 hazardloop ref standards）。")
+    now = clock.utcnow()
+    changes = {"basis_code": basis_code, "basis_clause": basis_clause, "level": level,
+               "confirmed_by": actor.username, "confirmed_at": now}
+    if supervising_department:
+        changes["supervising_department"] = supervising_department
+    return _transition(session, hazard, "confirm", actor, data, changes, event="listed",
+                       expected_version=expected_version)
+
+
+def dismiss(session: Session, actor: AppUser, ref: int | str, *, reason: str | None,
+            expected_version: int | None = None) -> Hazard:
+    hazard = get_hazard(session, ref)
+    return _transition(session, hazard, "dismiss", actor, {"reason": reason},
+                       {"dismissed_reason": (reason or "").strip()}, reason=reason, event="dismissed",
+                       expected_version=expected_version)
+
+
+# --- the enterprise's rectification ----------------------------------------
+
+
+def plan(
+    session: Session, actor: AppUser, ref: int | str, *, responsible_person: str | None, measures: str | None,
+    funds: str | None, deadline: date | None, emergency_plan: str | None, expected_version: int | None = None,
+) -> Hazard:
+    """Submit the rectification plan (五落实): listed -> rectifying, the deadline starts."""
+    hazard = get_hazard(session, ref)
+    data = {"responsible_person": responsible_person, "measures": measures, "funds": funds,
+            "deadline": deadline, "emergency_plan": emergency_plan}
+    _check_version(hazard, expected_version)
+    guards.start_rectification(hazard, actor, data)  # refuse before anything is written
+    due = clock.end_of_day_utc(deadline)  # type: ignore[arg-type]
+    session.add(RectificationPlan(
+        hazard_id=hazard.id, responsible_person=responsible_person.strip(), measures=measures.strip(),  # type: ignore[union-attr]
+        funds=str(funds).strip(), deadline=due, emergency_plan=emergency_plan.strip(),  # type: ignore[union-attr]
+        submitted_by=actor.username,
+    ))
+    return _transition(session, hazard, "start_rectification", actor, data,
+                       {"deadline": due, "cycle": hazard.cycle + 1}, event="plan_accepted",
+                       audit_extra={"plan": {k: v for k, v in data.items()}})
+
+
+def add_evidence(session: Session, actor: AppUser, ref: int | str, path: str | Path,
+                 filename: str | None = None) -> Evidence:
+    """Store an evidence file (content-addressed by SHA-256) under the data directory."""
+    hazard = get_hazard(session, ref)
+    guards.upload_evidence(actor, hazard)
+    if hazard.state != "rectifying":
+        raise MissingData(f"只有整改中的隐患可以上传整改材料；{hazard.code} 当前为{STATE_NAMES[hazard.state]}。")
+    src = Path(path)
+    if not src.is_file():
+        raise ValidationError(f"证明材料文件不存在：{src}")
+    digest = hashlib.sha256()
+    with src.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    sha = digest.hexdigest()
+    target = get_settings().evidence_dir / sha[:2] / (sha + src.suffix.lower())
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".part")
+        shutil.copyfile(src, tmp)
+        tmp.replace(target)  # atomic: a crash never leaves a half-copied evidence file
+    evidence = Evidence(hazard_id=hazard.id, cycle=hazard.cycle, filename=filename or src.name,
+                        stored_path=str(target), sha256=sha, size=src.stat().st_size, uploaded_by=actor.username)
+    session.add(evidence)
+    session.flush()
+    audit.append(session, actor=actor.username, action="evidence", hazard_id=hazard.id,
+                 after={"evidence_id": evidence.id, "filename": evidence.filename, "sha256": sha,
+                        "size": evidence.size, "cycle": hazard.cycle})
+    return evidence
+
+
+def evidence_count(session: Session, hazard: Hazard) -> int:
+    return session.exec(select(func.count()).select_from(Evidence).where(
+        Evidence.hazard_id == hazard.id, Evidence.cycle == hazard.cycle)).one()
+
+
+def submit(session: Session, actor: AppUser, ref: int | str, *, evidence: list[str | Path] = (),
+           expected_version: int | None = None) -> Hazard:
+    """Completion: at least one evidence file in this cycle; rectifying -> reviewed."""
+    hazard = get_hazard(session, ref)
+    _check_version(hazard, expected_version)
+    if evidence:
+        guards.upload_evidence(actor, hazard)  # role first, before any file is stored
+    for path in evidence:
+        add_evidence(session, actor, hazard.id, path)
+    data = {"evidence_count": evidence_count(session, hazard)}
+    return _transition(session, hazard, "submit", actor, data,
+                       {"submitted_by": actor.username, "submitted_at": clock.utcnow()},
+                       event="submitted", audit_extra={"evidence_count": data["evidence_count"]})
+
+
+# --- review -----------------------------------------------------------------
+
+
+def approve(session: Session, actor: AppUser, ref: int | str, *, reason: str | None = None,
+            expected_version: int | None = None, reauthenticated: bool | None = None) -> Hazard:
+    hazard = get_hazard(session, ref)
+    extra = {"reauthenticated": reauthenticated} if reauthenticated is not None else None
+    return _transition(session, hazard, "approve", actor, {}, {"closed_by": actor.username,
+                       "closed_at": clock.utcnow()}, reason=reason, event="closed",
+                       expected_version=expected_version, audit_extra=extra)
+
+
+def reject(session: Session, actor: AppUser, ref: int | str, *, reason: str | None, deadline: date | None,
+           expected_version: int | None = None) -> Hazard:
+    hazard = get_hazard(session, ref)
+    data = {"reason": reason, "deadline": deadline}
+    changes: dict[str, Any] = {}
+    if deadline is not None:
+        changes = {"deadline": clock.end_of_day_utc(deadline), "cycle": hazard.cycle + 1,
+                   "rejections": hazard.rejections + 1, "submitted_by": None, "submitted_at": None}
+    return _transition(session, hazard, "reject", actor, data, changes, reason=reason, event="rejected",
+                       expected_version=expected_version)
+
+
+# --- extensions ---------------------------------------------------------------
+
+
+def request_extension(session: Session, actor: AppUser, ref: int | str, *, deadline: date | None,
+                      reason: str | None) -> Extension:
+    hazard = get_hazard(session, ref)
+    guards.request_extension(actor, hazard)
+    if hazard.state != "rectifying":
+        raise MissingData(f"只有整改中的隐患可以申请延期；{hazard.code} 当前为{STATE_NAMES[hazard.state]}。")
+    if not reason or not reason.strip():
+        raise MissingData("申请延期缺少理由。")
+    if not isinstance(deadline, date):
+        raise MissingData("申请延期缺少新的整改时限（YYYY-MM-DD）。")
+    pending = session.exec(select(Extension).where(Extension.hazard_id == hazard.id,
+                                                   Extension.status == "pending")).first()
+    if pending is not None:
+        raise ValidationError(f"隐患 {hazard.code} 已有待审批的延期申请（编号 {pending.id}）。")
+    ext = Extension(hazard_id=hazard.id, requested_by=actor.username, reason=reason.strip(),
+                    new_deadline=clock.end_of_day_utc(deadline))
+    session.add(ext)
+    session.flush()
+    audit.append(session, actor=actor.username, action="extension_requested", hazard_id=hazard.id,
+                 after={"extension_id": ext.id, "new_deadline": ext.new_deadline}, reason=ext.reason)
+    emit(session, DomainEvent("extension_requested", hazard, actor, {"extension_id": ext.id}))
+    return ext
+
+
+def decide_extension(session: Session, actor: AppUser, extension_id: int, *, approve: bool,
+                     reason: str | None = None) -> Extension:
+    ext = session.get(Extension, extension_id)
+    if ext is None:
+        raise NotFound(f"没有编号为 {extension_id} 的延期申请。")
+    hazard = get_hazard(session, ext.hazard_id)
+    guards.decide_extension(actor, hazard)
+    if ext.status != "pending":
+        raise ValidationError(f"延期申请 {ext.id} 已处理（{ext.status}）。")
+    now = clock.utcnow()
+    ext.status, ext.decided_by, ext.decided_at, ext.decision_reason = (
+        "approved" if approve else "denied", actor.username, now, reason)
+    info = {"extension_id": ext.id, "approved": approve, "new_deadline": ext.new_deadline}
+    if approve:
+        _transition(session, hazard, "extend", actor, {"deadline": clock.local_date(ext.new_deadline)},
+                    {"deadline": ext.new_deadline, "cycle": hazard.cycle + 1}, reason=reason,
+                    event="extension_decided", audit_extra={"extension_id": ext.id})
+    else:
+        if not reason or not reason.strip():
+            raise MissingData("不批准延期需要说明理由。")
+        session.flush()
+        audit.append(session, actor=actor.username, action="extension_denied", hazard_id=hazard.id,
+                     after={"extension_id": ext.id}, reason=reason)
+        emit(session, DomainEvent("extension_decided", hazard, actor, {**info, "reason": reason}))
+    return ext
+
+
+# --- field edits ----------------------------------------------------------------
+
+
+def edit(session: Session, actor: AppUser, ref: int | str, *, expected_version: int | None = None,
+         **fields: Any) -> Hazard:
+    hazard = get_hazard(session, ref)
+    unknown = set(fields) - set(EDITABLE)
+    if unknown:
+        raise ValidationError(f"不能修改字段 {'、'.join(sorted(unknown))}；可修改：{'、'.join(EDITABLE)}。")
+    guards.edit(actor, hazard)
+    _check_version(hazard, expected_version)
+    changed = {k: v for k, v in fields.items() if v is not None and getattr(hazard, k) != v}
+    if not changed:
+        return hazard
+    before = _snapshot(hazard, tuple(changed))
+    for k, v in changed.items():
+        setattr(hazard, k, v)
+    _flush(session, hazard)
+    audit.append(session, actor=actor.username, action="edit", hazard_id=hazard.id, before=before, after=changed)
+    return hazard
+
+
+# --- queries ----------------------------------------------------------------------
+
+
+@dataclass
+class HazardFilter:
+    state: str | None = None
+    region: str | None = None
+    industry: str | None = None
+    channel: str | None = None
+    level: str | None = None
+    enterprise_id: int | None = None
+    overdue: bool = False
+
+
+def hazard_query(flt: HazardFilter, viewer: AppUser | None = None):  # noqa: ANN201
+    stmt = select(Hazard)
+    if viewer is not None:
+        stmt = stmt.where(guards.visible_clause(viewer))
+    for column, value in ((Hazard.state, flt.state), (Hazard.region_code, flt.region),
+                          (Hazard.industry_code, flt.industry), (Hazard.channel, flt.channel),
+                          (Hazard.level, flt.level), (Hazard.enterprise_id, flt.enterprise_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if flt.overdue:
+        stmt = stmt.where(Hazard.state == "rectifying", Hazard.deadline < clock.utcnow())
+    return stmt.order_by(Hazard.id)
+
+
+def is_overdue(hazard: Hazard) -> bool:
+    """Overdue is not a state: it is the deadline against the clock (paused once submitted)."""
+    return hazard.state == "rectifying" and hazard.deadline is not None and hazard.deadline < clock.utcnow()
+
+
+def days_overdue(hazard: Hazard) -> int:
+    if not is_overdue(hazard):
+        return 0
+    return (clock.today() - clock.local_date(hazard.deadline)).days  # type: ignore[arg-type]
+
+
+def view(session: Session, viewer: AppUser, ref: int | str) -> Hazard:
+    """A hazard the viewer may see; any other is simply not there (no existence leak)."""
+    hazard = get_hazard(session, ref)
+    if not guards.can_view(viewer, hazard):
+        raise NotFound(f"没有编号为 {ref} 的隐患。")
+    return hazard
+
+
+__all__ = [
+    "PermissionDenied", "report", "confirm", "dismiss", "plan", "add_evidence", "submit", "approve", "reject",
+    "request_extension", "decide_extension", "edit", "hazard_query", "HazardFilter", "get_hazard", "get_user",
+    "get_enterprise", "is_overdue", "days_overdue", "view",
+]
