@@ -389,6 +389,11 @@ def demo(reset: Annotated[bool, typer.Option("--reset", help="清空已有数据
     run_demo(engine(), reset=reset, n_enterprises=enterprises, n_hazards=hazards, seed=seed, console=console)
 
 
+# --- feature commands: each feature module registers its own sub-commands here ---
+# (one import + register line per feature; keep them in this block)
+# --- end feature commands ---
+
+
 def main() -> None:
     # `--db URL` may stand anywhere on the line (as the issue's examples put it): hoist it to the root.
     argv = sys.argv[1:]

@@ -139,3 +139,14 @@ def pytest_terminal_summary(terminalreporter):  # noqa: ANN001
     if _pg_skipped:
         terminalreporter.write_sep("!", "POSTGRESQL TESTS WERE SKIPPED", red=True, bold=True)
         terminalreporter.write_line(f"no PostgreSQL at {PG_URL}: {_pg_skipped[-1]}", red=True)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory):
+    """One Prefect test harness for the whole session (it costs ~12 s), with its own PREFECT_HOME."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    os.environ["PREFECT_HOME"] = str(home)
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
