@@ -17,7 +17,7 @@ from hazardloop.models.db import get_engine, session_scope
 from hazardloop.models.errors import HazardLoopError
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines (greppable)
 
 STATE: dict[str, Any] = {"db": None}
 
@@ -52,5 +52,5 @@ def print_json(data: Any) -> None:
 
 
 def fail(error: HazardLoopError | str, code: int = 1) -> None:
-    err_console.print(f"[bold red]错误：[/]{error}", highlight=False)
-    raise typer.Exit(code)
+    err_console.print(f"[bold red]错误：[/]{error}", highlight=False, markup=True)
+    raise SystemExit(code)
