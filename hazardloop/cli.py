@@ -21,7 +21,7 @@ from hazardloop.models import audit
 from hazardloop.models.errors import HazardLoopError
 from hazardloop.models.migrate import init_database
 from hazardloop.models.orgs import load_orgs
-from hazardloop.models.tables import AuditEvent, Evidence, Extension, Hazard, RectificationPlan
+from hazardloop.models.tables import AuditEvent, Enterprise, Evidence, Extension, Hazard, RectificationPlan
 from hazardloop.states import ledger
 from hazardloop.states.machine import mermaid
 from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
@@ -260,14 +260,17 @@ def hazard_list(
     flt = ledger.HazardFilter(state=state, region=region, industry=industry, channel=channel, overdue=overdue)
     with unit_of_work() as s:
         rows = s.exec(ledger.hazard_query(flt).limit(limit)).all()
+        names = dict(s.exec(select(Enterprise.id, Enterprise.name)
+                            .where(Enterprise.id.in_({h.enterprise_id for h in rows}))).all())
     if json_out:
         print_json([hazard_dict(h) for h in rows])
         return
     table = Table(title=f"隐患台账（{len(rows)} 条）")
     for col in ("编号", "企业", "隐患", "渠道", "状态", "时限", "逾期天数"):
-        table.add_column(col)
+        # codes and dates must stay whole; names wrap instead
+        table.add_column(col, no_wrap=col in ("编号", "时限", "状态", "渠道"), overflow="fold")
     for h in rows:
-        table.add_row(h.code, str(h.enterprise_id), h.title[:24], CHANNELS[h.channel], STATE_NAMES[h.state],
+        table.add_row(h.code, names.get(h.enterprise_id, str(h.enterprise_id)), h.title[:24], CHANNELS[h.channel], STATE_NAMES[h.state],
                       clock.local_date(h.deadline).isoformat() if h.deadline else "", str(ledger.days_overdue(h) or ""))
     console.print(table)
 
@@ -281,12 +284,14 @@ def hazard_show(hazard: str, json_out: Json = False) -> None:
     """一条隐患的全部信息和审计记录。"""
     with unit_of_work() as s:
         h = ledger.get_hazard(s, hazard)
+        enterprise = s.get(Enterprise, h.enterprise_id)
         plans = s.exec(select(RectificationPlan).where(RectificationPlan.hazard_id == h.id)
                        .order_by(RectificationPlan.id)).all()
         files = s.exec(select(Evidence).where(Evidence.hazard_id == h.id).order_by(Evidence.id)).all()
         exts = s.exec(select(Extension).where(Extension.hazard_id == h.id).order_by(Extension.id)).all()
         events = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == h.id).order_by(AuditEvent.seq)).all()
     data = hazard_dict(h) | {
+        "enterprise_name": enterprise.name if enterprise else None,
         "plans": [p.model_dump() for p in plans], "evidence": [f.model_dump() for f in files],
         "extensions": [x.model_dump() for x in exts], "audit": [event_dict(e) for e in events],
     }
@@ -294,7 +299,7 @@ def hazard_show(hazard: str, json_out: Json = False) -> None:
         print_json(data)
         return
     table = Table(title=f"隐患 {h.code}", show_header=False)
-    for key in ("title", "description", "location", "channel", "state_name", "enterprise_id", "region_code",
+    for key in ("title", "description", "location", "channel", "state_name", "enterprise_name", "region_code",
                 "industry_code", "basis_code", "basis_clause", "level", "supervising_department",
                 "deadline_date", "days_overdue", "cycle", "reported_by", "confirmed_by", "submitted_by", "closed_by"):
         table.add_row(key, "" if data[key] is None else str(data[key]))
