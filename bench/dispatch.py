@@ -107,6 +107,10 @@ def main() -> None:
                                                             last_error=None))
             s.commit()
 
+    def cpu() -> float:
+        t = os.times()
+        return t.user + t.system
+
     def served() -> int:
         return int(requests.get(endpoint, timeout=10).text)
 
@@ -122,17 +126,19 @@ def main() -> None:
     results: dict[int, tuple[float, float]] = {}
     for c in levels:
         reset()
-        before = served()
+        before, cpu0 = served(), cpu()
         report = dispatch(url, concurrency=c)
-        t_disp = report.seconds
+        t_disp, cpu_disp = report.seconds, cpu() - cpu0
         got = served() - before
         assert report.sent == n and got == n, (report.as_dict(), got)
-        before = served()
+        before, cpu0 = served(), cpu()
         t_base = baseline(c)
+        cpu_base = cpu() - cpu0
         assert served() - before == n
         results[c] = (t_disp, t_base)
-        print(f"concurrency {c:>2}: dispatcher {t_disp:7.2f} s = {n / t_disp:7.0f} msg/s   "
-              f"baseline {t_base:7.2f} s = {n / t_base:7.0f} msg/s   ratio {t_disp / t_base:.2f}", flush=True)
+        print(f"concurrency {c:>2}: dispatcher {t_disp:7.2f} s = {n / t_disp:6.0f} msg/s "
+              f"({cpu_disp / n * 1000:.2f} ms CPU/msg)   baseline {t_base:7.2f} s = {n / t_base:6.0f} msg/s "
+              f"({cpu_base / n * 1000:.2f} ms CPU/msg)   ratio {t_disp / t_base:.2f}", flush=True)
     server.terminate()
     server.wait()
     if 8 in results:

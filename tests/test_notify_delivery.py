@@ -203,3 +203,21 @@ def test_unknown_url_and_missing_env_fail_with_a_reason_not_a_crash(org, routes_
         errors = {r.channel: r.last_error for r in _rows(s)}
     assert "无法识别" in errors["bogus"]
     assert "HL_TEST_GATEWAY" in errors["gw"] and "未设置" in errors["gw"]
+
+
+def test_packaged_routes_with_smtp_from_the_environment(org, smtp_server, monkeypatch):
+    """The shipped config: e-mail switches on when SMTP_HOST is set; secrets come from the environment."""
+    monkeypatch.delenv("HAZARDLOOP_ROUTES", raising=False)
+    monkeypatch.delenv("SMS_GATEWAY", raising=False)
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(smtp_server.port))
+    monkeypatch.setenv("SMTP_FROM", "anweiban@feicheng.example")
+    with org.session() as s:
+        enqueue(s, event="closed", hazard_id=None,
+                recipients=[Recipient("township", "卫红梅", email="wei@shiheng.example", username="town_shiheng")],
+                subject="【隐患已销号】测试", body=BODY)
+        s.commit()
+        assert sorted(r.channel for r in _rows(s)) == ["email", "file"]  # no phone gateway configured: no sms
+    assert dispatch(org.url).sent == 2
+    assert [m.rcpt_tos for m in smtp_server.mails] == [["wei@shiheng.example"]]
+    assert "anweiban@feicheng.example" in smtp_server.mails[0].mail_from

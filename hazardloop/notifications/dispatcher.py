@@ -17,9 +17,14 @@ One pass (`dispatch()`) loops over batches:
    service result (AppriseResult is iterated; its truthiness is not trusted)
    and moves each row to sent, retry (exponential backoff with jitter) or dead.
 
+With concurrency > 1 the steps overlap: while batch k is on the wire the main
+thread records batch k-1 and claims batch k+1 (the database work hides behind
+the network work).
+
 At-least-once window: a crash between 2 and 3 leaves rows `sending`; when
 their lease expires the next pass sends them again.  Nothing is lost; a
-receiver may see a second copy carrying the same X-Idempotency-Key.
+receiver may see a second copy carrying the same X-Idempotency-Key.  The window
+holds at most the batch being sent and, when pipelined, the one before it.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from urllib.parse import urlsplit
 
 import apprise
 from apprise import AppriseResultStatus
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
@@ -136,15 +141,20 @@ def new_dispatcher_id() -> str:
 def claim(engine: Engine, me: str, n: int, lease_seconds: float) -> tuple[list[dict[str, Any]], int]:
     """Take up to n due rows; returns them (attempts already counted) and how many were recovered."""
     now = clock.utcnow()
-    due = or_(
-        and_(N.c.status.in_(DUE_STATUSES), N.c.next_attempt_at <= now),
-        and_(N.c.status == "sending", N.c.claimed_until < now),
-    )
+    cols = (N.c.id, N.c.status, N.c.claimed_by, N.c.attempts)
     with Session(engine.execution_options(hazardloop_write=True)) as s:
+        # Two index range scans (status, next_attempt_at) rather than one OR that scans the table.
         picked = s.execute(
-            select(N.c.id, N.c.status, N.c.claimed_by, N.c.attempts).where(due)
-            .order_by(N.c.next_attempt_at, N.c.id).limit(n).with_for_update(skip_locked=True)
+            select(*cols).where(N.c.status == "sending", N.c.claimed_until < now)
+            .order_by(N.c.id).limit(n).with_for_update(skip_locked=True)
         ).all()
+        for status in DUE_STATUSES:
+            if len(picked) >= n:
+                break
+            picked += s.execute(
+                select(*cols).where(N.c.status == status, N.c.next_attempt_at <= now)
+                .order_by(N.c.next_attempt_at, N.c.id).limit(n - len(picked)).with_for_update(skip_locked=True)
+            ).all()
         if not picked:
             s.commit()
             return [], 0
@@ -223,14 +233,25 @@ def _with_idempotency(url: str, key: str) -> str:
 # Parsing an Apprise URL costs about a millisecond; a pass sends many messages to few
 # URL templates.  Plugins with a headers dict (json/form/xml, e-mail) are parsed once
 # per URL and shallow-copied per message with that message's idempotency header.
-# Sequential mode: one service per call, so Apprise's own thread hand-off buys nothing.
-_ASSET = apprise.AppriseAsset(async_mode=False)
+# Sequential mode and no service deadline: each call runs inline in our worker thread
+# (otherwise Apprise hands every call to its shared pool of cpu+4 threads, which caps
+# the dispatcher's concurrency); the time limit is the plugin's socket timeouts instead.
+_ASSET = apprise.AppriseAsset(async_mode=False, service_timeout=0)
 _PLUGINS: dict[tuple[str, str], Any] = {}
 _PLUGINS_LOCK = threading.Lock()
 _LOCAL = threading.local()
 
 
-def _service(url: str, channel: str, key: str) -> Any:
+def _service(url: str, channel: str, key: str, timeout: float) -> Any:
+    service = _service_for(url, channel, key)
+    if service is not None and timeout > 0:
+        for attr in ("socket_connect_timeout", "socket_read_timeout"):
+            if hasattr(service, attr):
+                setattr(service, attr, timeout)
+    return service
+
+
+def _service_for(url: str, channel: str, key: str) -> Any:
     cache_key = (url, channel)
     base = _PLUGINS.get(cache_key)
     if base is None:
@@ -270,15 +291,14 @@ def send(message: Message, routes: Routes) -> Outcome:
         url = routes.expand(message.target or "")
     except ValidationError as exc:
         return Outcome(message, False, [], str(exc))
-    service = _service(url, message.channel, message.idem)
+    service = _service(url, message.channel, message.idem, float(routes.policy["send_timeout"]))
     if service is None:
         return Outcome(message, False, [], f"Apprise 无法识别渠道 {message.channel} 的 URL：{message.target}")
     ap = _apprise()
     ap.add(service)
     try:
         # Address by tag: an untagged notify would reach every service loaded.
-        result = ap.notify(body=message.body, title=message.title, tag=message.channel,
-                           timeout=float(routes.policy["send_timeout"]))
+        result = ap.notify(body=message.body, title=message.title, tag=message.channel)
     except Exception as exc:  # noqa: BLE001 - a plugin bug must not kill the pass
         return Outcome(message, False, [dict(name="-", tag=message.channel, status="ERROR", error=routes.scrub(
             f"{type(exc).__name__}: {exc}"), elapsed_ms=int((time.perf_counter() - started) * 1000))],
@@ -398,29 +418,55 @@ def dispatch(url: str | None = None, *, limit: int | None = None, concurrency: i
             report.busy = True
             return report
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hl-dispatch") if concurrency > 1 else None
+
+        def take() -> list[dict[str, Any]]:
+            if limit is not None and report.claimed >= limit:
+                return []
+            rows, recovered = claim(engine, me, batch if limit is None else min(batch, limit - report.claimed), lease)
+            report.claimed += len(rows)
+            report.recovered += recovered
+            return rows
+
+        unrecorded: list[Outcome] | None = None
         try:
-            while limit is None or report.claimed < limit:
-                n = batch if limit is None else min(batch, limit - report.claimed)
-                rows, recovered = claim(engine, me, n, lease)
-                if not rows:
-                    break
-                report.claimed += len(rows)
-                report.recovered += recovered
+            rows = take()
+            while rows:
                 _kill_point("after_claim")
-                messages = plan_messages(rows, routes, _hazard_codes(engine, rows))
+                messages = plan_messages(rows, routes, _hazard_codes(engine, rows) if _may_digest(routes) else None)
                 sendable = [m for m in messages if not m.undeliverable]
                 outcomes = [Outcome(m, False, [], m.error) for m in messages if m.undeliverable]
-                outcomes += list(pool.map(lambda m: send(m, routes), sendable)) if pool else [send(m, routes)
-                                                                                               for m in sendable]
                 report.messages += len(sendable)
                 report.digests += sum(1 for m in sendable if m.digest_key)
+                if pool is None:
+                    outcomes += [send(m, routes) for m in sendable]
+                    rows_next = None
+                else:
+                    # Pipelined: while this batch is on the wire, record the previous one and claim the next.
+                    futures = [pool.submit(send, m, routes) for m in sendable]
+                    if unrecorded is not None:
+                        record(engine, me, unrecorded, routes, report)
+                        unrecorded = None
+                    rows_next = take()
+                    outcomes += [f.result() for f in futures]
                 _kill_point("after_send")
-                record(engine, me, outcomes, routes, report)
+                if pool is None:
+                    record(engine, me, outcomes, routes, report)
+                    rows = take()
+                else:
+                    unrecorded = outcomes
+                    rows = rows_next or []
+            if unrecorded is not None:
+                record(engine, me, unrecorded, routes, report)
         finally:
             if pool:
                 pool.shutdown(wait=True)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _may_digest(routes: Routes) -> bool:
+    return routes.policy["digest"] or any(r.get("digest") for r in routes.roles.values()) or any(
+        p.get("digest") for p in routes.people.values())
 
 
 def _hazard_codes(engine: Engine, rows: list[dict[str, Any]]) -> dict[int, str]:

@@ -106,7 +106,7 @@ class Routes:
         (this string identifies a destination and is safe to show and to group by)."""
         template = self.template_for(channel, recipient_key_, role, name)
         values = {"email": address or "", "phone": address or "", "name": name, "username": recipient_key_,
-                  "key": recipient_key_, "home": str(get_settings().data_dir)}
+                  "key": recipient_key_, "home": _home() if "{home}" in template else ""}
 
         def fill(m: re.Match[str]) -> str:
             value = values[m.group(1)]
@@ -135,6 +135,10 @@ class Routes:
         for secret in self.secrets():
             text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
         return text
+
+
+def _home() -> str:
+    return str(get_settings().data_dir)
 
 
 def recipient_key(recipient: Any) -> str:
