@@ -10,7 +10,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import logging
+
 from prefect import flow, get_run_logger
+from prefect.exceptions import MissingContextError
 
 import hazardloop.notifications  # noqa: F401  (lifecycle notices subscribed in this process too)
 from hazardloop.notifications.dispatcher import dispatch
@@ -22,7 +25,11 @@ INTERVAL = timedelta(minutes=3)
 def dispatch_flow(limit: int | None = None, concurrency: int = 8, database_url: str | None = None) -> dict[str, Any]:
     """投递到期的通知：认领、发送、记录、重试、死信。"""
     report = dispatch(database_url, limit=limit, concurrency=concurrency)
-    get_run_logger().info(report.summary())
+    try:
+        logger = get_run_logger()
+    except MissingContextError:  # called as a plain function (dispatch_flow.fn)
+        logger = logging.getLogger(__name__)
+    logger.info(report.summary())
     return report.as_dict()
 
 
