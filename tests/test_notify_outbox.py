@@ -225,3 +225,29 @@ def test_listener_is_registered_once():
     from hazardloop.notifications.notices import on_event
 
     assert _listeners.count(on_event) == 1
+
+
+def test_listing_always_tells_principal_and_controller_even_if_unregistered(org, routes_file):
+    # The config forgets them; the policy does not.  A controller missing from the record is a finding.
+    routes_file(roles={"*": {"channels": ["file"]}}, events={"listed": ["safety_manager"]})
+    with org.session() as s:
+        ent = s.exec(select(Enterprise).where(Enterprise.credit_code == ENT_HD)).one()
+        ent.controller = ""
+        s.add(ent)
+        s.commit()
+        hid = listed(s)
+        rows = {r.recipient_role: r for r in _rows(s, hazard_id=hid, event="listed")}
+    assert set(rows) == {"principal", "controller", "safety_manager"}
+    assert rows["principal"].status == "pending"
+    assert rows["controller"].status == "undeliverable" and "没有登记实际控制人" in rows["controller"].last_error
+    with org.session() as s:
+        ent = s.exec(select(Enterprise).where(Enterprise.credit_code == ENT_HD)).one()
+        ent.controller = "钱德明"
+        s.add(ent)
+        s.commit()
+        from hazardloop.notifications import admin
+
+        assert admin.retry(s, status="undeliverable")["rerouted_rows"] == 1
+        s.commit()
+        names = [r.recipient_name for r in _rows(s, hazard_id=hid, recipient_role="controller")]
+    assert names == ["（未登记）", "钱德明"]

@@ -24,6 +24,7 @@ STATUSES = {
     "undeliverable": "无法送达",
     "rerouted": "已改投",
 }
+UNREGISTERED_NAME = "（未登记）"
 RETRYABLE = {"retry", "dead", "undeliverable", "sending", "pending"}
 
 
@@ -67,7 +68,8 @@ def _reroute(session: Session, row: Notification) -> int:
     hazard = session.get(Hazard, row.hazard_id) if row.hazard_id else None
     if hazard is None:
         return 0
-    people = [r for r in resolve(session, hazard, [row.recipient_role]) if r.name == row.recipient_name]
+    unregistered = row.recipient_name == UNREGISTERED_NAME  # nobody was on record: take whoever is now
+    people = [r for r in resolve(session, hazard, [row.recipient_role]) if unregistered or r.name == row.recipient_name]
     if not people or not _targets(people[0]):
         return 0
     added = enqueue(session, event=row.event, hazard_id=row.hazard_id, cycle=row.cycle, step=row.step,

@@ -19,13 +19,16 @@ from sqlmodel import Session, select
 from hazardloop.config import clock
 from hazardloop.config.settings import get_settings
 from hazardloop.models.tables import Department, Enterprise, Extension, RectificationPlan, Standard
-from hazardloop.notifications.outbox import enqueue
+from hazardloop.notifications.outbox import UNREGISTERED, enqueue
 from hazardloop.notifications.recipients import RECIPIENT_ROLES, Recipient, resolve
 from hazardloop.notifications.routes import load_routes
 from hazardloop.states.events import DomainEvent, subscribe
 from hazardloop.states.roles import CHANNELS, LEVELS
 
 TEMPLATES = Path(__file__).with_name("templates")
+# The policy requires that both the principal and the actual controller hear of a listing,
+# whatever the routing config says.
+REQUIRED_ROLES = {"listed": ["principal", "controller"]}
 
 
 def _cndate(value: datetime | date | None) -> str:
@@ -91,10 +94,16 @@ def notify_event(session: Session, ev: DomainEvent) -> int:
     """Queue the notices one event owes; returns the number of new outbox rows."""
     if ev.name == "reported" and ev.hazard.channel == "self_inspection":
         return 0  # the enterprise reported it itself: nobody there needs telling
-    roles = load_routes().events.get(ev.name) or []
+    required = REQUIRED_ROLES.get(ev.name, [])
+    roles = required + [r for r in (load_routes().events.get(ev.name) or []) if r not in required]
     if not roles or not (TEMPLATES / f"notice_{ev.name}.j2").is_file():
         return 0
     recipients = resolve(session, ev.hazard, roles)
+    # A required person missing from the enterprise record is a finding: kept as undeliverable.
+    for role in required:
+        if not any(r.role == role for r in recipients):
+            recipients.append(Recipient(role, "（未登记）", enterprise_id=ev.hazard.enterprise_id,
+                                        extra=(UNREGISTERED,)))
     if not recipients:
         return 0
     context = _context(session, ev)

@@ -47,7 +47,12 @@ def notification_key(event: str, hazard_id: int | None, cycle: int, step: str, r
     return f"{event}|{hazard_id or '-'}|{cycle}|{step or '-'}|{who}|{channel}"
 
 
+UNREGISTERED = "unregistered"  # Recipient.extra marker: a required person missing from the records
+
+
 def _targets(recipient: Recipient) -> list[tuple[str, str | None]]:
+    if UNREGISTERED in recipient.extra:
+        return []
     out = []
     for item in _channel_resolver(recipient):
         out.append((item, None) if isinstance(item, str) else (item[0], item[1]))
@@ -68,10 +73,12 @@ def enqueue(
                     body=body, document_id=document_id, attempts=0, next_attempt_at=now, created_at=now)
         if not targets:
             role = RECIPIENT_ROLES.get(recipient.role, recipient.role)
+            why = (f"企业档案中没有登记{role}，请补充后执行 outbox retry。" if UNREGISTERED in recipient.extra else
+                   f"无可达渠道：{recipient.name}（{role}）没有可用的联系方式或路由，请补充后执行 outbox retry。")
             rows.append(base | dict(
                 key=notification_key(event, hazard_id, cycle, step, recipient, UNDELIVERABLE),
                 channel=UNDELIVERABLE, address=None, status="undeliverable",
-                last_error=f"无可达渠道：{recipient.name}（{role}）没有可用的联系方式或路由，请补充后执行 outbox retry。",
+                last_error=why,
             ))
         for channel, address in targets:
             rows.append(base | dict(
