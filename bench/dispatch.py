@@ -87,6 +87,10 @@ def main() -> None:
     n = args.messages
     t0 = time.perf_counter()
     with Session(write_engine(url)) as s:
+        # It empties the outbox: refuse a database that holds real notifications.
+        real = s.exec(select(Notification.id).where(Notification.event != "bench").limit(1)).first()
+        if real is not None:
+            sys.exit(f"{url} 中已有真实通知；基准测试会清空发件箱，请用一个临时数据库（--db）。")
         s.execute(delete(NotificationAttempt.__table__))
         s.execute(delete(Notification.__table__))
         people = [Recipient("committee", f"接收人{i}", username=f"bench{i}") for i in range(n)]
