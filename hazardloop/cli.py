@@ -396,6 +396,7 @@ def demo(reset: Annotated[bool, typer.Option("--reset", help="清空已有数据
 
 # --- feature commands: each feature module registers its own sub-commands here ---
 # (one import + register line per feature; keep them in this block)
+from hazardloop.cli_notify import register as _register_notify; _register_notify(app)  # noqa: E402,E702  outbox + lifecycle notices
 # --- end feature commands ---
 
 

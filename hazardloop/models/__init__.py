@@ -15,6 +15,7 @@ from hazardloop.models.tables import (
     Region,
     Standard,
 )
+from hazardloop.models.notify import NotificationAttempt  # noqa: F401  (notifications)
 
 __all__ = [
     "AppUser", "AuditEvent", "AuditHead", "Department", "Enterprise", "Evidence",

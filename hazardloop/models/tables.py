@@ -216,7 +216,10 @@ class Notification(SQLModel, table=True):
     The key (event, hazard, cycle, step, recipient, channel) is unique in the
     database, so the same notice can never be queued twice."""
 
-    __table_args__ = (UniqueConstraint("key", name="uq_notification_key"),)
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_notification_key"),
+        Index("ix_notification_due", "status", "next_attempt_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=300)
@@ -236,3 +239,11 @@ class Notification(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # Added by migration 0003 (notifications): who the row goes to, the claim, the digest.
+    # recipient_key: username, or role:name@enterprise for people without an account;
+    # address: the contact the channel needs (e-mail, phone) — never a secret.
+    recipient_key: str = Field(default="", max_length=160)
+    address: str | None = Field(default=None, max_length=200)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = None
+    digest_key: str | None = Field(default=None, max_length=64)  # set when sent inside a digest
