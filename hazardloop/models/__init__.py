@@ -15,6 +15,7 @@ from hazardloop.models.tables import (
     Region,
     Standard,
 )
+from hazardloop.models.web import ApiToken, WebCredential  # noqa: F401  (web console sign-in)
 
 __all__ = [
     "AppUser", "AuditEvent", "AuditHead", "Department", "Enterprise", "Evidence",
