@@ -160,7 +160,7 @@ def hazard_list(request: Request, state: str | None = None, region: str | None =
         state=_opt(state, STATES), region=(region or None) and region[:32], industry=(industry or None) and industry[:32],
         channel=_opt(channel, CHANNELS), level=_opt(level, LEVELS), overdue=overdue in ("1", "on", "true"),
         q=(q or "").replace("\x00", "")[:60] or None, sort=sort if sort in services.SORTS else "found",
-        desc=order != "asc", page=int(page) if page.isdigit() and len(page) < 7 else 1)
+        desc=order != "asc", page=services.small_int(page, 6) or 1)
     with _db(request) as s:
         result = services.list_hazards(s, user, lq)
         options = services.reference_options(s)
@@ -221,7 +221,7 @@ def _store_upload(upload: UploadFile) -> tuple[Path, str]:
 @router.post("/hazards/{ref}/{action}")
 async def hazard_action(request: Request, ref: str, action: str) -> Response:
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > services.MAX_UPLOAD + (1 << 20):
+    if (services.small_int(length, 15) or 0) > services.MAX_UPLOAD + (1 << 20):
         return _render(request, "error.html", {"user": None, "message": "上传的内容太大（最大 20 MB）。"}, 413)
     form = await request.form(max_files=1, max_fields=50)
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -284,10 +284,11 @@ def evidence_file(request: Request, evidence_id: str, inline: str | None = None)
     user, _ = _current(request)
     if user is None:
         return _to_login(request)
-    if not evidence_id.isdigit() or len(evidence_id) > 9:
+    number = services.small_int(evidence_id)
+    if number is None:
         return _render(request, "error.html", {"user": user, "message": "没有这个证明材料。"}, 404)
     with _db(request) as s:
-        evidence, _hazard = services.visible_evidence(s, user, int(evidence_id))
+        evidence, _hazard = services.visible_evidence(s, user, number)
     return evidence_response(evidence, inline=inline == "1")
 
 

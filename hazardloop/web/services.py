@@ -75,10 +75,20 @@ DETAIL_PROVIDERS: list[DetailProvider] = []
 # --- look-ups within what the user may see ---------------------------------------
 
 
+def small_int(text: object, digits: int = 9) -> int | None:
+    """An id from a URL or form: ASCII digits only (str.isdigit accepts '²'), and small
+    enough for a 32-bit column (PostgreSQL refuses larger ones)."""
+    value = str(text or "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= digits:
+        return int(value)
+    return None
+
+
 def visible_hazard(session: Session, user: AppUser, ref: int | str) -> Hazard:
     stmt = select(Hazard).where(guards.visible_clause(user))
     text = str(ref).strip()
-    stmt = stmt.where(Hazard.id == int(text)) if text.isdigit() and len(text) < 12 else stmt.where(Hazard.code == text)
+    number = small_int(text)
+    stmt = stmt.where(Hazard.id == number) if number is not None else stmt.where(Hazard.code == text)
     hazard = session.exec(stmt).first()
     if hazard is None:
         raise NotFound(f"没有编号为 {text[:40]} 的隐患。")
@@ -202,7 +212,7 @@ def perform(session: Session, user: AppUser, ref: int | str, action: str, data: 
                                         deadline=parse_date(data.get("deadline"), "新的整改时限"))
     if action == "decide_extension":
         ext_id = data.get("extension_id")
-        ext = session.get(Extension, int(ext_id)) if str(ext_id or "").isdigit() else pending_extension(session, hazard)
+        ext = session.get(Extension, small_int(ext_id)) if small_int(ext_id) else pending_extension(session, hazard)
         if ext is None or ext.hazard_id != hazard.id:
             raise NotFound("该隐患没有这个延期申请。")
         approve = data.get("approve")
