@@ -77,3 +77,50 @@ def sign_in(client: TestClient, username: str, password: str):  # noqa: ANN201
 def web(org) -> Web:  # noqa: ANN001
     give_passwords(org)
     return Web(org)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def chromium_or_skip() -> None:
+    """No browser: fail loudly under CI=true (.ci/install-browser.sh should have installed it), skip elsewhere."""
+    import os
+
+    problem = None
+    if not os.path.exists(CHROMIUM):
+        problem = f"{CHROMIUM} not found (run .ci/install-browser.sh: apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError as exc:
+            problem = f"python package playwright missing: {exc}"
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"END-TO-END BROWSER TEST CANNOT RUN UNDER CI: {problem}")
+        import warnings
+
+        warnings.warn(f"END-TO-END BROWSER TEST SKIPPED: {problem}", stacklevel=1)
+        pytest.skip(f"!!! END-TO-END BROWSER TEST SKIPPED: {problem} !!!")
+
+
+@pytest.fixture
+def web_sqlite(sqlite_template, tmp_path):  # noqa: ANN001
+    """One SQLite database with the org (the browser test needs one real server, not both backends)."""
+    import shutil
+
+    from hazardloop.models.db import forget_engine, get_engine
+    from hazardloop.models.orgs import load_orgs
+    from tests.conftest import ORG_FILE, Db
+
+    path = tmp_path / "e2e.sqlite"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    db = Db(url, get_engine(url), "sqlite")
+    with db.session() as s:
+        load_orgs(s, ORG_FILE)
+        s.commit()
+    give_passwords(db)
+    yield db
+    forget_engine(url)

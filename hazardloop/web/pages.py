@@ -130,6 +130,11 @@ def home() -> Response:
     return RedirectResponse("/queue", status_code=303)
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(status_code=204)
+
+
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}

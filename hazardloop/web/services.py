@@ -23,6 +23,7 @@ from hazardloop.models.errors import HazardLoopError, NotFound, ValidationError
 from hazardloop.models.tables import (
     AppUser,
     AuditEvent,
+    Department,
     Enterprise,
     Evidence,
     Extension,
@@ -382,6 +383,8 @@ def _summary(after: dict[str, Any] | None) -> str:
             value = after[key]
             if key == "state":
                 value = STATE_NAMES.get(value, value)
+            elif key == "level":
+                value = LEVELS.get(value, value)
             elif key in ("deadline", "new_deadline") and isinstance(value, str):
                 value = value[:10]
             parts.append(f"{label}：{value}")
@@ -421,12 +424,14 @@ def detail(session: Session, user: AppUser, hazard: Hazard) -> dict[str, Any]:
     region = session.get(Region, hazard.region_code)
     industry = session.get(Industry, hazard.industry_code)
     standard = session.get(Standard, hazard.basis_code) if hazard.basis_code else None
+    department = session.get(Department, hazard.supervising_department) if hazard.supervising_department else None
     extra = []
     for provider in DETAIL_PROVIDERS:
         extra.extend(provider(session, user, hazard))
     return {
         "hazard": hazard, "enterprise": ent, "region": region.name if region else hazard.region_code,
         "industry": industry.name if industry else hazard.industry_code, "standard": standard,
+        "department": department.name if department else (hazard.supervising_department or ""),
         "reporter": reporter(user, hazard, names), "names": names,
         "plans": plans, "evidence": evidence, "extensions": extensions, "notices": notices,
         "audit": audit_trail(session, user, hazard), "overdue": ledger.is_overdue(hazard),
