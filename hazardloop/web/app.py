@@ -81,6 +81,12 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # noqa: ANN001, ANN202
         response = await call_next(request)
+        if request.url.path == "/api/v1/docs":
+            # Swagger UI comes from FastAPI's CDN with an inline bootstrap script.
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+                "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+                "frame-ancestors 'none'")
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
