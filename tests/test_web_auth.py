@@ -196,3 +196,27 @@ def test_demo_accounts_one_per_role_idempotent(org):
     web = Web(org)
     for role, username, password in first:
         assert password and sign_in(web.client(), username, password).status_code == 303, role
+
+
+def test_sign_in_never_redirects_off_site(web):
+    for target in ("//evil.example/", "/\t/evil.example/", "https://evil.example/", "/\\evil.example"):
+        client = web.client()
+        page = client.get("/login", params={"next": target})
+        r = client.post("/login", data={"username": "office1", "password": PASSWORD, "next": target,
+                                        "csrf_token": csrf_of(page.text)})
+        assert r.status_code == 303 and r.headers["location"] == "/queue", target
+    client = web.client()
+    assert client.get("/hazards/1").headers["location"] == "/login?next=/hazards/1"
+
+
+def test_user_text_is_escaped(web):
+    from hazardloop.states import ledger
+
+    with web.db.session() as s:
+        h = ledger.report(s, ledger.get_user(s, "inspector1"), enterprise="91370983MA3C0001AY",
+                          title='<script>alert(1)</script>', channel="inspection", description='"><img src=x onerror=1>')
+        s.commit()
+        hid = h.id
+    text = web.login("office1").get(f"/hazards/{hid}").text
+    assert "<script>alert(1)</script>" not in text and "&lt;script&gt;" in text
+    assert "<img src=x" not in text

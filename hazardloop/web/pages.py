@@ -60,7 +60,9 @@ def _to_login(request: Request) -> RedirectResponse:
 
 
 def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    # Only a local path: browsers drop tabs/newlines and read "\\" as "/", so "/\t/evil" would be "//evil".
+    if (value and value.startswith("/") and not value.startswith("//") and "\\" not in value
+            and value.isprintable() and not any(c.isspace() for c in value) and len(value) < 500):
         return value
     return "/queue"
 
