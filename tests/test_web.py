@@ -360,3 +360,39 @@ def test_api_report_by_a_system_and_the_full_loop(web, tmp_path):
     audit = sup.get(f"/api/v1/hazards/{hid}/audit").json()
     assert [a["action"] for a in audit][-1] == "approve" and "未重新验证密码" in audit[-1]["summary"]
     assert sup.get(ev.json()["url"]).content == b"%PDF-1.4 x"
+
+
+def test_two_supervisors_approve_at_once_one_wins(pg, tmp_path):
+    """Real concurrency on PostgreSQL through the API: one close-out, one clear conflict."""
+    import threading
+
+    from hazardloop.models.orgs import load_orgs
+    from tests.conftest import ORG_FILE
+    from tests.fixtures_web import Web, give_passwords
+
+    with pg.session() as s:
+        load_orgs(s, ORG_FILE)
+        s.commit()
+    give_passwords(pg)
+    web = Web(pg)
+    with pg.session() as s:
+        hid = reviewed(s, tmp_path)
+    clients = [web.api("sup_yingji"), web.api("sup_yingji2")]
+    barrier = threading.Barrier(2)
+    answers: list = []
+
+    def go(client):  # noqa: ANN001
+        barrier.wait()
+        answers.append(client.post(f"/api/v1/hazards/{hid}/approve", json={"reason": "同时审核"}))
+
+    threads = [threading.Thread(target=go, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    loser = next(a for a in answers if a.status_code == 409).json()
+    assert loser["state"] == "closed" and loser["error"] == "conflict"
+    with pg.session() as s:
+        approvals = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == hid, AuditEvent.action == "approve")).all()
+        assert len(approvals) == 1

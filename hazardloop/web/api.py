@@ -17,6 +17,7 @@ from hazardloop.models.db import session_scope
 from hazardloop.models.errors import ConflictError, HazardLoopError, ValidationError
 from hazardloop.models.tables import AppUser, Evidence, Extension, Hazard
 from hazardloop.states import ledger
+from hazardloop.states.errors import InvalidTransition
 from hazardloop.web import auth, services
 from hazardloop.web.app import kind_of, status_of
 
@@ -262,7 +263,8 @@ def _act(request: Request, user: AppUser, ref: str, action: str, data: dict[str,
             if isinstance(result, Extension):
                 return ExtensionOut(**result.model_dump())
             return result
-    except ConflictError as exc:
+    except (ConflictError, InvalidTransition) as exc:
+        # Someone acted first (or the state never allowed it): say so with the hazard as it is now.
         with _db(request) as s:
             current = services.visible_hazard(s, user, ref)
         return JSONResponse({"detail": str(exc), "error": "conflict", "state": current.state,
