@@ -138,6 +138,9 @@ def test_close_out_in_a_real_browser(browser, live, tmp_path):
     ent.reload()
     assert ent.inner_text("#hazard-state") == "已销号"
     ent.screenshot(path=OUT / "06-enterprise-closed-phone.png", full_page=True)
+    ent.click("#nav-list")
+    assert "共 1 条" in ent.inner_text("#total") and "1已销号" in ent.inner_text("#counts").replace("\n", "")
+    ent.screenshot(path=OUT / "07-enterprise-list-phone.png", full_page=True)
     other = browser.new_context().new_page()
     sign_in(other, base, "xy_safety")
     response = other.goto(f"{base}/hazards/{hid}")

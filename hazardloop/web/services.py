@@ -139,7 +139,7 @@ def may(session: Session, user: AppUser, hazard: Hazard, action: str) -> bool:
         return (hazard.state == "rectifying" and pending_extension(session, hazard) is None
                 and _passes(lambda: guards.request_extension(user, hazard)))
     if action == "edit":
-        return hazard.state not in machine.TERMINAL and _passes(lambda: guards.edit(user, hazard))
+        return _passes(lambda: guards.edit(user, hazard))
     return False
 
 
@@ -276,23 +276,28 @@ def _filtered(stmt, user: AppUser, lq: ListQuery, with_state: bool = True):  # n
 
 
 def list_hazards(session: Session, user: AppUser, lq: ListQuery) -> ListResult:
-    base = select(Hazard, Enterprise.name).join(Enterprise, Enterprise.id == Hazard.enterprise_id)
-    stmt = _filtered(base, user, lq)
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    def scoped(stmt, **changes):  # noqa: ANN001, ANN003, ANN202
+        # The enterprise join is needed only to search its name: counts skip it otherwise.
+        if lq.q:
+            stmt = stmt.join(Enterprise, Enterprise.id == Hazard.enterprise_id)
+        return _filtered(stmt, user, ListQuery(**{**lq.__dict__, **changes}))
+
+    total = session.exec(scoped(select(func.count()).select_from(Hazard))).one()
     column = SORTS.get(lq.sort, Hazard.found_at)
     order = column.desc() if lq.desc else column.asc()
     per = max(1, min(lq.per, 200))
     pages = max(1, math.ceil(total / per))
     page = max(1, min(lq.page, pages))
-    rows = session.exec(stmt.order_by(order.nulls_last(), Hazard.id.desc() if lq.desc else Hazard.id)
+    rows = session.exec(_filtered(select(Hazard, Enterprise.name).join(Enterprise, Enterprise.id == Hazard.enterprise_id),
+                                  user, lq)
+                        .order_by(order.nulls_last(), Hazard.id.desc() if lq.desc else Hazard.id)
                         .offset((page - 1) * per).limit(per)).all()
-    count_stmt = _filtered(select(Hazard.state, func.count()).join(Enterprise, Enterprise.id == Hazard.enterprise_id),
-                           user, lq, with_state=False).group_by(Hazard.state)
     counts = {state: 0 for state in machine.STATES}
+    count_stmt = _filtered(select(Hazard.state, func.count()).select_from(Hazard).join(
+        Enterprise, Enterprise.id == Hazard.enterprise_id) if lq.q else select(Hazard.state, func.count()),
+        user, lq, with_state=False).group_by(Hazard.state)
     counts.update({state: n for state, n in session.exec(count_stmt).all()})
-    over_q = ListQuery(**{**lq.__dict__, "overdue": True, "state": None})
-    overdue = session.exec(select(func.count()).select_from(
-        _filtered(base, user, over_q).subquery())).one()
+    overdue = session.exec(scoped(select(func.count()).select_from(Hazard), overdue=True, state=None)).one()
     return ListResult([(h, name) for h, name in rows], total, counts, overdue, page, pages, per)
 
 
