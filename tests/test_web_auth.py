@@ -16,7 +16,7 @@ from hazardloop.models.tables import AppUser, Hazard
 from hazardloop.models.web import WebCredential
 from hazardloop.web import auth, server
 from hazardloop.web.app import create_app
-from tests.fixtures_web import PASSWORD, SECRET, Web, csrf_of, give_passwords, sign_in, web  # noqa: F401
+from tests.fixtures_web import PASSWORD, SECRET, Web, csrf_of, sign_in, web  # noqa: F401
 from tests.helpers import listed
 
 
