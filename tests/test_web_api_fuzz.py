@@ -53,3 +53,18 @@ def test_openapi_schema_lists_the_operations(web):  # noqa: F811
         assert path in paths, path
     assert not any(p.startswith(("/login", "/hazards", "/queue")) for p in paths)  # pages are not API
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_odd_ids_are_not_found_not_errors(web):  # noqa: F811
+    """Regressions the fuzzer found or could find: unicode digits and ids beyond 32 bits."""
+    api = web.api("office1")
+    for ref in ("²", "٣", "99999999999", "0", "YH-\u00b2"):
+        assert api.get(f"/api/v1/hazards/{ref}").status_code == 404, ref
+    for ent in ("²", "99999999999999999999"):
+        r = api.post("/api/v1/hazards", json={"enterprise": ent, "title": "x", "channel": "assigned"})
+        assert r.status_code == 404, (ent, r.text)
+    assert api.get("/api/v1/evidence/99999999999").status_code == 422
+    page = web.login("office1")
+    assert page.get("/hazards/²").status_code == 404
+    assert page.get("/evidence/²").status_code == 404
+    assert page.get("/hazards?page=²").status_code == 200

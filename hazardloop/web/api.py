@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from hazardloop.models.db import session_scope
-from hazardloop.models.errors import ConflictError, HazardLoopError, ValidationError
+from hazardloop.models.errors import ConflictError, HazardLoopError, NotFound, ValidationError
 from hazardloop.models.tables import AppUser, Evidence, Extension, Hazard
 from hazardloop.states import ledger
 from hazardloop.states.errors import InvalidTransition
@@ -309,8 +309,11 @@ def list_hazards(
 
 @router.post("/hazards", response_model=HazardOut, status_code=201, responses=ERRORS, summary="上报隐患")
 def report(request: Request, user: User, body: ReportIn) -> HazardOut:
+    ref = body.enterprise.strip()
+    if ref.isdigit() and services.small_int(ref) is None:  # '²' or a number too big for an id column
+        raise NotFound(f"没有企业 {ref[:40]}。")
     with _db(request, write=True) as s:
-        hazard = ledger.report(s, s.get(AppUser, user.id), enterprise=body.enterprise, title=body.title,
+        hazard = ledger.report(s, s.get(AppUser, user.id), enterprise=ref, title=body.title,
                                channel=body.channel, description=body.description, location=body.location)
         return hazard_out(hazard)
 
