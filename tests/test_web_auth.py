@@ -220,3 +220,12 @@ def test_user_text_is_escaped(web):
     text = web.login("office1").get(f"/hazards/{hid}").text
     assert "<script>alert(1)</script>" not in text and "&lt;script&gt;" in text
     assert "<img src=x" not in text
+
+
+def test_secure_cookie_flag_from_the_environment(web, monkeypatch):
+    monkeypatch.setenv("HAZARDLOOP_SECURE_COOKIES", "1")
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_app(web.db.url, SECRET), follow_redirects=False, base_url="https://testserver")
+    response = sign_in(client, "office1", PASSWORD)
+    assert response.status_code == 303 and "Secure" in response.headers["set-cookie"]

@@ -62,8 +62,13 @@ def make_templates() -> Jinja2Templates:
 
 
 def create_app(db_url: str | None = None, secret_key: str | None = None, *, session_max_age: int | None = None,
-               secure_cookies: bool = False) -> FastAPI:
-    """db_url: None means the configured database (HAZARDLOOP_DATABASE_URL / data dir)."""
+               secure_cookies: bool | None = None) -> FastAPI:
+    """db_url: None means the configured database (HAZARDLOOP_DATABASE_URL / data dir).
+    secure_cookies: None reads HAZARDLOOP_SECURE_COOKIES=1 (set it when served over HTTPS)."""
+    import os
+
+    if secure_cookies is None:
+        secure_cookies = os.environ.get("HAZARDLOOP_SECURE_COOKIES", "").lower() in ("1", "true", "yes")
     from hazardloop.web import api, pages
 
     app = FastAPI(title="HazardLoop 重大事故隐患闭环管理 API", version="1",
