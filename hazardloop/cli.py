@@ -397,6 +397,8 @@ def demo(reset: Annotated[bool, typer.Option("--reset", help="清空已有数据
 # --- feature commands: each feature module registers its own sub-commands here ---
 # (one import + register line per feature; keep them in this block)
 from hazardloop.cli_notify import register as _register_notify; _register_notify(app)  # noqa: E402,E702  outbox + lifecycle notices
+from hazardloop import cli_web  # noqa: E402
+cli_web.register(app)
 # --- end feature commands ---
 
 

@@ -16,6 +16,7 @@ from hazardloop.models.tables import (
     Standard,
 )
 from hazardloop.models.notify import NotificationAttempt  # noqa: F401  (notifications)
+from hazardloop.models.web import ApiToken, WebCredential  # noqa: F401  (web console sign-in)
 
 __all__ = [
     "AppUser", "AuditEvent", "AuditHead", "Department", "Enterprise", "Evidence",

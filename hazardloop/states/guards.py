@@ -198,3 +198,11 @@ def visible_clause(actor: AppUser) -> ColumnElement[bool]:
     if actor.role == Role.supervisor:
         return Hazard.supervising_department == actor.department_code
     return Hazard.reported_by == actor.username
+
+
+def can_see_reporter(actor: AppUser, hazard: Hazard) -> bool:
+    """A public reporter's identity (举报人) is confidential: nobody but the reporter sees it.
+    (The public-reporting feature may widen this, e.g. for a named committee officer.)"""
+    if hazard.channel != "public_report":
+        return True
+    return actor.username == hazard.reported_by

@@ -1,0 +1,134 @@
+"""`hazardloop web` (the console alone) and `hazardloop user add|passwd|disable|token`."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated, Optional
+
+import typer
+from sqlmodel import select
+
+from hazardloop.clihelp import console, db_url, fail, print_json, unit_of_work
+from hazardloop.models.errors import ValidationError
+from hazardloop.models.tables import AppUser
+from hazardloop.states import ledger
+from hazardloop.states.roles import ROLE_NAMES, Role
+
+user_app = typer.Typer(help="网页/接口登录账户：创建、改密码、停用、签发 API 令牌", no_args_is_help=True)
+
+Password = Annotated[Optional[str], typer.Option("--password", help="新密码（不给则交互输入；也可用 --password-stdin）")]
+PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="从标准输入读一行作为密码")]
+
+
+def _read_password(password: str | None, stdin: bool) -> str:
+    if password:
+        return password
+    if stdin:
+        import sys
+
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("新密码：")
+    if getpass.getpass("再输入一次：") != first:
+        fail("两次输入的密码不一致。", 2)
+    return first
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="用户名")],
+    name: Annotated[Optional[str], typer.Option("--name", help="姓名（新建用户时必填）")] = None,
+    role: Annotated[Optional[str], typer.Option("--role", help="角色：" + "、".join(f"{r.value}（{n}）" for r, n in ROLE_NAMES.items() if r != Role.system))] = None,
+    enterprise: Annotated[Optional[str], typer.Option("--enterprise", help="企业（编号、信用代码或名称），角色 enterprise 必填")] = None,
+    department: Annotated[Optional[str], typer.Option("--department", help="部门代码（supervisor/committee）")] = None,
+    region: Annotated[Optional[str], typer.Option("--region", help="镇街区代码（township）")] = None,
+    password: Password = None, password_stdin: PasswordStdin = False,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """给用户开通登录（已有用户，如 org load 载入的，只设密码；否则新建用户）。"""
+    from hazardloop.web import auth
+
+    with unit_of_work() as s:
+        user = s.exec(select(AppUser).where(AppUser.username == username)).first()
+        created = False
+        if user is None:
+            if not name or not role:
+                fail("新建用户需要 --name 和 --role。", 2)
+            if role not in {r.value for r in Role} or role == Role.system:
+                fail(f"角色 {role} 无效。", 2)
+            ent_id = ledger.get_enterprise(s, enterprise).id if enterprise else None
+            if role == Role.enterprise and ent_id is None:
+                fail("企业用户需要 --enterprise。", 2)
+            if role == Role.supervisor and not department:
+                fail("行业监管部门用户需要 --department。", 2)
+            if role == Role.township and not region:
+                fail("镇街区用户需要 --region。", 2)
+            user = AppUser(username=username, name=name, role=role, enterprise_id=ent_id,
+                           department_code=department, region_code=region)
+            s.add(user)
+            s.flush()
+            created = True
+        elif auth.credential(s, user) is not None and not auth.credential(s, user).disabled:
+            raise ValidationError(f"用户 {username} 已有登录账户；改密码请用 hazardloop user passwd。")
+        auth.set_password(s, user, _read_password(password, password_stdin))
+        out = {"username": user.username, "name": user.name, "role": user.role, "created": created}
+    if json_out:
+        print_json(out)
+    else:
+        console.print(f"已开通登录：{out['username']}（{out['name']}，{ROLE_NAMES[Role(out['role'])]}）")
+
+
+@user_app.command("passwd")
+def user_passwd(username: Annotated[str, typer.Argument(help="用户名")], password: Password = None,
+                password_stdin: PasswordStdin = False) -> None:
+    """设置新密码（同时解除锁定、重新启用，并使已登录的会话失效）。"""
+    from hazardloop.web import auth
+
+    with unit_of_work() as s:
+        user = ledger.get_user(s, username)
+        auth.set_password(s, user, _read_password(password, password_stdin))
+    console.print(f"已为 {username} 设置新密码；原有登录会话已失效。")
+
+
+@user_app.command("disable")
+def user_disable(username: Annotated[str, typer.Argument(help="用户名")]) -> None:
+    """停用登录：会话立即失效，API 令牌作废。"""
+    from hazardloop.web import auth
+
+    with unit_of_work() as s:
+        auth.disable(s, ledger.get_user(s, username))
+    console.print(f"已停用 {username} 的登录和 API 令牌。")
+
+
+@user_app.command("token")
+def user_token(username: Annotated[str, typer.Argument(help="用户名（系统对接可用 system 等专用账户）")],
+               name: Annotated[str, typer.Option("--name", help="令牌用途")] = "api") -> None:
+    """签发 API 令牌（只显示这一次；数据库只保存其 SHA-256）。"""
+    from hazardloop.web import auth
+
+    with unit_of_work() as s:
+        token = auth.create_token(s, ledger.get_user(s, username), name)
+    typer.echo(token)
+
+
+def web(host: Annotated[str, typer.Option("--host", help="监听地址")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="端口")] = 8000,
+        demo_accounts: Annotated[bool, typer.Option("--demo-accounts/--no-demo-accounts",
+                                                    help="为每个角色准备演示登录并打印")] = False) -> None:
+    """只启动网页控制台（不运行定时任务）。"""
+    from hazardloop.models.db import get_engine
+    from hazardloop.models.migrate import init_database
+    from hazardloop.web import server
+
+    init_database(get_engine(db_url()))
+    if demo_accounts:
+        with unit_of_work() as s:
+            accounts = server.ensure_demo_accounts(s)
+        for role, username, password in accounts:
+            console.print(f"  {ROLE_NAMES[Role(role)]}：{username} / {password or '（已修改，不显示）'}")
+    console.print(f"网页控制台：{server.url_of(host, port)}   API 文档：{server.url_of(host, port)}api/v1/docs")
+    server.run(host, port, db_url())
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")
+    app.command("web")(web)

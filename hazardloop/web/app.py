@@ -1,0 +1,150 @@
+"""The application factory: pages, the /api/v1 JSON API, security headers, error pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hazardloop.config import clock
+from hazardloop.models.errors import ConflictError, HazardLoopError, NotFound
+from hazardloop.states.errors import InvalidTransition, PermissionDenied
+from hazardloop.states.roles import CHANNELS, LEVELS, ROLE_NAMES, STATE_NAMES, TRIGGER_NAMES
+from hazardloop.web.auth import SessionCodec, load_secret_key
+from hazardloop.web.services import ACTION_NAMES
+
+HERE = Path(__file__).parent
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+
+def status_of(error: HazardLoopError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, PermissionDenied):
+        return 403
+    if isinstance(error, (ConflictError, InvalidTransition)):
+        return 409
+    return 422
+
+
+def kind_of(error: HazardLoopError) -> str:
+    return {404: "not_found", 403: "forbidden", 409: "conflict"}.get(status_of(error), "invalid")
+
+
+def _fmt_dt(value: Any) -> str:
+    return clock.to_local(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _fmt_date(value: Any) -> str:
+    return clock.to_local(value).strftime("%Y-%m-%d") if value else ""
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    env = templates.env
+    env.globals.update(STATE_NAMES=STATE_NAMES, ACTION_NAMES=ACTION_NAMES, CHANNELS=CHANNELS, LEVELS=LEVELS,
+                       ROLE_NAMES=ROLE_NAMES, TRIGGER_NAMES=TRIGGER_NAMES)
+    env.filters.update(dt=_fmt_dt, d=_fmt_date)
+    from hazardloop.states.ledger import is_overdue
+    from hazardloop.web.services import is_image
+
+    env.globals.update(is_overdue=is_overdue, is_image=is_image)
+    return templates
+
+
+def create_app(db_url: str | None = None, secret_key: str | None = None, *, session_max_age: int | None = None,
+               secure_cookies: bool | None = None) -> FastAPI:
+    """db_url: None means the configured database (HAZARDLOOP_DATABASE_URL / data dir).
+    secure_cookies: None reads HAZARDLOOP_SECURE_COOKIES=1 (set it when served over HTTPS)."""
+    import os
+
+    if secure_cookies is None:
+        secure_cookies = os.environ.get("HAZARDLOOP_SECURE_COOKIES", "").lower() in ("1", "true", "yes")
+    from hazardloop.web import api, pages
+
+    app = FastAPI(title="HazardLoop 重大事故隐患闭环管理 API", version="1",
+                  description="与网页、命令行相同的操作和权限规则（同一状态机与 guards）。系统对接使用令牌："
+                              "`Authorization: Bearer <token>`（令牌由 `hazardloop user token` 签发）。",
+                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
+    app.state.db_url = db_url
+    codec = SessionCodec(secret_key or load_secret_key())
+    if session_max_age:
+        codec.max_age = session_max_age
+    app.state.codec = codec
+    app.state.secure_cookies = secure_cookies
+    app.state.templates = make_templates()
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # noqa: ANN001, ANN202
+        response = await call_next(request)
+        if request.url.path == "/api/v1/docs":
+            # Swagger UI comes from FastAPI's CDN with an inline bootstrap script.
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+                "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+                "frame-ancestors 'none'")
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if request.url.path.startswith(("/api/", "/hazards", "/queue", "/evidence")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def _is_api(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
+        return app.state.templates.TemplateResponse(request, "error.html", {"message": message, "user": None},
+                                                    status_code=status)
+
+    @app.exception_handler(HazardLoopError)
+    async def _refused(request: Request, exc: HazardLoopError):  # noqa: ANN202
+        status = status_of(exc)
+        if _is_api(request):
+            return JSONResponse({"detail": str(exc), "error": kind_of(exc)}, status_code=status)
+        return _error_page(request, status, str(exc))
+
+    @app.exception_handler(DataError)
+    async def _bad_data(request: Request, exc: DataError):  # noqa: ANN202
+        # e.g. a NUL character or an out-of-range number PostgreSQL refuses: bad input, not a crash.
+        message = "输入包含数据库不能保存的字符或数值。"
+        if _is_api(request):
+            return JSONResponse({"detail": message, "error": "invalid"}, status_code=422)
+        return _error_page(request, 422, message)
+
+    @app.exception_handler(OperationalError)
+    async def _busy(request: Request, exc: OperationalError):  # noqa: ANN202
+        message = "数据库暂时繁忙或不可用，请稍后重试。"
+        if _is_api(request):
+            return JSONResponse({"detail": message, "error": "unavailable"}, status_code=503)
+        return _error_page(request, 503, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):  # noqa: ANN202
+        if _is_api(request) or exc.status_code in (401,) and request.headers.get("accept", "").startswith("application/json"):
+            return JSONResponse({"detail": exc.detail, "error": "http"}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
+        message = {404: "页面不存在。", 405: "不支持该请求方式。"}.get(exc.status_code, str(exc.detail))
+        return _error_page(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):  # noqa: ANN202
+        if _is_api(request):
+            errors = [{"loc": list(e.get("loc", [])), "msg": str(e.get("msg"))} for e in exc.errors()]
+            return JSONResponse({"detail": "请求参数不正确。", "error": "invalid", "errors": errors}, status_code=422)
+        return _error_page(request, 422, "请求参数不正确。")
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,271 @@
+"""Passwords, lock-out, sessions, CSRF and API tokens.
+
+- Passwords: argon2id (argon2-cffi defaults), stored in web_credential.
+- Lock-out: MAX_FAILURES wrong passwords in a row lock the account for LOCK_MINUTES;
+  a re-authentication (close-out) counts like a sign-in.
+- Sessions: a cookie signed with itsdangerous (HMAC) holding the user id, the
+  credential's session epoch and the CSRF token; it expires after SESSION_MAX_AGE
+  (checked on the signature's timestamp, not only the cookie's Max-Age).
+  passwd/disable bump the epoch, which voids every open session at once.
+- API tokens: random, shown once, stored as SHA-256.
+- The secret key: HAZARDLOOP_SECRET_KEY, else <data dir>/secret_key created 0600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlmodel import Session, select
+
+from hazardloop.config import clock
+from hazardloop.config.settings import get_settings
+from hazardloop.models.errors import ValidationError
+from hazardloop.models.tables import AppUser
+from hazardloop.models.web import ApiToken, WebCredential
+
+SESSION_COOKIE = "hl_session"
+LOGIN_COOKIE = "hl_login"  # carries the sign-in form's CSRF token before there is a session
+SESSION_MAX_AGE = 8 * 3600
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+MIN_PASSWORD = 8
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so a miss costs the same time as a hit.
+_DUMMY_HASH = _hasher.hash("hazardloop-dummy-password")
+
+
+# --- the secret key -----------------------------------------------------------
+
+
+def secret_key_path() -> Path:
+    return get_settings().data_dir / "secret_key"
+
+
+def load_secret_key() -> str:
+    env = os.environ.get("HAZARDLOOP_SECRET_KEY")
+    if env:
+        if len(env) < 16:
+            raise ValidationError("HAZARDLOOP_SECRET_KEY 太短（至少 16 个字符）。")
+        return env
+    path = secret_key_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+# --- passwords ------------------------------------------------------------------
+
+
+def check_password_policy(password: str | None) -> str:
+    if password is None or len(password) < MIN_PASSWORD:
+        raise ValidationError(f"密码至少 {MIN_PASSWORD} 个字符。")
+    if len(password) > 256:
+        raise ValidationError("密码不能超过 256 个字符。")
+    return password
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(check_password_policy(password))
+
+
+def _verify(hash_: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hash_, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def credential(session: Session, user: AppUser) -> WebCredential | None:
+    return session.get(WebCredential, user.id)
+
+
+def set_password(session: Session, user: AppUser, password: str) -> WebCredential:
+    """Create or replace the sign-in of a user; unlocks and voids open sessions."""
+    hashed = hash_password(password)
+    cred = credential(session, user)
+    if cred is None:
+        cred = WebCredential(user_id=user.id, password_hash=hashed)
+        session.add(cred)
+    else:
+        cred.password_hash = hashed
+        cred.session_epoch += 1
+        cred.failed_attempts = 0
+        cred.locked_until = None
+        cred.disabled = False
+        cred.changed_at = clock.utcnow()
+    session.flush()
+    return cred
+
+
+def disable(session: Session, user: AppUser) -> None:
+    cred = credential(session, user)
+    if cred is None:
+        cred = WebCredential(user_id=user.id, password_hash="!", disabled=True)
+        session.add(cred)
+    cred.disabled = True
+    cred.session_epoch += 1
+    for token in session.exec(select(ApiToken).where(ApiToken.user_id == user.id)).all():
+        token.revoked = True
+    session.flush()
+
+
+def password_matches(session: Session, user: AppUser, password: str) -> bool:
+    """Without side effects (demo account listing)."""
+    cred = credential(session, user)
+    return cred is not None and not cred.disabled and _verify(cred.password_hash, password)
+
+
+@dataclass
+class SignIn:
+    user: AppUser | None
+    message: str | None = None  # Chinese, when refused
+
+
+FAILED = "用户名或密码错误。"
+
+
+def _locked_message(cred: WebCredential) -> str:
+    until = clock.to_local(cred.locked_until).strftime("%H:%M")  # type: ignore[arg-type]
+    return f"连续 {MAX_FAILURES} 次密码错误，账户已锁定，请于 {until} 后再试或联系管理员重置密码。"
+
+
+def _check(session: Session, user: AppUser | None, password: str) -> SignIn:
+    """One password attempt, counted.  The caller commits (also on failure: the count must stick)."""
+    cred = credential(session, user) if user is not None else None
+    if user is None or cred is None or cred.disabled or not user.active:
+        _verify(_DUMMY_HASH, password or "x")
+        return SignIn(None, FAILED)
+    now = clock.utcnow()
+    if cred.locked_until is not None and cred.locked_until > now:
+        return SignIn(None, _locked_message(cred))
+    if not _verify(cred.password_hash, password or ""):
+        cred.failed_attempts += 1
+        if cred.failed_attempts >= MAX_FAILURES:
+            cred.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+            cred.failed_attempts = 0
+            session.flush()
+            return SignIn(None, _locked_message(cred))
+        session.flush()
+        return SignIn(None, FAILED)
+    cred.failed_attempts = 0
+    cred.locked_until = None
+    if _hasher.check_needs_rehash(cred.password_hash):
+        cred.password_hash = _hasher.hash(password)
+    session.flush()
+    return SignIn(user)
+
+
+def authenticate(session: Session, username: str, password: str) -> SignIn:
+    user = session.exec(select(AppUser).where(AppUser.username == (username or "").strip())).first()
+    result = _check(session, user, password)
+    if result.user is not None:
+        credential(session, result.user).last_login_at = clock.utcnow()  # type: ignore[union-attr]
+    return result
+
+
+def reauthenticate(session: Session, user: AppUser, password: str) -> SignIn:
+    """The password again before a close-out (销号); failures count toward lock-out."""
+    return _check(session, user, password)
+
+
+# --- sessions and CSRF -------------------------------------------------------------
+
+
+@dataclass
+class SessionData:
+    user_id: int
+    epoch: int
+    csrf: str
+
+
+class SessionCodec:
+    def __init__(self, secret: str, max_age: int = SESSION_MAX_AGE) -> None:
+        self.max_age = max_age
+        self._session = URLSafeTimedSerializer(secret, salt="hazardloop.session")
+        self._login = URLSafeTimedSerializer(secret, salt="hazardloop.login")
+
+    def dumps(self, data: SessionData) -> str:
+        return self._session.dumps({"u": data.user_id, "e": data.epoch, "c": data.csrf})
+
+    def loads(self, value: str | None) -> SessionData | None:
+        if not value:
+            return None
+        try:
+            raw = self._session.loads(value, max_age=self.max_age)
+            return SessionData(int(raw["u"]), int(raw["e"]), str(raw["c"]))
+        except (BadSignature, KeyError, TypeError, ValueError):
+            return None
+
+    def login_token(self) -> tuple[str, str]:
+        """(csrf token for the form, signed cookie value holding it)."""
+        token = secrets.token_urlsafe(24)
+        return token, self._login.dumps(token)
+
+    def login_cookie_token(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            return str(self._login.loads(value, max_age=3600))
+        except BadSignature:
+            return None
+
+
+def new_session(cred: WebCredential) -> SessionData:
+    return SessionData(cred.user_id, cred.session_epoch, secrets.token_urlsafe(24))
+
+
+def session_user(session: Session, data: SessionData | None) -> AppUser | None:
+    """The signed-in user, or None if the session was voided (passwd, disable, deactivated)."""
+    if data is None:
+        return None
+    user = session.get(AppUser, data.user_id)
+    cred = session.get(WebCredential, data.user_id)
+    if user is None or cred is None or cred.disabled or not user.active or cred.session_epoch != data.epoch:
+        return None
+    return user
+
+
+def csrf_ok(expected: str | None, given: str | None) -> bool:
+    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+
+
+# --- API tokens -------------------------------------------------------------------
+
+
+def _token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def create_token(session: Session, user: AppUser, name: str = "api") -> str:
+    raw = "hl_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, name=name[:64], token_hash=_token_hash(raw)))
+    session.flush()
+    return raw
+
+
+def token_user(session: Session, raw: str | None) -> AppUser | None:
+    if not raw or len(raw) > 200:
+        return None
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw))).first()
+    if token is None or token.revoked:
+        return None
+    user = session.get(AppUser, token.user_id)
+    cred = session.get(WebCredential, token.user_id)
+    if user is None or not user.active or (cred is not None and cred.disabled):
+        return None
+    return user
