@@ -15,6 +15,7 @@ from hazardloop.models.tables import (
     Region,
     Standard,
 )
+from hazardloop.models import intake  # noqa: F401,E402  (public reports, sources, merges, imports)
 
 __all__ = [
     "AppUser", "AuditEvent", "AuditHead", "Department", "Enterprise", "Evidence",
