@@ -36,13 +36,23 @@ def normalise(text: str | None) -> str:
     return _PUNCT.sub("", unicodedata.normalize("NFKC", text or "")).lower()
 
 
+def _bigrams(text: str) -> set[str]:
+    return {text[i:i + 2] for i in range(len(text) - 1)} or {text}
+
+
 def similarity(a: str | None, b: str | None) -> float:
+    """0..1: the better of a sequence ratio and a character-bigram score (Chinese has no
+    word breaks; bigrams catch reordered phrases like 储罐区液氨 / 液氨储罐区)."""
     na, nb = normalise(a), normalise(b)
     if not na or not nb:
         return 0.0
-    if na in nb or nb in na:
-        return max(0.8, difflib.SequenceMatcher(None, na, nb).ratio())
-    return difflib.SequenceMatcher(None, na, nb).ratio()
+    if na == nb:
+        return 1.0
+    ratio = difflib.SequenceMatcher(None, na, nb).ratio()
+    ga, gb = _bigrams(na), _bigrams(nb)
+    common = len(ga & gb)
+    bigram = (2 * common / (len(ga) + len(gb)) + common / min(len(ga), len(gb))) / 2
+    return max(ratio, bigram)
 
 
 @dataclass
