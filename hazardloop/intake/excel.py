@@ -503,7 +503,7 @@ ESCALATION_TABLE = "escalation_step"
 
 def escalation_reader(session: Session):  # noqa: ANN201
     """A function hazard_ids -> {id: "step date；..."} if the escalation table exists, else None."""
-    insp = sa_inspect(session.get_bind())
+    insp = sa_inspect(session.connection())  # the session's own connection: no second (locking) transaction
     if not insp.has_table(ESCALATION_TABLE):
         return None
     cols = {c["name"] for c in insp.get_columns(ESCALATION_TABLE)}
