@@ -55,6 +55,7 @@ def test_import_tolerant_sheet_then_reimport_is_noop(org, tmp_path):
     path = write_sheet(tmp_path / "明细表.xlsx", _messy_rows(), order=order, blank_after=(1,), footer=True)
     out = _import(org, path)
     assert (out.rows, out.created, out.existing, out.invalid, out.enterprises_created) == (4, 4, 0, 0, 1)
+    assert out.new_enterprises == ["肥城市新兴粉体材料有限公司"] and "将按表格新建的企业" in out.report()
     with org.session() as s:
         hazards = {h.description: h for h in s.exec(select(Hazard)).all()}
         assert hazards["冲压设备光电保护装置失效"].channel == "self_inspection"
@@ -199,3 +200,25 @@ def test_export_reads_escalation_steps_when_table_exists(org, tmp_path):
     finally:
         with org.engine.begin() as conn:
             conn.execute(text("DROP TABLE escalation_step"))
+
+
+def test_cli_import_dry_run_reject_skip_and_export(org, tmp_path):
+    from typer.testing import CliRunner
+
+    from hazardloop.cli import app
+
+    runner = CliRunner()
+    path = write_sheet(tmp_path / "cli.xlsx", [row(), row(seq=2, date="2026-02-30", desc="日期不存在")])
+    res = runner.invoke(app, ["--db", org.url, "ledger", "import", str(path), "--actor", "office1"])
+    assert res.exit_code == 1 and "第 5 行｜J 列（检查时间）" in res.output and "未导入任何数据" in res.output
+    res = runner.invoke(app, ["--db", org.url, "ledger", "import", str(path), "--actor", "office1", "--skip-invalid",
+                              "--dry-run", "--json"])
+    assert res.exit_code == 0 and '"imported": false' in res.output
+    with org.session() as s:
+        assert s.exec(select(Hazard)).all() == []
+    res = runner.invoke(app, ["--db", org.url, "ledger", "import", str(path), "--actor", "office1", "--skip-invalid"])
+    assert res.exit_code == 0 and "新建隐患 1 条" in res.output
+    out = tmp_path / "x.xlsx"
+    res = runner.invoke(app, ["--db", org.url, "ledger", "export", "--actor", "office1", "--out", str(out),
+                              "--region", "shiheng"])
+    assert res.exit_code == 0 and "已导出 1 条" in res.output and out.exists()

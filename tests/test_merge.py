@@ -110,3 +110,24 @@ def test_merge_guards(org):
             merging.merge(s, ledger.get_user(s, "office1"), c.id, c.id)
         s.rollback()
         assert s.get(Hazard, c.id).state == "found"
+
+
+def test_cli_merge_unmerge_and_channels(org):
+    from typer.testing import CliRunner
+
+    from hazardloop.cli import app
+
+    runner = CliRunner()
+    with org.session() as s:
+        a = _report(s, "液氨储罐区未设置泄漏报警装置").code
+        b = _report(s, "液氨储罐区泄漏报警装置未设置", user="office1", channel="assigned").code
+    res = runner.invoke(app, ["--db", org.url, "hazard", "similar", b, "--json"])
+    assert res.exit_code == 0 and a in res.output
+    res = runner.invoke(app, ["--db", org.url, "hazard", "merge", a, b, "--actor", "office1", "--reason", "重复"])
+    assert res.exit_code == 0 and "合并记录 1" in res.output
+    res = runner.invoke(app, ["--db", org.url, "hazard", "channels", "--json"])
+    assert '"total": 1' in res.output and '"assigned": 1' in res.output and '"inspection": 1' in res.output
+    res = runner.invoke(app, ["--db", org.url, "hazard", "unmerge", "1", "--actor", "office1"])
+    assert res.exit_code == 0
+    res = runner.invoke(app, ["--db", org.url, "hazard", "channels", "--json"])
+    assert '"total": 2' in res.output

@@ -395,10 +395,13 @@ class ImportResult:
     problems: list[Problem] = field(default_factory=list)
     batch_id: int | None = None
     created_codes: list[str] = field(default_factory=list)
+    new_enterprises: list[str] = field(default_factory=list)  # names the sheet will create (or created)
 
     def report(self) -> str:
         lines = [f"{self.filename}：共 {self.rows} 行数据；新建隐患 {self.created} 条，已存在（跳过）{self.existing} 条，"
                  f"无效 {self.invalid} 条；新建企业 {self.enterprises_created} 家。"]
+        if self.new_enterprises:
+            lines.append("台账中没有、将按表格新建的企业：" + "、".join(self.new_enterprises))
         if self.problems:
             lines.append("问题清单（行｜列｜问题）：")
             lines += ["  " + p.line() for p in self.problems]
@@ -419,6 +422,9 @@ def import_sheet(session: Session, actor: AppUser, path: str | Path, *, skip_inv
     problems = validate(session, sheet)
     bad_rows = {p.row for p in problems}
     result = ImportResult(path.name, len(sheet.rows), invalid=len(bad_rows), problems=problems)
+    for r in sheet.rows:
+        if r.new_enterprise and r.row not in bad_rows and r.new_enterprise["name"] not in result.new_enterprises:
+            result.new_enterprises.append(r.new_enterprise["name"])
     if problems and not skip_invalid:
         raise ImportRejected(result.report() + "\n未导入任何数据（全部行校验通过才导入；或使用 --skip-invalid 只导入有效行）。",
                              problems)
