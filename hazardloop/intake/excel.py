@@ -206,7 +206,7 @@ class Sheet:
 
 def _find_header(ws) -> tuple[int, dict[str, int], dict[str, str], list[str]] | None:  # noqa: ANN001
     best = None
-    for r, cells in enumerate(ws.iter_rows(min_row=1, max_row=min(ws.max_row, 20), values_only=True), 1):
+    for r, cells in enumerate(ws.iter_rows(min_row=1, max_row=20, values_only=True), 1):
         found: dict[str, int] = {}
         heads: dict[str, str] = {}
         unknown = []
@@ -229,30 +229,34 @@ def read_sheet(path: str | Path) -> Sheet:
     if not path.is_file():
         raise ValidationError(f"文件不存在：{path}")
     try:
-        wb = openpyxl.load_workbook(path, data_only=True, read_only=False)
+        wb = openpyxl.load_workbook(path, data_only=True, read_only=True)  # streams; merged cells read as blanks
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
         raise ValidationError(f"{path.name} 不是可读取的 .xlsx 文件：{exc.__class__.__name__}") from exc
-    sheets = sorted(wb.worksheets, key=lambda ws: 0 if "明细" in ws.title else 1)
-    for ws in sheets:
-        found = _find_header(ws)
-        if found is None:
-            continue
-        header_row, columns, headers, unknown = found
-        missing = [LABEL[k] for k in REQUIRED if k not in columns]
-        if missing:
-            raise ValidationError(f"工作表“{ws.title}”第 {header_row} 行的表头缺少列：{'、'.join(missing)}。")
-        rows = []
-        for r, cells in enumerate(ws.iter_rows(min_row=header_row + 1, values_only=True), header_row + 1):
-            values = {k: (cells[c - 1] if c - 1 < len(cells) else None) for k, c in columns.items() if k != "_seq"}
-            non_empty = [text(v) for v in cells if text(v)]
-            if not any(text(v) for v in values.values()):
-                continue  # blank line (or only a 序号)
-            if non_empty and non_empty[0].startswith(FOOTER_PREFIXES):
-                continue  # 填表人 / 审核人 / 说明 lines under the table
-            if all(_HEADER_INDEX.get(norm(v)) for v in non_empty):
-                continue  # a repeated header (printed sheets repeat it on every page)
-            rows.append(SheetRow(r, values))
-        return Sheet(ws.title, header_row, columns, headers, rows, unknown)
+    try:
+        sheets = sorted(wb.worksheets, key=lambda ws: 0 if "明细" in ws.title else 1)
+        for ws in sheets:
+            ws.reset_dimensions()  # some writers record a wrong sheet size; read every row
+            found = _find_header(ws)
+            if found is None:
+                continue
+            header_row, columns, headers, unknown = found
+            missing = [LABEL[k] for k in REQUIRED if k not in columns]
+            if missing:
+                raise ValidationError(f"工作表“{ws.title}”第 {header_row} 行的表头缺少列：{'、'.join(missing)}。")
+            rows = []
+            for r, cells in enumerate(ws.iter_rows(min_row=header_row + 1, values_only=True), header_row + 1):
+                values = {k: (cells[c - 1] if c - 1 < len(cells) else None) for k, c in columns.items() if k != "_seq"}
+                non_empty = [text(v) for v in cells if text(v)]
+                if not any(text(v) for v in values.values()):
+                    continue  # blank line (or only a 序号)
+                if non_empty and non_empty[0].startswith(FOOTER_PREFIXES):
+                    continue  # 填表人 / 审核人 / 说明 lines under the table
+                if all(_HEADER_INDEX.get(norm(v)) for v in non_empty):
+                    continue  # a repeated header (printed sheets repeat it on every page)
+                rows.append(SheetRow(r, values))
+            return Sheet(ws.title, header_row, columns, headers, rows, unknown)
+    finally:
+        wb.close()
     raise ValidationError(f"{path.name} 中没有找到{SHEET_TITLE}的表头（至少需要企业名称、重大隐患描述、检查时间等列）。")
 
 
@@ -298,11 +302,17 @@ def validate(session: Session, sheet: Sheet) -> list[Problem]:
     for i in session.exec(select(Industry)).all():
         industries[norm(i.name)] = i.code
         industries[norm(i.code)] = i.code
-    standards = session.exec(select(Standard)).all()
+    standards = [(s.code, norm(s.title), norm(s.number)) for s in session.exec(select(Standard)).all()]
+    basis_cache: dict[str, str | None] = {}
     by_code = {e.credit_code: e for e in session.exec(select(Enterprise)).all()}
     by_name = {norm(e.name): e for e in by_code.values()}
     seen: dict[str, int] = {}
     planned_new: dict[str, dict[str, Any]] = {}
+    codes = sorted({norm(r.values.get("code")).upper() for r in sheet.rows} - {""})
+    known_codes: dict[str, int] = {}
+    for i in range(0, len(codes), 500):  # one query per 500 codes, not one per row
+        known_codes.update({c: hid for hid, c in session.exec(select(Hazard.id, Hazard.code)
+                                                                .where(Hazard.code.in_(codes[i:i + 500]))).all()})  # type: ignore[union-attr]
     problems: list[Problem] = []
     for row in sheet.rows:
         v = row.values
@@ -341,17 +351,15 @@ def validate(session: Session, sheet: Sheet) -> list[Problem]:
             add("method", f"无法识别的检查方式“{text(v.get('method'))}”（可写：企业自查、督导检查、群众举报、上级交办）")
         basis = norm(v.get("basis"))
         if basis:
-            hits = [s.code for s in standards if norm(s.title) in basis or basis in norm(s.title)
-                    or norm(s.number) in basis or basis == norm(s.code)]
-            row.basis_code = hits[0] if len(hits) == 1 else None
+            if basis not in basis_cache:
+                hits = [c for c, t, n in standards if t in basis or basis in t or n in basis or basis == norm(c)]
+                basis_cache[basis] = hits[0] if len(hits) == 1 else None
+            row.basis_code = basis_cache[basis]
         # the hazard code (an export read back) matches an existing hazard
         hcode = norm(v.get("code")).upper()
-        if hcode:
-            hit = session.exec(select(Hazard).where(Hazard.code == hcode)).first()
-            if hit is None:
-                add("code", f"隐患编号 {hcode} 不在台账中（新隐患请留空此列）")
-            else:
-                row.existing_hazard = hit.id
+        if hcode in known_codes:
+            row.existing_hazard = known_codes[hcode]
+        # an unknown code (another system's export) is no error: the row is matched by its fingerprint
         # the enterprise: by credit code, then by name; otherwise it will be created
         ent = by_code.get(code) if code else None
         if ent is None and name:
@@ -475,7 +483,7 @@ def import_sheet(session: Session, actor: AppUser, path: str | Path, *, skip_inv
 
 def _create_hazard(session: Session, actor: AppUser, row: SheetRow, batch_id: int) -> Hazard:
     v = row.values
-    ent = session.get(Enterprise, row.enterprise_id)
+    ent = session.get(Enterprise, row.enterprise_id)  # identity map: one SELECT per enterprise
     industry = session.get(Industry, ent.industry_code)
     desc = text(v.get("description"))
     found_at = datetime.combine(row.inspected_on, time(12, 0), tzinfo=clock.SHANGHAI)
@@ -491,8 +499,7 @@ def _create_hazard(session: Session, actor: AppUser, row: SheetRow, batch_id: in
     data = {k: (parse_date(val).isoformat() if k in ("inspected_on", "completed_on") and parse_date(val)
                 else text(val)) for k, val in v.items() if k not in ("code",) and text(val)}
     session.add(ImportRow(batch_id=batch_id, fingerprint=row.fingerprint, hazard_id=hazard.id, sheet_row=row.row,
-                          data=data))
-    session.flush()
+                          data=data))  # flushed with the audit append below
     audit.append(session, actor=actor.username, action="import", hazard_id=hazard.id, after={
         "state": hazard.state, "code": hazard.code, "enterprise_id": ent.id, "title": hazard.title,
         "channel": hazard.channel, "found_at": hazard.found_at, "import_batch": batch_id, "sheet_row": row.row,
