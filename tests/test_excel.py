@@ -222,3 +222,13 @@ def test_cli_import_dry_run_reject_skip_and_export(org, tmp_path):
     res = runner.invoke(app, ["--db", org.url, "ledger", "export", "--actor", "office1", "--out", str(out),
                               "--region", "shiheng"])
     assert res.exit_code == 0 and "已导出 1 条" in res.output and out.exists()
+
+
+def test_import_points_out_possible_duplicates(org, tmp_path):
+    with org.session() as s:
+        existing = ledger.report(s, ledger.get_user(s, "inspector1"), enterprise="91370983MA3C0001AY",
+                                 title="液氨储罐区泄漏报警装置未设置", channel="inspection").code
+        s.commit()
+    out = _import(org, write_sheet(tmp_path / "d.xlsx", [row(), row(seq=2, desc="配电室无应急照明")]))
+    assert [(r, old) for r, _new, old, _score in out.possible_duplicates] == [(4, existing)]
+    assert "可能与已有隐患重复" in out.report()

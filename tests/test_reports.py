@@ -18,7 +18,7 @@ from hazardloop.models.tables import AuditEvent, Hazard, Notification
 from hazardloop.states import ledger
 from hazardloop.states.errors import InvalidTransition, MissingData, PermissionDenied
 from tests.fixtures_intake import _fresh_rules, accepted, fed_back, submitted, verified  # noqa: F401
-from tests.helpers import ENT_HD, listed
+from tests.helpers import listed
 
 
 def test_full_lifecycle_creates_hazard_and_pays_reward(org):

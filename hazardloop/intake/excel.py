@@ -404,12 +404,16 @@ class ImportResult:
     batch_id: int | None = None
     created_codes: list[str] = field(default_factory=list)
     new_enterprises: list[str] = field(default_factory=list)  # names the sheet will create (or created)
+    possible_duplicates: list[tuple[int, str, str, float]] = field(default_factory=list)  # row, new, existing, score
 
     def report(self) -> str:
         lines = [f"{self.filename}：共 {self.rows} 行数据；新建隐患 {self.created} 条，已存在（跳过）{self.existing} 条，"
                  f"无效 {self.invalid} 条；新建企业 {self.enterprises_created} 家。"]
         if self.new_enterprises:
             lines.append("台账中没有、将按表格新建的企业：" + "、".join(self.new_enterprises))
+        if self.possible_duplicates:
+            lines.append("可能与已有隐患重复（可用 hazardloop hazard merge 合并）：")
+            lines += [f"  第 {r} 行 {new} ≈ {old}（相似度 {score:.2f}）" for r, new, old, score in self.possible_duplicates]
         if self.problems:
             lines.append("问题清单（行｜列｜问题）：")
             lines += ["  " + p.line() for p in self.problems]
@@ -468,6 +472,9 @@ def import_sheet(session: Session, actor: AppUser, path: str | Path, *, skip_inv
                              after={"credit_code": ent.credit_code, "name": ent.name, "import_batch": batch.id})
             row.enterprise_id = ent.id
         hazard = _create_hazard(session, actor, row, batch.id)
+        for cand in merging.candidates(session, hazard.enterprise_id, hazard.description, None, exclude=hazard.id,
+                                       limit=1):
+            result.possible_duplicates.append((row.row, hazard.code, cand.hazard.code, cand.score))
         known.add(row.fingerprint)
         result.created += 1
         result.created_codes.append(hazard.code)
