@@ -68,7 +68,7 @@ def main() -> None:
             with session_scope(url) as s:
                 r = excel.import_sheet(s, ledger.get_user(s, "office1"), sheet)
             print(f"{label}: {time.perf_counter() - t:.1f}s  created {r.created}, existing {r.existing}, "
-                  f"enterprises created {r.enterprises_created}")
+                  f"enterprises created {r.enterprises_created}, possible duplicates {len(r.possible_duplicates)}")
         t = time.perf_counter()
         with session_scope(url) as s:
             e = excel.export_sheet(s, ledger.get_user(s, "office1"), tmp / "export.xlsx")

@@ -449,6 +449,7 @@ def import_sheet(session: Session, actor: AppUser, path: str | Path, *, skip_inv
     known = {fp for fp in session.exec(select(ImportRow.fingerprint).where(
         ImportRow.fingerprint.in_([r.fingerprint for r in sheet.rows if r.fingerprint]))).all()}  # type: ignore[union-attr]
     created_ents: dict[int, Enterprise] = {}
+    created: list[tuple[int, Hazard]] = []
     for row in sheet.rows:
         if row.row in bad_rows:
             continue
@@ -472,12 +473,11 @@ def import_sheet(session: Session, actor: AppUser, path: str | Path, *, skip_inv
                              after={"credit_code": ent.credit_code, "name": ent.name, "import_batch": batch.id})
             row.enterprise_id = ent.id
         hazard = _create_hazard(session, actor, row, batch.id)
-        for cand in merging.candidates(session, hazard.enterprise_id, hazard.description, None, exclude=hazard.id,
-                                       limit=1):
-            result.possible_duplicates.append((row.row, hazard.code, cand.hazard.code, cand.score))
+        created.append((row.row, hazard))
         known.add(row.fingerprint)
         result.created += 1
         result.created_codes.append(hazard.code)
+    result.possible_duplicates = _possible_duplicates(session, created)
     batch.rows_created, batch.rows_existing, batch.rows_invalid = result.created, result.existing, result.invalid
     batch.enterprises_created = result.enterprises_created
     session.flush()
@@ -486,6 +486,27 @@ def import_sheet(session: Session, actor: AppUser, path: str | Path, *, skip_inv
         "existing": result.existing, "invalid": result.invalid, "enterprises_created": result.enterprises_created})
     result.batch_id = batch.id
     return result
+
+
+def _possible_duplicates(session: Session, created: list[tuple[int, Hazard]]) -> list[tuple[int, str, str, float]]:
+    """For each new hazard, the most similar other hazard at its enterprise — one query for all."""
+    if not created:
+        return []
+    ent_ids = sorted({h.enterprise_id for _, h in created})
+    pool: dict[int, list[Any]] = {}
+    for i in range(0, len(ent_ids), 500):
+        for other in session.execute(sa_select(Hazard.id, Hazard.code, Hazard.title, Hazard.description,
+                                               Hazard.enterprise_id)
+                                     .where(Hazard.enterprise_id.in_(ent_ids[i:i + 500]),  # type: ignore[attr-defined]
+                                            Hazard.state != "dismissed")).all():
+            pool.setdefault(other.enterprise_id, []).append(other)
+    out = []
+    for sheet_row, h in created:
+        best = max(((merging.score(h.description, None, o.title, o.description, None)[0], o.code)
+                    for o in pool.get(h.enterprise_id, []) if o.id != h.id), default=None)
+        if best and best[0] >= merging.THRESHOLD:
+            out.append((sheet_row, h.code, best[1], best[0]))
+    return out
 
 
 def _create_hazard(session: Session, actor: AppUser, row: SheetRow, batch_id: int) -> Hazard:

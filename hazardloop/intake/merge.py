@@ -68,19 +68,27 @@ class Candidate:
                 "channel": h.channel, "score": round(self.score, 2)}
 
 
+def score(text: str, location: str | None, title: str, description: str | None,
+          other_location: str | None) -> tuple[float, float, float]:
+    """(score, text score, location score) of a new text/location against a hazard's."""
+    t = max(similarity(text, f"{title} {description or ''}"), similarity(text, title))
+    if location and other_location:
+        loc = similarity(location, other_location)
+        return 0.75 * t + 0.25 * loc, t, loc
+    return t, t, 0.0
+
+
 def candidates(session: Session, enterprise_id: int, text: str, location: str | None = None,
                exclude: int | None = None, threshold: float = THRESHOLD, limit: int = 5) -> list[Candidate]:
-    """Open-ish hazards at the same enterprise whose description and location look alike."""
+    """Hazards at the same enterprise (not dismissed) whose description and location look alike."""
     stmt = select(Hazard).where(Hazard.enterprise_id == enterprise_id, Hazard.state != "dismissed")
     if exclude is not None:
         stmt = stmt.where(Hazard.id != exclude)
     out = []
     for h in session.exec(stmt.order_by(Hazard.id)).all():
-        t = max(similarity(text, f"{h.title} {h.description}"), similarity(text, h.title))
-        loc = similarity(location, h.location) if location and h.location else 0.0
-        score = 0.75 * t + 0.25 * loc if location and h.location else t
-        if score >= threshold:
-            out.append(Candidate(h, score, t, loc))
+        total, t, loc = score(text, location, h.title, h.description, h.location)
+        if total >= threshold:
+            out.append(Candidate(h, total, t, loc))
     out.sort(key=lambda c: -c.score)
     return out[:limit]
 
