@@ -232,3 +232,27 @@ def test_import_points_out_possible_duplicates(org, tmp_path):
     out = _import(org, write_sheet(tmp_path / "d.xlsx", [row(), row(seq=2, desc="配电室无应急照明")]))
     assert [(r, old) for r, _new, old, _score in out.possible_duplicates] == [(4, existing)]
     assert "可能与已有隐患重复" in out.report()
+
+
+def test_two_level_header(org, tmp_path):
+    # 整改情况 spans 是否整改 / 实际整改完成时间 on a second header row; the other headers are merged vertically
+    top = HEADERS[:12] + ["整改情况", None] + HEADERS[14:]
+    sub = [None] * 12 + ["是否整改", "实际整改完成时间"] + [None] * 3
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["重大事故隐患排查及整改情况明细表"])
+    ws.merge_cells("A1:Q1")
+    ws.append(top)
+    ws.append(sub)
+    ws.merge_cells("M2:N2")
+    for col in "ABCDEFGHIJKLOPQ":
+        ws.merge_cells(f"{col}2:{col}3")
+    ws.append(row(rectified="是", done="2026年10月20日"))
+    wb.save(tmp_path / "two.xlsx")
+    out = _import(org, tmp_path / "two.xlsx")
+    assert (out.created, out.invalid) == (1, 0)
+    with org.session() as s:
+        from hazardloop.models.intake import ImportRow
+
+        data = s.exec(select(ImportRow)).one().data
+        assert data["rectified"] == "是" and data["completed_on"] == "2026-10-20"

@@ -204,24 +204,47 @@ class Sheet:
     ignored_columns: list[str]
 
 
+def _match_row(cells: tuple) -> tuple[dict[str, int], dict[str, str], list[str]]:
+    found: dict[str, int] = {}
+    heads: dict[str, str] = {}
+    unknown = []
+    for c, value in enumerate(cells, 1):
+        key = _HEADER_INDEX.get(norm(value))
+        if key and key not in found:
+            found[key], heads[key] = c, text(value)
+        elif text(value):
+            unknown.append(text(value))
+    return found, heads, unknown
+
+
 def _find_header(ws) -> tuple[int, dict[str, int], dict[str, str], list[str]] | None:  # noqa: ANN001
+    """The header row (most recognised column names among the first 20 rows).  A two-level
+    header (e.g. 整改情况 over 是否整改 / 实际整改完成时间) is read from both rows; the
+    returned row number is the last header row."""
+    top = list(ws.iter_rows(min_row=1, max_row=20, values_only=True))
     best = None
-    for r, cells in enumerate(ws.iter_rows(min_row=1, max_row=20, values_only=True), 1):
-        found: dict[str, int] = {}
-        heads: dict[str, str] = {}
-        unknown = []
-        for c, value in enumerate(cells, 1):
-            key = _HEADER_INDEX.get(norm(value))
-            if key and key not in found:
-                found[key], heads[key] = c, text(value)
-            elif text(value):
-                unknown.append(text(value))
+    for r, cells in enumerate(top, 1):
+        found, heads, unknown = _match_row(cells)
         score = len([k for k in found if k != "_seq"])
         if score >= 3 and (best is None or score > best[0]):
             best = (score, r, found, heads, unknown)
     if best is None:
         return None
-    return best[1], best[2], best[3], best[4]
+    _, r, found, heads, unknown = best
+    if r < len(top):
+        sub, sub_heads, _ = _match_row(top[r])  # the row below
+        sub = {k: c for k, c in sub.items() if k != "_seq"}
+        filled = [v for v in top[r] if text(v)]
+        col_key = {c: k for k, c in found.items()}
+        # every filled cell of the row below is a header, sitting under a blank or group cell
+        if sub and len(filled) == len(sub) and all(col_key.get(c) in (None, k) or col_key.get(c) in sub
+                                                   for k, c in sub.items()):
+            for k, c in sub.items():
+                for old in [kk for kk, cc in found.items() if cc == c or kk == k]:
+                    del found[old]
+                found[k], heads[k] = c, sub_heads[k]
+            r += 1
+    return r, found, heads, unknown
 
 
 def read_sheet(path: str | Path) -> Sheet:
