@@ -2,7 +2,10 @@
 
 Revision ID: 0005
 Revises: 0001
-Create Date: 2026-11-29 04:37:43.087800
+Create Date: 2026-11-29
+
+Public reports (举报) with encrypted reporter identity, hazard sources, merges, and
+Excel import batches/row fingerprints.  The hazard table is not changed.
 """
 from alembic import op
 import sqlalchemy as sa
