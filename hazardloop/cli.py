@@ -399,6 +399,8 @@ def demo(reset: Annotated[bool, typer.Option("--reset", help="清空已有数据
 from hazardloop.cli_notify import register as _register_notify; _register_notify(app)  # noqa: E402,E702  outbox + lifecycle notices
 from hazardloop import cli_web  # noqa: E402
 cli_web.register(app)
+from hazardloop import cli_intake  # noqa: E402
+cli_intake.register(app)
 # --- end feature commands ---
 
 

@@ -17,6 +17,7 @@ from hazardloop.models.tables import (
 )
 from hazardloop.models.notify import NotificationAttempt  # noqa: F401  (notifications)
 from hazardloop.models.web import ApiToken, WebCredential  # noqa: F401  (web console sign-in)
+from hazardloop.models import intake  # noqa: F401,E402  (public reports, sources, merges, imports)
 
 __all__ = [
     "AppUser", "AuditEvent", "AuditHead", "Department", "Enterprise", "Evidence",

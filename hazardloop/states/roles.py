@@ -59,7 +59,7 @@ REPORT_CHANNELS = {
     Role.inspector: {"inspection"},
     Role.public: {"public_report"},
     Role.township: {"inspection"},
-    Role.supervisor: {"inspection", "assigned"},
+    Role.supervisor: {"inspection", "assigned", "public_report"},  # records hazards from reports it verified
     Role.committee: {"inspection", "assigned", "public_report"},
 }
 

@@ -1,0 +1,365 @@
+"""`hazardloop report ...`, `hazardloop ledger import|export`, `hazardloop hazard merge|unmerge|similar|sources|channels`.
+
+Thin: parse, call hazardloop.intake, print.  Lists and JSON never carry a
+reporter's identity; `report show --reveal` does, for the accepting role only,
+and that read is audited.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from hazardloop.clihelp import console, err_console, print_json, unit_of_work
+from hazardloop.config import clock
+from hazardloop.intake import excel, merge as merging, reports
+from hazardloop.states import ledger
+from hazardloop.states import report_machine as rm
+
+report_app = typer.Typer(help="群众举报：登记、受理、核查、反馈、奖励（举报人身份加密保密）", no_args_is_help=True)
+ledger_app = typer.Typer(help="隐患台账 Excel：导入明细表、导出", no_args_is_help=True)
+
+Actor = Annotated[str, typer.Option("--actor", help="操作人用户名")]
+Json = Annotated[bool, typer.Option("--json", help="以 JSON 输出")]
+
+
+def _done(r, verb: str, json_out: bool) -> None:  # noqa: ANN001
+    if json_out:
+        print_json(reports.report_dict(r))
+    else:
+        console.print(f"{verb}：举报 {r.code}，当前状态：{rm.STATE_NAMES[r.state]}（{r.state}）", highlight=False)
+
+
+@report_app.command("submit")
+def report_submit(
+    actor: Actor,
+    content: Annotated[str, typer.Option(help="举报内容")],
+    enterprise: Annotated[Optional[str], typer.Option(help="被举报企业（名称或统一社会信用代码）")] = None,
+    location: Annotated[Optional[str], typer.Option(help="部位/地点")] = None,
+    name: Annotated[Optional[str], typer.Option("--reporter-name", help="举报人姓名（不填即匿名；加密保存）")] = None,
+    contact: Annotated[Optional[str], typer.Option("--reporter-contact", help="举报人联系方式（加密保存）")] = None,
+    via: Annotated[str, typer.Option(help="举报途径：platform 平台 / phone 电话 / letter 信件 / visit 来访")] = "platform",
+    json_out: Json = False,
+) -> None:
+    """登记一件举报（匿名或实名）。"""
+    with unit_of_work() as s:
+        r = reports.submit(s, ledger.get_user(s, actor), content=content, enterprise=enterprise, location=location,
+                           reporter_name=name, reporter_contact=contact, via=via)
+    _done(r, "已登记", json_out)
+
+
+@report_app.command("accept")
+def report_accept(report: str, actor: Actor,
+                  enterprise: Annotated[Optional[str], typer.Option(help="被举报企业（未匹配时必填）")] = None,
+                  department: Annotated[Optional[str], typer.Option(help="承办核查的部门（默认行业主管部门）")] = None,
+                  json_out: Json = False) -> None:
+    """受理举报；核查期限从受理之日起算。"""
+    with unit_of_work() as s:
+        r = reports.accept(s, ledger.get_user(s, actor), report, enterprise=enterprise, department=department)
+    _done(r, "已受理", json_out)
+    if not json_out and r.verify_deadline:
+        console.print(f"核查期限：{clock.local_date(r.verify_deadline).isoformat()}；承办部门：{r.department_code}")
+
+
+@report_app.command("reject")
+def report_reject(report: str, actor: Actor,
+                  reason: Annotated[Optional[str], typer.Option(help="不予受理的理由")] = None,
+                  json_out: Json = False) -> None:
+    """不予受理（须说明理由）。"""
+    with unit_of_work() as s:
+        r = reports.decline(s, ledger.get_user(s, actor), report, reason=reason)
+    _done(r, "不予受理", json_out)
+
+
+@report_app.command("start")
+def report_start(report: str, actor: Actor, json_out: Json = False) -> None:
+    """开始核查。"""
+    with unit_of_work() as s:
+        r = reports.start_verification(s, ledger.get_user(s, actor), report)
+    _done(r, "开始核查", json_out)
+
+
+@report_app.command("extend")
+def report_extend(report: str, actor: Actor,
+                  days: Annotated[Optional[int], typer.Option(help="延长天数（不超过配置上限）")] = None,
+                  reason: Annotated[Optional[str], typer.Option(help="延长理由")] = None,
+                  json_out: Json = False) -> None:
+    """批准延长核查期限（一次）。"""
+    with unit_of_work() as s:
+        r = reports.extend_verification(s, ledger.get_user(s, actor), report, days=days, reason=reason)
+    _done(r, "已延长核查期限", json_out)
+
+
+@report_app.command("verify")
+def report_verify(
+    report: str, actor: Actor,
+    verdict: Annotated[Optional[str], typer.Option(help="核查结论：true 属实 / partly 部分属实 / false 不属实")] = None,
+    note: Annotated[Optional[str], typer.Option(help="核查情况说明")] = None,
+    hazard: Annotated[Optional[str], typer.Option(help="关联到已有隐患（编号）；不填则新建隐患")] = None,
+    title: Annotated[Optional[str], typer.Option(help="新建隐患的名称（默认取举报内容首行）")] = None,
+    json_out: Json = False,
+) -> None:
+    """作出核查结论；属实（含部分属实）的新建或关联隐患（渠道：群众举报查实）。"""
+    with unit_of_work() as s:
+        if reports.get_report(s, report).state == "accepted":  # verify from accepted: start implied
+            reports.start_verification(s, ledger.get_user(s, actor), report)
+        out = reports.verify(s, ledger.get_user(s, actor), report, verdict=verdict, note=note, hazard=hazard,
+                             title=title)
+    if json_out:
+        print_json(reports.report_dict(out.report) | {
+            "hazard": out.hazard.code if out.hazard else None, "hazard_created": out.created,
+            "candidates": [c.as_dict() for c in out.candidates]})
+        return
+    _done(out.report, "已作出核查结论", False)
+    if out.hazard:
+        console.print(f"{'已新建' if out.created else '已关联'}隐患 {out.hazard.code}（渠道：群众举报查实）", highlight=False)
+    _print_candidates(out.candidates, out.hazard.code if out.hazard else "")
+
+
+def _print_candidates(cands: list[merging.Candidate], code: str) -> None:
+    if not cands:
+        return
+    table = Table(title=f"同一企业的相似隐患（可能重复；合并：hazardloop hazard merge 保留编号 {code} --actor ...）")
+    for col in ("编号", "名称", "部位", "状态", "渠道", "相似度"):
+        table.add_column(col)
+    for c in cands:
+        d = c.as_dict()
+        table.add_row(d["code"], d["title"][:30], d["location"] or "", d["state"], d["channel"], f"{d['score']:.2f}")
+    console.print(table)
+
+
+@report_app.command("feedback")
+def report_feedback(report: str, actor: Actor,
+                    text: Annotated[Optional[str], typer.Option("--text", help="反馈内容")] = None,
+                    json_out: Json = False) -> None:
+    """向举报人反馈核查处理情况。"""
+    with unit_of_work() as s:
+        r = reports.give_feedback(s, ledger.get_user(s, actor), report, text=text)
+    _done(r, "已反馈", json_out)
+
+
+@report_app.command("reward")
+def report_reward(
+    report: str, actor: Actor,
+    rule: Annotated[Optional[str], typer.Option(help="奖励规则：shandong（鲁应急发〔2021〕3号）/ national（安监总财〔2018〕19号）")] = None,
+    kind: Annotated[str, typer.Option(help="major 重大隐患或违法行为 / ordinary 一般隐患")] = "major",
+    fine: Annotated[Optional[str], typer.Option(help="行政处罚金额（元），major 时按比例计奖")] = None,
+    amount: Annotated[Optional[str], typer.Option(help="一般隐患的奖励金额（元）")] = None,
+    reason: Annotated[Optional[str], typer.Option(help="备注")] = None,
+    json_out: Json = False,
+) -> None:
+    """按配置规则核定奖励（结果注明所依据的规则文号）。"""
+    with unit_of_work() as s:
+        r = reports.decide_reward(s, ledger.get_user(s, actor), report, rule=rule, kind=kind, fine=fine,
+                                  amount=amount, reason=reason)
+    _done(r, "已核定奖励", json_out)
+    if not json_out:
+        console.print(f"奖励金额：{r.reward_amount} 元。{r.reward.get('basis', '')}", highlight=False)
+
+
+@report_app.command("pay")
+def report_pay(report: str, actor: Actor,
+               payment_ref: Annotated[Optional[str], typer.Option("--payment-ref", help="兑付凭证号")] = None,
+               json_out: Json = False) -> None:
+    """兑付奖励（不能由核定人本人办理）。"""
+    with unit_of_work() as s:
+        r = reports.pay(s, ledger.get_user(s, actor), report, payment_ref=payment_ref)
+    _done(r, "已兑付", json_out)
+
+
+@report_app.command("list")
+def report_list(actor: Actor, state: Annotated[Optional[str], typer.Option(help="状态")] = None,
+                limit: Annotated[int, typer.Option(help="最多条数")] = 200, json_out: Json = False) -> None:
+    """举报清单（不显示举报人信息）。"""
+    with unit_of_work() as s:
+        rows = reports.list_reports(s, ledger.get_user(s, actor), state=state, limit=limit)
+    if json_out:
+        print_json([reports.report_dict(r) for r in rows])
+        return
+    table = Table(title=f"举报清单（{len(rows)} 件）")
+    for col in ("编号", "收到（北京）", "企业", "内容", "举报人", "状态", "期限"):
+        table.add_column(col)
+    for r in rows:
+        running = reports.current_deadline(r)
+        table.add_row(r.code, clock.to_local(r.received_at).strftime("%Y-%m-%d"),
+                      str(r.enterprise_id or r.enterprise_name or ""), r.content[:24],
+                      "匿名" if r.anonymous else "实名", rm.STATE_NAMES[r.state],
+                      f"{reports.PHASE_NAMES[running[0]]} {running[1]}" if running else "")
+    console.print(table)
+
+
+@report_app.command("show")
+def report_show(report: str, actor: Actor,
+                reveal: Annotated[bool, typer.Option("--reveal", help="显示举报人姓名和联系方式（仅受理岗位；留痕）")] = False,
+                json_out: Json = False) -> None:
+    """一件举报的办理情况；--reveal 显示举报人身份（仅受理岗位，查看行为记入审计）。"""
+    with unit_of_work() as s:
+        user = ledger.get_user(s, actor)
+        r = reports.view(s, user, report)
+        data = reports.report_dict(r)
+        if reveal:
+            data["reporter_identity"] = reports.reveal_identity(s, user, report)
+    if json_out:
+        print_json(data)
+        return
+    table = Table(title=f"举报 {r.code}", show_header=False)
+    for key in ("state_name", "received_at", "received_via", "enterprise_id", "enterprise_name", "content", "location",
+                "reporter", "department_code", "accepted_by", "decline_reason", "verify_deadline", "verify_extended",
+                "verdict_name", "verify_note", "hazard_id", "feedback_deadline", "feedback_text", "reward_amount",
+                "payment_ref"):
+        value = data.get(key)
+        table.add_row(key, "" if value is None else str(value))
+    if r.reward:
+        table.add_row("reward_basis", str(r.reward.get("basis", "")))
+    if reveal:
+        ident = data["reporter_identity"]
+        table.add_row("举报人（保密）", f"{ident['name'] or '匿名'} {ident['contact'] or ''}")
+    console.print(table)
+
+
+@report_app.command("sweep")
+def report_sweep(actor: Annotated[str, typer.Option("--actor", help="操作人用户名（系统或市安委办）")],
+                 json_out: Json = False) -> None:
+    """检查举报办理期限：到期提醒、逾期提示、逾期督办（重复执行不重复发送）。"""
+    with unit_of_work() as s:
+        out = reports.sweep(s, ledger.get_user(s, actor))
+    if json_out:
+        print_json(out)
+    else:
+        console.print(f"检查在办举报 {out['checked']} 件，新排队通知 {out['queued']} 条。")
+
+
+@report_app.command("diagram")
+def report_diagram() -> None:
+    """输出举报办理流程的 Mermaid 状态图。"""
+    typer.echo(rm.mermaid(), nl=False)
+
+
+# --- ledger import / export ----------------------------------------------------------------------
+
+
+@ledger_app.command("import")
+def ledger_import(
+    file: Path, actor: Actor,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="只导入校验通过的行")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只校验，不导入")] = False,
+    json_out: Json = False,
+) -> None:
+    """导入《重大事故隐患排查及整改情况明细表》（.xlsx）：先逐行校验，全部通过才导入。"""
+    try:
+        with unit_of_work() as s:
+            result = excel.import_sheet(s, ledger.get_user(s, actor), file, skip_invalid=skip_invalid, dry_run=dry_run)
+    except excel.ImportRejected as exc:
+        if json_out:
+            print_json({"imported": False, "problems": [p.__dict__ for p in exc.problems]})
+        err_console.print(str(exc), highlight=False)
+        raise typer.Exit(1) from None
+    if json_out:
+        print_json({"imported": not dry_run, "batch": result.batch_id, "rows": result.rows, "created": result.created,
+                    "existing": result.existing, "invalid": result.invalid,
+                    "enterprises_created": result.enterprises_created, "codes": result.created_codes,
+                    "problems": [p.__dict__ for p in result.problems]})
+    else:
+        console.print(("校验结果：" if dry_run else "导入完成：") + result.report(), highlight=False)
+
+
+@ledger_app.command("export")
+def ledger_export(
+    actor: Actor,
+    out: Annotated[Path, typer.Option("--out", help="输出文件 .xlsx")],
+    state: Annotated[Optional[str], typer.Option(help="状态")] = None,
+    region: Annotated[Optional[str], typer.Option(help="镇街区代码")] = None,
+    industry: Annotated[Optional[str], typer.Option(help="行业代码")] = None,
+    channel: Annotated[Optional[str], typer.Option(help="发现渠道")] = None,
+    level: Annotated[Optional[str], typer.Option(help="督办级别")] = None,
+    enterprise: Annotated[Optional[str], typer.Option(help="企业")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="只导出逾期")] = False,
+    json_out: Json = False,
+) -> None:
+    """导出隐患台账（明细表各列 + 状态、整改期限、逾期天数、督办级别、已采取督办措施）。"""
+    with unit_of_work() as s:
+        ent_id = ledger.get_enterprise(s, enterprise).id if enterprise else None
+        flt = ledger.HazardFilter(state=state, region=region, industry=industry, channel=channel, level=level,
+                                  enterprise_id=ent_id, overdue=overdue)
+        result = excel.export_sheet(s, ledger.get_user(s, actor), out, flt)
+    if json_out:
+        print_json({"file": str(result.path), "rows": result.rows, "escalations_available": result.escalations_available})
+    else:
+        console.print(result.message(), highlight=False)
+
+
+# --- hazard merge ---------------------------------------------------------------------------------
+
+
+def hazard_merge(kept: str, duplicate: str, actor: Actor,
+                 reason: Annotated[Optional[str], typer.Option(help="合并说明")] = None, json_out: Json = False) -> None:
+    """把重复隐患 DUPLICATE（须为已发现状态）合并到 KEPT：保留全部来源，可撤销。"""
+    with unit_of_work() as s:
+        rec = merging.merge(s, ledger.get_user(s, actor), kept, duplicate, reason=reason)
+        kept_h = ledger.get_hazard(s, rec.kept_id)
+        chans = merging.channels_of(s, kept_h)
+    if json_out:
+        print_json(rec.model_dump() | {"channels": chans})
+    else:
+        console.print(f"已合并（合并记录 {rec.id}）：{duplicate} → {kept_h.code}；来源渠道：{'、'.join(chans)}。"
+                      f"撤销：hazardloop hazard unmerge {rec.id}", highlight=False)
+
+
+def hazard_unmerge(merge_id: int, actor: Actor,
+                   reason: Annotated[Optional[str], typer.Option(help="撤销理由")] = None, json_out: Json = False) -> None:
+    """撤销一次合并：来源归还，重复隐患恢复为已发现。"""
+    with unit_of_work() as s:
+        rec = merging.unmerge(s, ledger.get_user(s, actor), merge_id, reason=reason)
+    if json_out:
+        print_json(rec.model_dump())
+    else:
+        console.print(f"已撤销合并记录 {rec.id}。", highlight=False)
+
+
+def hazard_similar(hazard: str, json_out: Json = False) -> None:
+    """同一企业中描述和部位相似的隐患（可能重复）。"""
+    with unit_of_work() as s:
+        cands = merging.candidates_for(s, hazard)
+        code = ledger.get_hazard(s, hazard).code
+    if json_out:
+        print_json([c.as_dict() for c in cands])
+    elif cands:
+        _print_candidates(cands, code)
+    else:
+        console.print("没有相似的隐患。")
+
+
+def hazard_sources(hazard: str, json_out: Json = False) -> None:
+    """一条隐患的全部来源（渠道）。"""
+    with unit_of_work() as s:
+        rows = merging.sources_of(s, ledger.get_hazard(s, hazard))
+    if json_out:
+        print_json(rows)
+        return
+    for r in rows:
+        console.print(f"{r['channel']}\t{r['kind']}\t{r['ref']}", highlight=False)
+
+
+def hazard_channels(include_dismissed: Annotated[bool, typer.Option("--include-dismissed")] = False,
+                    json_out: Json = False) -> None:
+    """按发现渠道统计隐患数（一条隐患经多个渠道发现的，每个渠道各计一次，总数只计一次）。"""
+    with unit_of_work() as s:
+        counts = merging.channel_counts(s, include_dismissed=include_dismissed)
+    if json_out:
+        print_json(counts)
+    else:
+        console.print("，".join(f"{k} {v}" for k, v in counts.items()), highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(report_app, name="report")
+    app.add_typer(ledger_app, name="ledger")
+    hazard_app = next(g.typer_instance for g in app.registered_groups if g.name == "hazard")
+    hazard_app.command("merge")(hazard_merge)
+    hazard_app.command("unmerge")(hazard_unmerge)
+    hazard_app.command("similar")(hazard_similar)
+    hazard_app.command("sources")(hazard_sources)
+    hazard_app.command("channels")(hazard_channels)

@@ -1,0 +1,185 @@
+"""Public-report rules from config: deadlines (reports.yaml) and rewards (rewards.yaml).
+
+HAZARDLOOP_REPORTS_CONFIG / HAZARDLOOP_REWARDS_CONFIG point at other files.
+Working days follow China's statutory holidays and make-up workdays (调休) as
+the `holidays` package's China calendar knows them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import holidays
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent
+
+
+class RuleError(Exception):
+    """Config or reward input is wrong (message in Chinese)."""
+
+
+def _load(env: str, name: str) -> dict[str, Any]:
+    path = Path(os.environ.get(env) or CONFIG_DIR / name)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise RuleError(f"配置文件不存在：{path}") from exc
+    if not isinstance(doc, dict):
+        raise RuleError(f"配置文件 {path} 的顶层应为映射。")
+    return doc
+
+
+# --- working days -------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _calendar(year: int) -> holidays.HolidayBase:
+    return holidays.China(years=range(year - 1, year + 3))
+
+
+def is_working_day(day: date) -> bool:
+    return _calendar(day.year).is_working_day(day)
+
+
+def add_days(start: date, days: int, unit: str) -> date:
+    """start + days, counting calendar or working days (negative goes back)."""
+    if unit == "calendar":
+        return start + timedelta(days=days)
+    if unit != "working":
+        raise RuleError(f"时限单位必须是 working（工作日）或 calendar（自然日），收到 {unit}。")
+    step = 1 if days >= 0 else -1
+    day, left = start, abs(days)
+    while left:
+        day += timedelta(days=step)
+        if is_working_day(day):
+            left -= 1
+    return day
+
+
+# --- report deadlines -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deadline:
+    days: int
+    unit: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ReportRules:
+    accepting_role: str
+    deadlines: dict[str, Deadline]
+    extension_max_days: int
+    extension_unit: str
+    extension_times: int
+    reminders: list[dict[str, Any]]
+
+    def due(self, phase: str, start: date) -> date:
+        d = self.deadlines[phase]
+        return add_days(start, d.days, d.unit)
+
+
+@lru_cache(maxsize=1)
+def report_rules() -> ReportRules:
+    doc = _load("HAZARDLOOP_REPORTS_CONFIG", "reports.yaml")
+    deadlines = {}
+    for phase in ("accept", "verify", "feedback"):
+        raw = (doc.get("deadlines") or {}).get(phase)
+        if not isinstance(raw, dict) or not isinstance(raw.get("days"), int):
+            raise RuleError(f"reports.yaml 缺少 deadlines.{phase}.days（整数）。")
+        if raw.get("unit") not in ("working", "calendar"):
+            raise RuleError(f"reports.yaml 的 deadlines.{phase}.unit 必须是 working 或 calendar。")
+        deadlines[phase] = Deadline(raw["days"], raw["unit"], raw.get("note", ""))
+    ext = doc.get("verify_extension") or {}
+    reminders = doc.get("reminders") or []
+    for r in reminders:
+        if not isinstance(r.get("offset"), int) or not r.get("step") or not r.get("to"):
+            raise RuleError("reports.yaml 的 reminders 每项需要 offset（整数）、step 和 to。")
+    return ReportRules(
+        accepting_role=str(doc.get("accepting_role") or "committee"), deadlines=deadlines,
+        extension_max_days=int(ext.get("max_days", 30)), extension_unit=str(ext.get("unit", "calendar")),
+        extension_times=int(ext.get("times", 1)), reminders=sorted(reminders, key=lambda r: r["offset"]),
+    )
+
+
+# --- rewards ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RewardResult:
+    rule: str
+    rule_name: str
+    source: str
+    kind: str  # major / ordinary
+    fine: str | None
+    amount: int  # 元
+    basis: str  # how the amount was reached, in Chinese
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@lru_cache(maxsize=1)
+def reward_rules() -> dict[str, Any]:
+    doc = _load("HAZARDLOOP_REWARDS_CONFIG", "rewards.yaml")
+    rules = doc.get("rules") or {}
+    if doc.get("default") not in rules:
+        raise RuleError("rewards.yaml 的 default 必须是 rules 中的一条规则。")
+    for name, rule in rules.items():
+        if not rule.get("source") or not rule.get("major"):
+            raise RuleError(f"rewards.yaml 的规则 {name} 需要 source 和 major。")
+    return doc
+
+
+def _money(value: Any, label: str) -> Decimal:
+    try:
+        amount = Decimal(str(value).replace(",", "").strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise RuleError(f"{label}应为金额（元），收到 {value!r}。") from exc
+    if amount < 0:
+        raise RuleError(f"{label}不能为负数。")
+    return amount
+
+
+def compute_reward(rule: str | None = None, *, kind: str = "major", fine: Any = None,
+                   amount: Any = None) -> RewardResult:
+    """The reward under a named rule.  major: percent of the fine within [min, max];
+    ordinary: the officer's amount, which must lie within [min, max]."""
+    doc = reward_rules()
+    name = rule or doc["default"]
+    if name not in doc["rules"]:
+        raise RuleError(f"没有奖励规则 {name}（可用：{'、'.join(doc['rules'])}）。")
+    spec = doc["rules"][name]
+    title, source = spec.get("name", name), spec["source"]
+    if kind == "major":
+        m = spec["major"]
+        fine_d = _money(fine if fine is not None else 0, "罚款金额")
+        raw = fine_d * Decimal(str(m["percent_of_fine"])) / 100
+        value = min(max(raw, Decimal(m["min"])), Decimal(m["max"]))
+        value = value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        basis = (f"依据{title}（{source}）：重大事故隐患或违法行为按行政处罚金额 {fine_d} 元的 "
+                 f"{m['percent_of_fine']}% 计 {raw.quantize(Decimal('0.01'))} 元，"
+                 f"最低 {m['min']} 元、最高 {m['max']} 元，核定 {value} 元。")
+        return RewardResult(name, title, source, kind, str(fine_d), int(value), basis)
+    if kind == "ordinary":
+        o = spec.get("ordinary")
+        if not o:
+            raise RuleError(f"{title}（{source}）未规定一般事故隐患的奖励标准，请改用其他规则或按重大隐患核定。")
+        if amount is None:
+            raise RuleError(f"一般事故隐患的奖励金额须由核定人员给出（{o['min']}–{o['max']} 元）。")
+        value = _money(amount, "奖励金额")
+        if not Decimal(o["min"]) <= value <= Decimal(o["max"]):
+            raise RuleError(f"依据{title}（{source}），一般事故隐患奖励应在 {o['min']}–{o['max']} 元之间，"
+                            f"收到 {value} 元。")
+        value = value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        basis = f"依据{title}（{source}）：一般事故隐患奖励 {o['min']}–{o['max']} 元，核定 {value} 元。"
+        return RewardResult(name, title, source, kind, None, int(value), basis)
+    raise RuleError(f"奖励类别必须是 major（重大隐患或违法行为）或 ordinary（一般隐患），收到 {kind}。")

@@ -1,0 +1,133 @@
+"""Duplicate hazards: candidates on intake, merge keeping every source, channel counts, undo."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from hazardloop.intake import merge as merging
+from hazardloop.models import audit
+from hazardloop.models.errors import ValidationError
+from hazardloop.models.intake import HazardMerge
+from hazardloop.models.tables import AuditEvent, Hazard
+from hazardloop.states import ledger
+from hazardloop.states.errors import MissingData, PermissionDenied
+from tests.fixtures_intake import _fresh_rules, verified  # noqa: F401
+from tests.helpers import ENT_HD, listed
+
+ENT_XY = "91370983MA3C0002B3"
+
+
+def _report(s, title, *, channel="inspection", user="inspector1", enterprise=ENT_HD, location="储罐区"):
+    h = ledger.report(s, ledger.get_user(s, user), enterprise=enterprise, title=title, channel=channel,
+                      location=location)
+    s.commit()
+    return h
+
+
+def test_similarity_tolerates_full_width_and_punctuation():
+    assert merging.similarity("液氨储罐区未设置泄漏报警装置！", "液氨储罐区 未设置泄漏报警装置") == 1.0
+    assert merging.similarity("ＡＢＣ液氨罐", "abc液氨罐") == 1.0
+    assert merging.similarity("配电室无应急照明", "液氨储罐区未设置泄漏报警装置") < 0.4
+
+
+def test_candidates_same_enterprise_similar_text(org):
+    with org.session() as s:
+        a = _report(s, "液氨储罐区未设置泄漏报警装置")
+        _report(s, "配电室应急照明损坏", location="配电室")
+        _report(s, "液氨储罐区未设置泄漏报警装置", enterprise=ENT_XY, user="office1")  # other enterprise
+        b = _report(s, "储罐区液氨泄漏报警装置未设置", user="office1", channel="assigned")
+        cands = merging.candidates_for(s, b.id)
+        assert [c.hazard.id for c in cands] == [a.id]
+        assert cands[0].score >= merging.THRESHOLD
+
+
+def test_verified_report_shows_candidates(org):
+    with org.session() as s:
+        hid = listed(s)
+        rid = verified(s)  # same tank-area alarm problem, reported by the public, creates a new hazard
+        from hazardloop.models.intake import PublicReport
+
+        new = s.get(PublicReport, rid).hazard_id
+        assert new != hid
+        assert hid in [c.hazard.id for c in merging.candidates_for(s, new)]
+
+
+def test_merge_keeps_every_source_counts_stay_true_and_undo(org):
+    with org.session() as s:
+        kept_id = listed(s)
+        rid = verified(s)
+        from hazardloop.models.intake import PublicReport
+
+        dup_id = s.get(PublicReport, rid).hazard_id
+        assert merging.channel_counts(s) == {"self_inspection": 0, "inspection": 1, "public_report": 1,
+                                             "assigned": 0, "total": 2}
+        rec = merging.merge(s, ledger.get_user(s, "sup_yingji"), kept_id, dup_id, reason="同一储罐区报警问题")
+        s.commit()
+        dup, kept = s.get(Hazard, dup_id), s.get(Hazard, kept_id)
+        assert dup.state == "dismissed" and kept.code in dup.dismissed_reason
+        assert merging.channels_of(s, kept) == ["inspection", "public_report"]
+        assert merging.channel_counts(s) == {"self_inspection": 0, "inspection": 1, "public_report": 1,
+                                             "assigned": 0, "total": 1}
+        refs = [x["ref"] for x in merging.sources_of(s, kept)]
+        assert dup.code in refs and s.get(PublicReport, rid).code in refs
+        merge_events = s.exec(select(AuditEvent).where(AuditEvent.action == "merge")).all()
+        assert merge_events and merge_events[0].after["merged"] == dup.code
+        # undo
+        merging.unmerge(s, ledger.get_user(s, "office1"), rec.id, reason="核实为两处不同储罐")
+        s.commit()
+        assert s.get(Hazard, dup_id).state == "found" and s.get(Hazard, dup_id).dismissed_reason is None
+        assert merging.channels_of(s, s.get(Hazard, kept_id)) == ["inspection"]
+        assert merging.channels_of(s, s.get(Hazard, dup_id)) == ["public_report"]
+        assert merging.channel_counts(s)["total"] == 2
+        assert s.get(HazardMerge, rec.id).undone_by == "office1"
+        with pytest.raises(ValidationError, match="已于"):
+            merging.unmerge(s, ledger.get_user(s, "office1"), rec.id)
+        s.rollback()
+        # merge again after undo works, and the chain is intact
+        merging.merge(s, ledger.get_user(s, "office1"), kept_id, dup_id)
+        s.commit()
+        assert merging.channel_counts(s)["total"] == 1
+        assert audit.verify(s).ok
+
+
+def test_merge_guards(org):
+    with org.session() as s:
+        a = listed(s)
+        b = listed(s, title="液氨储罐区泄漏报警装置缺失")
+        with pytest.raises(MissingData, match="尚未确认"):
+            merging.merge(s, ledger.get_user(s, "office1"), a, b)
+        s.rollback()
+        c = _report(s, "液氨储罐区报警装置缺失")
+        with pytest.raises(PermissionDenied, match="监管部门"):
+            merging.merge(s, ledger.get_user(s, "sup_zhujian"), a, c.id)
+        s.rollback()
+        other = _report(s, "冲压设备无防护", enterprise=ENT_XY, user="office1")
+        with pytest.raises(MissingData, match="同一企业"):
+            merging.merge(s, ledger.get_user(s, "office1"), a, other.id)
+        s.rollback()
+        with pytest.raises(MissingData, match="它自己"):
+            merging.merge(s, ledger.get_user(s, "office1"), c.id, c.id)
+        s.rollback()
+        assert s.get(Hazard, c.id).state == "found"
+
+
+def test_cli_merge_unmerge_and_channels(org):
+    from typer.testing import CliRunner
+
+    from hazardloop.cli import app
+
+    runner = CliRunner()
+    with org.session() as s:
+        a = _report(s, "液氨储罐区未设置泄漏报警装置").code
+        b = _report(s, "液氨储罐区泄漏报警装置未设置", user="office1", channel="assigned").code
+    res = runner.invoke(app, ["--db", org.url, "hazard", "similar", b, "--json"])
+    assert res.exit_code == 0 and a in res.output
+    res = runner.invoke(app, ["--db", org.url, "hazard", "merge", a, b, "--actor", "office1", "--reason", "重复"])
+    assert res.exit_code == 0 and "合并记录 1" in res.output
+    res = runner.invoke(app, ["--db", org.url, "hazard", "channels", "--json"])
+    assert '"total": 1' in res.output and '"assigned": 1' in res.output and '"inspection": 1' in res.output
+    res = runner.invoke(app, ["--db", org.url, "hazard", "unmerge", "1", "--actor", "office1"])
+    assert res.exit_code == 0
+    res = runner.invoke(app, ["--db", org.url, "hazard", "channels", "--json"])
+    assert '"total": 2' in res.output
