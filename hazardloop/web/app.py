@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import hazardloop.notifications  # noqa: F401  (subscribes lifecycle notices: web actions queue them too)
 from hazardloop.config import clock
 from hazardloop.models.errors import ConflictError, HazardLoopError, NotFound
 from hazardloop.states.errors import InvalidTransition, PermissionDenied
