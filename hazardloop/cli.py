@@ -391,6 +391,8 @@ def demo(reset: Annotated[bool, typer.Option("--reset", help="清空已有数据
 
 # --- feature commands: each feature module registers its own sub-commands here ---
 # (one import + register line per feature; keep them in this block)
+from hazardloop import cli_stats  # noqa: E402
+cli_stats.register(app)
 # --- end feature commands ---
 
 

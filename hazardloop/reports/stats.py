@@ -1,0 +1,308 @@
+"""Statistics of the ledger as of any date, rebuilt from the audit trail.
+
+A hazard's state, deadline, rejections, submission and close-out as of a date
+come from its audit events up to the end of that Shanghai day, never from
+today's hazard row; only what never changes after the report (region, industry,
+channel, enterprise, found_at) and the level fixed by the one confirm event are
+read from the hazard row.  So the figures for a past date stay the same however
+the ledger moves on.
+
+All the work is one SQL statement (grouped aggregates and window functions over
+audit_event), for SQLite and PostgreSQL alike; Python only shapes the few result
+rows.
+
+Definitions (also in docs/stats.md):
+- found: reported by the date; confirmed: confirmed (挂牌) by the date;
+- closed: closed (销号) by the date; open: found, listed, rectifying or reviewed;
+- overdue: rectifying with its deadline (as it stood then) before the date;
+- closed on time: closed, and the completion that was approved was submitted on
+  or before the deadline in force;
+- median days to close: from found_at to the close-out, in days (1 decimal);
+- rejections: reject events by the date; escalations: rows of escalation_step
+  issued by the date, when that table exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from hazardloop.config import clock
+
+DIMENSIONS = ("region", "industry", "channel", "level", "state")
+DIMENSION_NAMES = {"region": "镇街区", "industry": "行业领域", "channel": "发现渠道", "level": "督办级别",
+                   "state": "状态"}
+LIFECYCLE = ("report", "confirm", "dismiss", "start_rectification", "extend", "reject", "submit", "approve")
+# The state after each lifecycle action (the last action as of a date gives the state then).
+STATE_CODES = {"found": 0, "listed": 1, "dismissed": 2, "rectifying": 3, "reviewed": 4, "closed": 5}
+ACTION_STATE = {"report": 0, "confirm": 1, "dismiss": 2, "start_rectification": 3, "extend": 3, "reject": 3,
+                "submit": 4, "approve": 5}
+STOCK_LAST_YEAR = 2023  # 存量: found in 2023 or before
+ESCALATION_TIME_COLUMNS = ("issued_at", "fired_at", "created_at", "ts")
+METRICS = ("found", "confirmed", "closed", "open", "overdue", "closed_on_time", "dismissed", "rejections",
+           "escalations")
+
+
+@dataclass
+class Row:
+    key: str
+    found: int = 0
+    confirmed: int = 0
+    closed: int = 0
+    open: int = 0
+    overdue: int = 0
+    closed_on_time: int = 0
+    dismissed: int = 0
+    rejections: int = 0
+    escalations: int = 0
+    median_days_to_close: float | None = None
+
+
+@dataclass
+class YearRow:
+    year: int
+    found: int = 0
+    closed: int = 0
+    open: int = 0
+    dismissed: int = 0
+
+
+@dataclass
+class Stats:
+    as_of: date
+    by: str
+    rows: list[Row]
+    total: Row
+    stock: YearRow  # found <= 2023 (存量)
+    by_year: list[YearRow]  # each year from 2024 (增量)
+    escalations_counted: bool
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(), "by": self.by,
+            "rows": [asdict(r) for r in self.rows], "total": asdict(self.total),
+            "stock": asdict(self.stock), "by_year": [asdict(y) for y in self.by_year],
+            "escalations_counted": self.escalations_counted, "notes": self.notes,
+        }
+
+
+def cutoff(as_of: date) -> datetime:
+    """The end of the Shanghai day, in UTC."""
+    return clock.end_of_day_utc(as_of)
+
+
+def bind_time(conn: Connection, moment: datetime) -> Any:
+    """A timestamp parameter as the database compares it: SQLite keeps UTC text."""
+    if conn.dialect.name == "sqlite":
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment
+
+
+def _sql_parts(dialect: str) -> dict[str, str]:
+    if dialect == "postgresql":
+        return {
+            "deadline": "CAST(d.after ->> 'deadline' AS TIMESTAMPTZ)",
+            "days": "EXTRACT(EPOCH FROM (closed_ts - found_at)) / 86400.0",
+            "year": "CAST(CAST(EXTRACT(YEAR FROM (h.found_at AT TIME ZONE 'Asia/Shanghai')) AS INTEGER) AS TEXT)",
+            "seq": "CAST(e.seq AS BIGINT)",
+        }
+    # SQLite: timestamps are UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; the audit JSON holds ISO text with 'T'.
+    return {
+        "deadline": "replace(substr(json_extract(d.after, '$.deadline'), 1, 26), 'T', ' ')",
+        "days": "julianday(closed_ts) - julianday(found_at)",
+        "year": "strftime('%Y', h.found_at, '+8 hours')",
+        "seq": "e.seq",
+    }
+
+
+def escalation_source(conn: Connection) -> tuple[str | None, str]:
+    """How to count escalation steps on this database: a SQL fragment, and a note.
+
+    The escalation ladder lives on another branch; its table is counted when it
+    is there (hazard_id plus the first time column found), and reported as 0 with a
+    note when it is not."""
+    insp = inspect(conn)
+    if not insp.has_table("escalation_step"):
+        return None, "督办措施（escalation_step）表不存在：督办措施数计为 0。"
+    cols = {c["name"] for c in insp.get_columns("escalation_step")}
+    if "hazard_id" not in cols:
+        return None, "escalation_step 表没有 hazard_id 列：督办措施数计为 0。"
+    time_col = next((c for c in ESCALATION_TIME_COLUMNS if c in cols), None)
+    where = f"WHERE {time_col} <= :t" if time_col else ""
+    note = "" if time_col else "escalation_step 表没有时间列：督办措施按全部记录计数（不能按历史日期复现）。"
+    return (f"SELECT hazard_id, COUNT(*) AS n FROM escalation_step {where} GROUP BY hazard_id", note)
+
+
+def per_hazard_sql(dialect: str, escalation_sql: str | None) -> str:
+    """The CTEs `per` and `hz`: one row per hazard as it stood at :t."""
+    p = _sql_parts(dialect)
+    case = " ".join(f"WHEN '{a}' THEN {c}" for a, c in ACTION_STATE.items())
+    actions = ", ".join(f"'{a}'" for a in LIFECYCLE)
+    esc_join = f"LEFT JOIN ({escalation_sql}) esc ON esc.hazard_id = per.hazard_id" if escalation_sql else ""
+    esc_col = "COALESCE(esc.n, 0)" if escalation_sql else "0"
+    # The last event's state is packed into MAX(seq * 8 + state): one pass, no join back to find it.
+    return f"""
+per AS (
+  SELECT e.hazard_id AS hazard_id,
+         MAX({p['seq']} * 8 + CASE e.action {case} END) AS lastcode,
+         MAX(CASE WHEN e.action IN ('start_rectification', 'extend', 'reject') THEN e.seq END) AS dl_seq,
+         SUM(CASE WHEN e.action = 'reject' THEN 1 ELSE 0 END) AS rejections,
+         MAX(CASE WHEN e.action = 'confirm' THEN 1 ELSE 0 END) AS confirmed,
+         MAX(CASE WHEN e.action = 'submit' THEN e.ts END) AS submit_ts,
+         MAX(CASE WHEN e.action = 'approve' THEN e.ts END) AS closed_ts
+  FROM audit_event e
+  WHERE e.hazard_id IS NOT NULL AND e.ts <= :t AND e.action IN ({actions})
+  GROUP BY e.hazard_id
+),
+hz AS (
+  SELECT per.hazard_id, per.lastcode % 8 AS st, per.rejections, per.confirmed, per.submit_ts, per.closed_ts,
+         {p['deadline']} AS deadline,
+         h.region_code, h.industry_code, h.channel, h.enterprise_id, h.found_at,
+         CASE WHEN per.confirmed = 1 THEN h.level END AS level,
+         {p['year']} AS found_year,
+         {esc_col} AS escalations
+  FROM per
+  JOIN hazard h ON h.id = per.hazard_id
+  LEFT JOIN audit_event d ON d.seq = per.dl_seq
+  {esc_join}
+)"""
+
+
+def _key_expr(by: str) -> str:
+    if by == "state":
+        return "CASE st " + " ".join(f"WHEN {c} THEN '{s}'" for s, c in STATE_CODES.items()) + " END"
+    return {"region": "region_code", "industry": "industry_code", "channel": "channel",
+            "level": "COALESCE(level, '')"}[by]
+
+
+def stats_sql(dialect: str, by: str, escalation_sql: str | None) -> str:
+    p = _sql_parts(dialect)
+    return f"""
+WITH {per_hazard_sql(dialect, escalation_sql).strip()},
+keyed AS (
+  SELECT 'g' AS grp, {_key_expr(by)} AS k, hz.* FROM hz
+  UNION ALL SELECT 'y' AS grp, found_year AS k, hz.* FROM hz
+  UNION ALL SELECT 't' AS grp, '' AS k, hz.* FROM hz
+),
+agg AS (
+  SELECT grp, k,
+         COUNT(*) AS found,
+         SUM(confirmed) AS confirmed,
+         SUM(CASE WHEN st = 5 THEN 1 ELSE 0 END) AS closed,
+         SUM(CASE WHEN st IN (0, 1, 3, 4) THEN 1 ELSE 0 END) AS open,
+         SUM(CASE WHEN st = 3 AND deadline < :t THEN 1 ELSE 0 END) AS overdue,
+         SUM(CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END) AS closed_on_time,
+         SUM(CASE WHEN st = 2 THEN 1 ELSE 0 END) AS dismissed,
+         SUM(rejections) AS rejections,
+         SUM(escalations) AS escalations
+  FROM keyed GROUP BY grp, k
+),
+ranked AS (
+  SELECT grp, k, {p['days']} AS days,
+         ROW_NUMBER() OVER (PARTITION BY grp, k ORDER BY {p['days']}) AS rn,
+         COUNT(*) OVER (PARTITION BY grp, k) AS n
+  FROM keyed WHERE st = 5 AND grp <> 'y'
+),
+med AS (
+  SELECT grp, k, AVG(days) AS median FROM ranked WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY grp, k
+)
+SELECT agg.*, med.median FROM agg LEFT JOIN med ON med.grp = agg.grp AND med.k = agg.k
+"""
+
+
+def compute(session: Session, as_of: date | None = None, by: str = "region") -> Stats:
+    """The statistics as of the end of `as_of` (Shanghai; default today), grouped by `by`."""
+    if by not in DIMENSIONS:
+        from hazardloop.models.errors import ValidationError
+
+        raise ValidationError(f"分组方式必须是 {'、'.join(DIMENSIONS)} 之一，收到 {by!r}。")
+    as_of = as_of or clock.today()
+    conn = session.connection()
+    esc_sql, note = escalation_source(conn)
+    t = bind_time(conn, cutoff(as_of))
+    result = conn.execute(text(stats_sql(conn.dialect.name, by, esc_sql)), {"t": t}).mappings().all()
+    rows: list[Row] = []
+    years: dict[int, YearRow] = {}
+    total = Row(key="")
+    for r in result:
+        values = {m: int(r[m] or 0) for m in METRICS}
+        median = None if r["median"] is None else round(float(r["median"]), 1)
+        if r["grp"] == "g":
+            rows.append(Row(key=r["k"] or "", median_days_to_close=median, **values))
+        elif r["grp"] == "t":
+            total = Row(key="", median_days_to_close=median, **values)
+        else:
+            y = int(r["k"])
+            years[y] = YearRow(y, values["found"], values["closed"], values["open"], values["dismissed"])
+    rows.sort(key=lambda row: row.key)
+    stock = YearRow(STOCK_LAST_YEAR)
+    for y in [y for y in years if y <= STOCK_LAST_YEAR]:
+        old = years.pop(y)
+        stock.found += old.found
+        stock.closed += old.closed
+        stock.open += old.open
+        stock.dismissed += old.dismissed
+    return Stats(as_of=as_of, by=by, rows=rows, total=total, stock=stock,
+                 by_year=[years[y] for y in sorted(years)], escalations_counted=esc_sql is not None,
+                 notes=[note] if note else [])
+
+
+def series(session: Session, dates: list[date]) -> list[dict[str, Any]]:
+    """Open, overdue and open stock as of each date (for the bulletin's trend charts)."""
+    conn = session.connection()
+    esc_sql, _ = escalation_source(conn)
+    sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
+SELECT SUM(CASE WHEN st IN (0, 1, 3, 4) THEN 1 ELSE 0 END) AS open,
+       SUM(CASE WHEN st = 3 AND deadline < :t THEN 1 ELSE 0 END) AS overdue,
+       SUM(CASE WHEN st IN (0, 1, 3, 4) AND CAST(found_year AS INTEGER) <= {STOCK_LAST_YEAR} THEN 1 ELSE 0 END)
+         AS stock_open
+FROM hz""")
+    out = []
+    for d in dates:
+        r = conn.execute(sql, {"t": bind_time(conn, cutoff(d))}).mappings().one()
+        out.append({"date": d, "open": int(r["open"] or 0), "overdue": int(r["overdue"] or 0),
+                    "stock_open": int(r["stock_open"] or 0)})
+    return out
+
+
+def hazard_states(session: Session, as_of: date, enterprise_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Per hazard as of the date (state, on-time close, rejections): for the red/black list."""
+    conn = session.connection()
+    esc_sql, _ = escalation_source(conn)
+    where = ""
+    params: dict[str, Any] = {"t": bind_time(conn, cutoff(as_of))}
+    if enterprise_ids is not None:
+        where = "WHERE enterprise_id IN (" + ",".join(str(int(i)) for i in enterprise_ids) + ")" if enterprise_ids else "WHERE 1 = 0"
+    sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
+SELECT hazard_id, enterprise_id, st, rejections,
+       CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END AS on_time,
+       CASE WHEN st = 3 AND deadline < :t THEN 1 ELSE 0 END AS overdue
+FROM hz {where} ORDER BY hazard_id""")
+    names = {c: s for s, c in STATE_CODES.items()}
+    return [{"hazard_id": r["hazard_id"], "enterprise_id": r["enterprise_id"], "state": names[int(r["st"])],
+             "rejections": int(r["rejections"]), "on_time": bool(r["on_time"]), "overdue": bool(r["overdue"])}
+            for r in conn.execute(sql, params).mappings().all()]
+
+
+def labels(session: Session, by: str) -> dict[str, str]:
+    """Chinese names for the group keys."""
+    from sqlmodel import select
+
+    from hazardloop.models.tables import Industry, Region
+    from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
+
+    if by == "region":
+        return {r.code: r.name for r in session.exec(select(Region)).all()}
+    if by == "industry":
+        return {i.code: i.name for i in session.exec(select(Industry)).all()}
+    if by == "channel":
+        return dict(CHANNELS)
+    if by == "level":
+        return {**LEVELS, "": "未确认"}
+    return dict(STATE_NAMES)
