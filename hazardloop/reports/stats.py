@@ -146,30 +146,35 @@ def per_hazard_sql(dialect: str, escalation_sql: str | None) -> str:
     actions = ", ".join(f"'{a}'" for a in LIFECYCLE)
     esc_join = f"LEFT JOIN ({escalation_sql}) esc ON esc.hazard_id = per.hazard_id" if escalation_sql else ""
     esc_col = "COALESCE(esc.n, 0)" if escalation_sql else "0"
-    # The last event's state is packed into MAX(seq * 8 + state): one pass, no join back to find it.
+    # Few aggregates, one pass: the last event's state is packed into MAX(seq * 8 + state), so
+    # no join back is needed to find it; "confirmed" follows from the state (confirm is the only
+    # way out of found but dismiss), and a closed hazard's last lifecycle event is its close-out,
+    # so MAX(ts) is the close-out time.  The deadline is read (from the JSON of the event that
+    # set it) only where it matters: rectifying (overdue) and closed (on time).
     return f"""
 per AS (
   SELECT e.hazard_id AS hazard_id,
          MAX({p['seq']} * 8 + CASE e.action {case} END) AS lastcode,
+         MAX(e.ts) AS last_ts,
          MAX(CASE WHEN e.action IN ('start_rectification', 'extend', 'reject') THEN e.seq END) AS dl_seq,
          SUM(CASE WHEN e.action = 'reject' THEN 1 ELSE 0 END) AS rejections,
-         MAX(CASE WHEN e.action = 'confirm' THEN 1 ELSE 0 END) AS confirmed,
-         MAX(CASE WHEN e.action = 'submit' THEN e.ts END) AS submit_ts,
-         MAX(CASE WHEN e.action = 'approve' THEN e.ts END) AS closed_ts
+         MAX(CASE WHEN e.action = 'submit' THEN e.ts END) AS submit_ts
   FROM audit_event e
   WHERE e.hazard_id IS NOT NULL AND e.ts <= :t AND e.action IN ({actions})
   GROUP BY e.hazard_id
 ),
-hz AS (
-  SELECT per.hazard_id, per.lastcode % 8 AS st, per.rejections, per.confirmed, per.submit_ts, per.closed_ts,
+hz AS MATERIALIZED (
+  SELECT per.hazard_id, per.lastcode % 8 AS st, per.rejections,
+         CASE WHEN per.lastcode % 8 IN (1, 3, 4, 5) THEN 1 ELSE 0 END AS confirmed,
+         per.submit_ts, CASE WHEN per.lastcode % 8 = 5 THEN per.last_ts END AS closed_ts,
          {p['deadline']} AS deadline,
          h.region_code, h.industry_code, h.channel, h.enterprise_id, h.found_at,
-         CASE WHEN per.confirmed = 1 THEN h.level END AS level,
+         CASE WHEN per.lastcode % 8 IN (1, 3, 4, 5) THEN h.level END AS level,
          {p['year']} AS found_year,
          {esc_col} AS escalations
   FROM per
   JOIN hazard h ON h.id = per.hazard_id
-  LEFT JOIN audit_event d ON d.seq = per.dl_seq
+  LEFT JOIN audit_event d ON d.seq = per.dl_seq AND per.lastcode % 8 IN (3, 5)
   {esc_join}
 )"""
 
@@ -182,16 +187,14 @@ def _key_expr(by: str) -> str:
 
 
 def stats_sql(dialect: str, by: str, escalation_sql: str | None) -> str:
+    """Counts per (group, found year) -- summed to groups, years and the total by the caller --
+    and the medians per group and overall, in one statement."""
     p = _sql_parts(dialect)
+    nulls = ", ".join(f"NULL AS {m}" for m in METRICS)
     return f"""
 WITH {per_hazard_sql(dialect, escalation_sql).strip()},
-keyed AS (
-  SELECT 'g' AS grp, {_key_expr(by)} AS k, hz.* FROM hz
-  UNION ALL SELECT 'y' AS grp, found_year AS k, hz.* FROM hz
-  UNION ALL SELECT 't' AS grp, '' AS k, hz.* FROM hz
-),
 agg AS (
-  SELECT grp, k,
+  SELECT {_key_expr(by)} AS k, found_year,
          COUNT(*) AS found,
          SUM(confirmed) AS confirmed,
          SUM(CASE WHEN st = 5 THEN 1 ELSE 0 END) AS closed,
@@ -201,18 +204,23 @@ agg AS (
          SUM(CASE WHEN st = 2 THEN 1 ELSE 0 END) AS dismissed,
          SUM(rejections) AS rejections,
          SUM(escalations) AS escalations
-  FROM keyed GROUP BY grp, k
+  FROM hz GROUP BY {_key_expr(by)}, found_year
 ),
-ranked AS (
-  SELECT grp, k, {p['days']} AS days,
-         ROW_NUMBER() OVER (PARTITION BY grp, k ORDER BY {p['days']}) AS rn,
-         COUNT(*) OVER (PARTITION BY grp, k) AS n
-  FROM keyed WHERE st = 5 AND grp <> 'y'
+closed AS (SELECT {_key_expr(by)} AS k, {p['days']} AS days FROM hz WHERE st = 5),
+med_k AS (
+  SELECT k, AVG(days) AS median FROM (
+    SELECT k, days, ROW_NUMBER() OVER (PARTITION BY k ORDER BY days) AS rn, COUNT(*) OVER (PARTITION BY k) AS n
+    FROM closed) x
+  WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY k
 ),
-med AS (
-  SELECT grp, k, AVG(days) AS median FROM ranked WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY grp, k
+med_t AS (
+  SELECT AVG(days) AS median FROM (
+    SELECT days, ROW_NUMBER() OVER (ORDER BY days) AS rn, COUNT(*) OVER () AS n FROM closed) x
+  WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
 )
-SELECT agg.*, med.median FROM agg LEFT JOIN med ON med.grp = agg.grp AND med.k = agg.k
+SELECT 'a' AS part, k, found_year, {", ".join(METRICS)}, NULL AS median FROM agg
+UNION ALL SELECT 'm' AS part, k, NULL AS found_year, {nulls}, median FROM med_k
+UNION ALL SELECT 't' AS part, '' AS k, NULL AS found_year, {nulls}, median FROM med_t
 """
 
 
@@ -227,36 +235,38 @@ def compute(session: Session, as_of: date | None = None, by: str = "region") -> 
     esc_sql, note = escalation_source(conn)
     t = bind_time(conn, cutoff(as_of))
     result = conn.execute(text(stats_sql(conn.dialect.name, by, esc_sql)), {"t": t}).mappings().all()
-    rows: list[Row] = []
+    groups: dict[str, Row] = {}
     years: dict[int, YearRow] = {}
     total = Row(key="")
-    for r in result:
-        values = {m: int(r[m] or 0) for m in METRICS}
-        median = None if r["median"] is None else round(float(r["median"]), 1)
-        if r["grp"] == "g":
-            rows.append(Row(key=r["k"] or "", median_days_to_close=median, **values))
-        elif r["grp"] == "t":
-            total = Row(key="", median_days_to_close=median, **values)
-        else:
-            y = int(r["k"])
-            years[y] = YearRow(y, values["found"], values["closed"], values["open"], values["dismissed"])
-    rows.sort(key=lambda row: row.key)
     stock = YearRow(STOCK_LAST_YEAR)
-    for y in [y for y in years if y <= STOCK_LAST_YEAR]:
-        old = years.pop(y)
-        stock.found += old.found
-        stock.closed += old.closed
-        stock.open += old.open
-        stock.dismissed += old.dismissed
-    return Stats(as_of=as_of, by=by, rows=rows, total=total, stock=stock,
+    for r in result:
+        if r["part"] == "m":
+            groups.setdefault(r["k"] or "", Row(key=r["k"] or "")).median_days_to_close = _median(r["median"])
+            continue
+        if r["part"] == "t":
+            total.median_days_to_close = _median(r["median"])
+            continue
+        row = groups.setdefault(r["k"] or "", Row(key=r["k"] or ""))
+        year = int(r["found_year"])
+        ys = stock if year <= STOCK_LAST_YEAR else years.setdefault(year, YearRow(year))
+        for m in METRICS:
+            value = int(r[m] or 0)
+            setattr(row, m, getattr(row, m) + value)
+            setattr(total, m, getattr(total, m) + value)
+            if hasattr(ys, m):
+                setattr(ys, m, getattr(ys, m) + value)
+    return Stats(as_of=as_of, by=by, rows=[groups[k] for k in sorted(groups)], total=total, stock=stock,
                  by_year=[years[y] for y in sorted(years)], escalations_counted=esc_sql is not None,
                  notes=[note] if note else [])
+
+
+def _median(value: Any) -> float | None:
+    return None if value is None else round(float(value), 1)
 
 
 def series(session: Session, dates: list[date]) -> list[dict[str, Any]]:
     """Open, overdue and open stock as of each date (for the bulletin's trend charts)."""
     conn = session.connection()
-    esc_sql, _ = escalation_source(conn)
     sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
 SELECT SUM(CASE WHEN st IN (0, 1, 3, 4) THEN 1 ELSE 0 END) AS open,
        SUM(CASE WHEN st = 3 AND deadline < :t THEN 1 ELSE 0 END) AS overdue,
@@ -274,7 +284,6 @@ FROM hz""")
 def hazard_states(session: Session, as_of: date, enterprise_ids: list[int] | None = None) -> list[dict[str, Any]]:
     """Per hazard as of the date (state, on-time close, rejections): for the red/black list."""
     conn = session.connection()
-    esc_sql, _ = escalation_source(conn)
     where = ""
     params: dict[str, Any] = {"t": bind_time(conn, cutoff(as_of))}
     if enterprise_ids is not None:
