@@ -215,8 +215,8 @@ def baseline(engine, as_of: date, by: str) -> dict:  # noqa: ANN001
             SUM(CASE WHEN state = 'rectifying' AND deadline < :t THEN 1 ELSE 0 END),
             SUM(CASE WHEN state = 'closed' AND submit_ts <= deadline THEN 1 ELSE 0 END),
             SUM(CASE WHEN state = 'dismissed' THEN 1 ELSE 0 END), SUM(rejections)"""
-        for key, expr in (("rows", col), ("total", "''")):
-            for r in conn.execute(text(f"SELECT {expr} AS k, {figures} FROM b_hz GROUP BY {expr}"), {"t": t}).all():
+        for key, expr, group in (("rows", col, f"GROUP BY {col}"), ("total", "''", "")):
+            for r in conn.execute(text(f"SELECT {expr} AS k, {figures} FROM b_hz {group}"), {"t": t}).all():
                 out.setdefault(key, {})[r[0] or ""] = [int(v or 0) for v in r[1:]]
         for r in conn.execute(text("""SELECT found_year, COUNT(*),
                 SUM(CASE WHEN state = 'closed' THEN 1 ELSE 0 END),
@@ -227,8 +227,9 @@ def baseline(engine, as_of: date, by: str) -> dict:  # noqa: ANN001
             out["years"][key] = [a + int(b) for a, b in zip(prev, r[1:])]
         for key, expr in (("median", col), ("total_median", "''")):
             if pg:
+                group = f"GROUP BY {expr}" if expr != "''" else ""
                 sql = (f"SELECT {expr}, percentile_cont(0.5) WITHIN GROUP (ORDER BY {days}) FROM b_hz "
-                       f"WHERE state = 'closed' GROUP BY {expr}")
+                       f"WHERE state = 'closed' {group}")
             else:
                 sql = f"""SELECT k, AVG(d) FROM (SELECT {expr} AS k, {days} AS d,
                           ROW_NUMBER() OVER (PARTITION BY {expr} ORDER BY {days}) AS rn,

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hazardloop.clihelp import console, parse_date, print_json, unit_of_work
+from hazardloop.config import clock
 from hazardloop.reports import stats as stats_mod
 
 Json = Annotated[bool, typer.Option("--json", help="以 JSON 输出")]
@@ -140,7 +141,8 @@ def inspection_missing(as_of: AsOf = None, json_out: Json = False) -> None:
 
     day = parse_date(as_of, "--as-of")
     with unit_of_work() as s:
-        result = inspections.daily_check(s, day, queue=False)
+        day = day or clock.today()
+        result = inspections.CheckResult(day, inspections.reminders(s, day), inspections.missing(s, day), 0)
     if json_out:
         print_json(result.as_dict())
         return

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlmodel import Session
 
 from hazardloop.config import clock
+from hazardloop.models.orgs import load_orgs
+from hazardloop.reports import inspections as insp
 from hazardloop.states import ledger
 
 HD, XY, TH = "91370983MA3C0001AY", "91370983MA3C0002B3", "91370983MA3C0003C7"
@@ -129,3 +132,56 @@ def phase2(db, tmp_path, ids: dict[str, int]) -> dict[str, int]:
 
 def build(db, tmp_path) -> dict[str, int]:
     return phase2(db, tmp_path, phase1(db, tmp_path))
+
+
+AT = "91370983MA3C0004DB"
+EXTRA_ORG = f"""
+enterprises:
+  - name: 肥城市安泰食品有限公司
+    credit_code: {AT}
+    region: laocheng
+    industry: light_industry
+    principal: 孔令华
+    controller: 孔令华
+    safety_manager: 曹雪
+users:
+  - {{username: at_safety, name: 曹雪, role: enterprise, enterprise: {AT}}}
+"""
+
+
+def _record(db, day: date, actor: str, ent: str) -> None:
+    with db.session() as s, clock.frozen(day):
+        insp.record(s, ledger.get_user(s, actor), enterprise=ent, inspected_on=day)
+        s.commit()
+
+
+@pytest.fixture
+def ledger_sept(org, tmp_path):
+    """The hand-counted ledger, plus 安泰食品 (one hazard closed on time, every quarter inspected)."""
+    path = tmp_path / "extra.yaml"
+    path.write_text(EXTRA_ORG, encoding="utf-8")
+    with org.session() as s:
+        load_orgs(s, path)
+        s.commit()
+    build(org, tmp_path)
+    with org.session() as s:
+        with clock.frozen(date(2024, 2, 1)):
+            hid = ledger.report(s, ledger.get_user(s, "inspector1"), enterprise=AT, title="H7 液氨制冷间", channel="inspection").id
+            ledger.confirm(s, ledger.get_user(s, "sup_yingji"), hid, basis_code="CHEM121", basis_clause="第三条", level="city")
+            ledger.plan(s, ledger.get_user(s, "at_safety"), hid, responsible_person="曹雪", measures="更换", funds="5000",
+                        deadline=date(2024, 3, 15), emergency_plan="预案")
+            s.commit()
+        with clock.frozen(date(2024, 3, 1)):
+            p = tmp_path / "h7.jpg"
+            p.write_bytes(b"h7")
+            ledger.submit(s, ledger.get_user(s, "at_safety"), hid, evidence=[p])
+            s.commit()
+        with clock.frozen(date(2024, 3, 5)):
+            ledger.approve(s, ledger.get_user(s, "sup_yingji"), hid)
+            s.commit()
+    for day in (date(2024, 2, 10), date(2024, 5, 10), date(2024, 8, 10)):
+        _record(org, day, "at_safety", AT)
+    _record(org, date(2024, 2, 1), "xy_safety", XY)  # Q1 only: Q2 missed
+    for month in range(1, 10):
+        _record(org, date(2024, month, 8), "hd_safety", HD)  # HD inspects every month
+    return org

@@ -1,9 +1,9 @@
 """Principal-led inspections (主要负责人带队检查): record, list, find missed periods, remind.
 
 Each enterprise's principal leads an inspection every quarter, or every month in
-a high-risk industry (Industry.high_risk).  A period is missed when it ended
-before the as-of date without an inspection dated inside it and recorded by
-then; reminders go to principals whose current period ends within
+a high-risk industry (Industry.high_risk).  A period is missed as of a date when
+it ended by the end of that day without an inspection dated inside it and
+recorded by then; reminders go to principals whose current period ends within
 `remind_days` without one.  Reminders are queued in the outbox (unique key per
 enterprise and period, so a daily check queues each reminder once).
 """
@@ -218,7 +218,8 @@ def _by_enterprise(done: set[tuple[int, date]]) -> dict[int, list[date]]:
 
 def missing(session: Session, as_of: date | None = None, *, since: date | None = None,
             config: InspectionConfig | None = None) -> list[Gap]:
-    """Periods that ended before `as_of` without an inspection (from config start, or `since` if later)."""
+    """Periods ended by the end of `as_of` without an inspection recorded by then (from the config
+    start, or `since` if later)."""
     cfg = config or load_config()
     as_of = as_of or clock.today()
     first = max(cfg.start, since) if since else cfg.start
@@ -226,7 +227,7 @@ def missing(session: Session, as_of: date | None = None, *, since: date | None =
     gaps = []
     for ent, monthly, region, industry in _enterprises(session):
         for p in periods_between(first, as_of, monthly):
-            if p.end < as_of and not _inspected(done, ent.id, p):
+            if p.end <= as_of and not _inspected(done, ent.id, p):
                 gaps.append(Gap(ent.id, ent.name, region, industry, ent.principal, p.label, period_name(p.label),
                                 p.start, p.end))
     return gaps
@@ -277,7 +278,8 @@ def daily_check(session: Session, as_of: date | None = None, *, remind_days: int
     often the check runs."""
     as_of = as_of or clock.today()
     due = reminders(session, as_of, remind_days=remind_days, config=config)
-    missed = missing(session, as_of, config=config)
+    # The check runs in the morning: today is not over, so only periods ended by yesterday are missed.
+    missed = missing(session, as_of - timedelta(days=1), config=config)
     queued = 0
     if queue:
         for gap in due:

@@ -289,14 +289,24 @@ def hazard_states(session: Session, as_of: date, enterprise_ids: list[int] | Non
     if enterprise_ids is not None:
         where = "WHERE enterprise_id IN (" + ",".join(str(int(i)) for i in enterprise_ids) + ")" if enterprise_ids else "WHERE 1 = 0"
     sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
-SELECT hazard_id, enterprise_id, st, rejections,
+SELECT hazard_id, enterprise_id, st, rejections, deadline,
        CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END AS on_time,
        CASE WHEN st = 3 AND deadline < :t THEN 1 ELSE 0 END AS overdue
 FROM hz {where} ORDER BY hazard_id""")
     names = {c: s for s, c in STATE_CODES.items()}
     return [{"hazard_id": r["hazard_id"], "enterprise_id": r["enterprise_id"], "state": names[int(r["st"])],
-             "rejections": int(r["rejections"]), "on_time": bool(r["on_time"]), "overdue": bool(r["overdue"])}
+             "rejections": int(r["rejections"]), "on_time": bool(r["on_time"]), "overdue": bool(r["overdue"]),
+             "deadline": _local_day(r["deadline"])}
             for r in conn.execute(sql, params).mappings().all()]
+
+
+def _local_day(value: Any) -> date | None:
+    """A deadline as the Shanghai date (SQLite hands back UTC text, PostgreSQL an aware datetime)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    return clock.local_date(value)
 
 
 def labels(session: Session, by: str) -> dict[str, str]:
