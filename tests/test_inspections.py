@@ -149,3 +149,17 @@ def test_cli_record_list_missing(org, cli):
     assert code == 1 and "主要负责人" in err
     code, _, _ = cli("inspection", "record", "--actor", "hd_safety", "--enterprise", HD, "--date", "15/01/2024")
     assert code == 2
+
+
+def test_flow_runs_the_daily_check_and_has_a_daily_deployment(org, prefect_harness):
+    from hazardloop.flows import inspections as flows
+
+    _seed(org)
+    with clock.frozen(date(2024, 4, 25)):
+        first = flows.inspection_check_flow(as_of="2024-04-25", db=org.url)
+        again = flows.inspection_check_flow(as_of="2024-04-25", db=org.url)
+    # the default config starts on 2024-01-01 too: TH is reminded once, the second run queues nothing
+    assert (first["reminders"], first["queued"], again["queued"]) == (1, 1, 0)
+    [dep] = flows.deployments()
+    assert dep.name == "daily-inspection-check"
+    assert dep.schedules[0].schedule.cron == flows.SCHEDULE and dep.schedules[0].schedule.timezone == "Asia/Shanghai"
