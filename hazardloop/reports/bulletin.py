@@ -36,7 +36,7 @@ CJK_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
                   "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
                   "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
 TREND_MONTHS = 12
-STOCK_FROM = date(2024, 1, 31)  # the stock's progress is drawn from the first month of the campaign
+STOCK_FROM = date(2023, 12, 31)  # the stock's progress is drawn from where it stood at the end of 2023
 DPI = 100
 MAX_LISTED = 200  # overdue hazards named in the bulletin (the rest are counted)
 
