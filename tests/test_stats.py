@@ -131,3 +131,15 @@ def test_cli_stats_json_and_table(org, tmp_path, cli):
     assert code == 0 and "省级" in out and "未确认" in out and "存量" in out
     code, _, err = cli("stats", "--by", "colour")
     assert code == 2 and "region" in err
+
+
+def test_series_agrees_with_compute_at_every_month_end(org, tmp_path):
+    build(org, tmp_path)
+    days = [date(2023, 5, 31), date(2023, 6, 20), date(2023, 6, 30), date(2024, 3, 31), date(2024, 4, 5),
+            date(2024, 4, 11), date(2024, 6, 30), date(2024, 8, 5), date(2024, 9, 11), date(2024, 12, 31)]
+    with org.session(write=False) as s:
+        got = stats.series(s, days)
+        want = [stats.compute(s, d) for d in days]
+    assert [(p["open"], p["overdue"], p["stock_open"]) for p in got] == [
+        (w.total.open, w.total.overdue, w.stock.open) for w in want]
+    assert [p["overdue"] for p in got] == [0, 0, 0, 0, 1, 0, 0, 1, 0, 1]

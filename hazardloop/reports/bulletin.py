@@ -154,9 +154,10 @@ def context(session: Session, month: str, doc_number: str | None = None) -> dict
     by_industry = stats.compute(session, as_of, "industry")
     region_names = stats.labels(session, "region")
     industry_names = stats.labels(session, "industry")
-    trend = stats.series(session, month_ends(as_of, TREND_MONTHS))
     n_stock = max(1, (as_of.year - STOCK_FROM.year) * 12 + as_of.month - STOCK_FROM.month + 1)
-    stock = stats.series(session, month_ends(as_of, min(n_stock, 36)))
+    trend_days, stock_days = month_ends(as_of, TREND_MONTHS), month_ends(as_of, min(n_stock, 36))
+    points = {p["date"]: p for p in stats.series(session, sorted(set(trend_days) | set(stock_days)))}
+    trend, stock = [points[d] for d in trend_days], [points[d] for d in stock_days]
     lists = redblack.compute(session, month)
     gaps = [g for g in inspections.missing(session, as_of) if first <= g.end <= as_of]
 

@@ -265,19 +265,56 @@ def _median(value: Any) -> float | None:
 
 
 def series(session: Session, dates: list[date]) -> list[dict[str, Any]]:
-    """Open, overdue and open stock as of each date (for the bulletin's trend charts)."""
+    """Open, overdue and open stock as of each date (the bulletin's trend charts), in one statement.
+
+    Each lifecycle event holds the hazard's state from its own time until the next
+    event's (LEAD); a date falls into exactly one such interval per hazard, the one
+    of the last event by then -- the same rule as `compute`, so the figures agree
+    (tested).  Close-outs and dismissals hold no open state and are left out, so a
+    closed hazard is joined only to the dates while it was open."""
+    if not dates:
+        return []
     conn = session.connection()
-    sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
-SELECT SUM(CASE WHEN st IN (0, 1, 3, 4) THEN 1 ELSE 0 END) AS open,
-       SUM(CASE WHEN st = 3 AND deadline < :t THEN 1 ELSE 0 END) AS overdue,
-       SUM(CASE WHEN st IN (0, 1, 3, 4) AND CAST(found_year AS INTEGER) <= {STOCK_LAST_YEAR} THEN 1 ELSE 0 END)
-         AS stock_open
-FROM hz""")
+    dialect = conn.dialect.name
+    p = _sql_parts(dialect)
+    actions = ", ".join(f"'{a}'" for a in LIFECYCLE)
+    stamp = "CAST({} AS TIMESTAMPTZ)" if dialect == "postgresql" else "{}"
+    values = ", ".join(f"({stamp.format(f':d{i}')})" for i in range(len(dates)))
+    params: dict[str, Any] = {f"d{i}": bind_time(conn, cutoff(d)) for i, d in enumerate(dates)}
+    params["tmax"] = bind_time(conn, cutoff(max(dates)))
+    # found in 2023 or before (Shanghai) <=> found_at before 2024-01-01 00:00 Shanghai
+    params["stock_end"] = bind_time(conn, cutoff(date(STOCK_LAST_YEAR, 12, 31)))
+    sql = text(f"""
+WITH ev AS (
+  SELECT e.hazard_id, e.seq, e.ts, e.action,
+         LEAD(e.ts) OVER (PARTITION BY e.hazard_id ORDER BY e.seq) AS next_ts
+  FROM audit_event e
+  WHERE e.hazard_id IS NOT NULL AND e.ts <= :tmax AND e.action IN ({actions})
+),
+live AS MATERIALIZED (
+  SELECT ev.ts, ev.next_ts,
+         CASE WHEN ev.action IN ('start_rectification', 'extend', 'reject') THEN {p['deadline']} END AS deadline,
+         CASE WHEN h.found_at <= :stock_end THEN 1 ELSE 0 END AS stock
+  FROM ev
+  JOIN hazard h ON h.id = ev.hazard_id
+  LEFT JOIN audit_event d ON d.seq = ev.seq AND ev.action IN ('start_rectification', 'extend', 'reject')
+  WHERE ev.action NOT IN ('approve', 'dismiss')
+),
+dates (t) AS (VALUES {values})
+SELECT dates.t AS t, COUNT(live.ts) AS open,
+       SUM(CASE WHEN live.deadline < dates.t THEN 1 ELSE 0 END) AS overdue,
+       SUM(live.stock) AS stock_open
+FROM dates
+LEFT JOIN live ON live.ts <= dates.t AND (live.next_ts IS NULL OR live.next_ts > dates.t)
+GROUP BY dates.t""")
+    got = {}
+    for r in conn.execute(sql, params).mappings().all():
+        got[str(r["t"]) if dialect == "sqlite" else r["t"]] = r
     out = []
-    for d in dates:
-        r = conn.execute(sql, {"t": bind_time(conn, cutoff(d))}).mappings().one()
-        out.append({"date": d, "open": int(r["open"] or 0), "overdue": int(r["overdue"] or 0),
-                    "stock_open": int(r["stock_open"] or 0)})
+    for i, d in enumerate(dates):
+        r = got.get(params[f"d{i}"])
+        out.append({"date": d, "open": int(r["open"] or 0) if r else 0, "overdue": int(r["overdue"] or 0) if r else 0,
+                    "stock_open": int(r["stock_open"] or 0) if r else 0})
     return out
 
 
