@@ -11,12 +11,19 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
-from hazardloop.clihelp import console, parse_date, print_json, unit_of_work
+from hazardloop.clihelp import console, db_url, parse_date, print_json, unit_of_work
 from hazardloop.config import clock
 from hazardloop.reports import stats as stats_mod
 
 Json = Annotated[bool, typer.Option("--json", help="以 JSON 输出")]
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="统计截至日期 YYYY-MM-DD（上海时间当日结束；默认今天）")]
+
+def read_only():  # noqa: ANN201
+    """A unit of work that only reads (no write lock on SQLite)."""
+    from hazardloop.models.db import session_scope
+
+    return session_scope(db_url(), write=False)
+
 
 inspection_app = typer.Typer(help="主要负责人带队检查：登记、查询、缺失与提醒", no_args_is_help=True)
 
@@ -34,7 +41,7 @@ def stats(
     if by not in stats_mod.DIMENSIONS:
         raise typer.BadParameter(f"分组方式必须是 {'、'.join(stats_mod.DIMENSIONS)} 之一", param_hint="--by")
     day = parse_date(as_of, "--as-of")
-    with unit_of_work() as s:
+    with read_only() as s:
         result = stats_mod.compute(s, day, by)
         names = stats_mod.labels(s, by)
     if json_out:
@@ -110,7 +117,7 @@ def inspection_list(
     from hazardloop.reports import inspections
 
     day = parse_date(as_of, "--as-of")
-    with unit_of_work() as s:
+    with read_only() as s:
         rows = inspections.list_inspections(s, enterprise=enterprise, as_of=day)
     if json_out:
         print_json(rows)
@@ -140,7 +147,7 @@ def inspection_missing(as_of: AsOf = None, json_out: Json = False) -> None:
     from hazardloop.reports import inspections
 
     day = parse_date(as_of, "--as-of")
-    with unit_of_work() as s:
+    with read_only() as s:
         day = day or clock.today()
         result = inspections.CheckResult(day, inspections.reminders(s, day), inspections.missing(s, day), 0)
     if json_out:
@@ -195,7 +202,7 @@ def redblack(month: Annotated[Optional[str], typer.Option("--month", help="月�
     from hazardloop.reports import redblack as rb
 
     m = _month(month)
-    with unit_of_work() as s:
+    with read_only() as s:
         result = rb.compute(s, m)
     if json_out:
         print_json(result.as_dict())
@@ -217,7 +224,7 @@ def bulletin(month: Annotated[str, typer.Option("--month", help="月份 YYYY-MM"
     from hazardloop.reports import bulletin as bl
 
     m = _month(month)
-    with unit_of_work() as s:
+    with read_only() as s:
         html = bl.render(s, m)
     out.write_bytes(html.encode("utf-8"))
     console.print(f"已写入 {out}（{len(html.encode('utf-8'))} 字节）")

@@ -156,8 +156,8 @@ def test_flow_runs_the_daily_check_and_has_a_daily_deployment(org, prefect_harne
 
     _seed(org)
     with clock.frozen(date(2024, 4, 25)):
-        first = flows.inspection_check_flow(as_of="2024-04-25", db=org.url)
-        again = flows.inspection_check_flow(as_of="2024-04-25", db=org.url)
+        first = flows.inspection_check_flow(as_of="2024-04-25", db_url=org.url)
+        again = flows.inspection_check_flow(as_of="2024-04-25", db_url=org.url)
     # the default config starts on 2024-01-01 too: TH is reminded once, the second run queues nothing
     assert (first["reminders"], first["queued"], again["queued"]) == (1, 1, 0)
     [dep] = flows.deployments()

@@ -68,3 +68,21 @@ def test_cli_redblack(ledger_sept, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exc:
         cli_mod.main()
     assert exc.value.code == 2
+
+
+def test_black_for_a_hazard_at_interview_when_the_ladder_exists(ledger_sept):
+    from tests.test_stats import drop_escalation_table, make_escalation_table
+
+    make_escalation_table(ledger_sept, [
+        (6, "interview", "interview", "issued", "2024-09-25 02:00:00", None),  # HD's H6 summoned
+        (4, "exposure", "exposure", "proposed", "2024-09-25 02:00:00", None),  # not in effect
+    ])
+    try:
+        with ledger_sept.session(write=False) as s:
+            result = rb.compute(s, "2024-09", inspection_config=CFG)
+            august = rb.compute(s, "2024-08", inspection_config=CFG)
+    finally:
+        drop_escalation_table(ledger_sept)
+    assert _names(result.black)["肥城市恒达化工有限公司"] == ["整改多次被驳回（近12个月驳回 3 次）", "隐患被约谈或曝光（1 次）"]
+    assert "隐患被约谈或曝光" not in "".join(_names(result.black)["肥城市泰和建筑工程有限公司"])
+    assert "肥城市恒达化工有限公司" not in _names(august.black) and result.notes == []

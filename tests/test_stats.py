@@ -81,27 +81,46 @@ def test_a_past_month_is_reproducible_after_the_ledger_changes(org, tmp_path):
     assert _by(org, date(2024, 12, 31)).as_dict() != first["region"]  # and the ledger did move
 
 
-def test_escalation_steps_are_counted_when_the_table_exists(org, tmp_path):
+ESC_TABLE = ("CREATE TABLE escalation_step (id INTEGER PRIMARY KEY, hazard_id INTEGER, cycle INTEGER, "
+             "step VARCHAR(32), kind VARCHAR(16), status VARCHAR(16), created_at {ts}, decided_at {ts})")
+
+
+def make_escalation_table(db, rows: list[tuple]) -> None:
+    """The escalation branch's table (models/escalation.py there), as far as the statistics read it."""
     from sqlalchemy import text
 
+    pg = db.kind == "pg"
+    with db.engine.begin() as conn:
+        conn.execute(text(ESC_TABLE.format(ts="TIMESTAMP WITH TIME ZONE" if pg else "DATETIME")))
+        for i, (hid, step, kind, status, created, decided) in enumerate(rows, 1):
+            fmt = (lambda v: v and v + "+00") if pg else (lambda v: v and v + ".000000")
+            conn.execute(text("INSERT INTO escalation_step VALUES (:i, :h, 1, :s, :k, :st, :c, :d)"),
+                         {"i": i, "h": hid, "s": step, "k": kind, "st": status, "c": fmt(created), "d": fmt(decided)})
+
+
+def drop_escalation_table(db) -> None:
+    from sqlalchemy import text
+
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS escalation_step"))
+
+
+def test_escalation_steps_are_counted_when_the_table_exists(org, tmp_path):
     ids = phase1(org, tmp_path)
-    with org.engine.begin() as conn:
-        conn.execute(text("CREATE TABLE escalation_step (id INTEGER PRIMARY KEY, hazard_id INTEGER, "
-                          "step VARCHAR(32), issued_at TIMESTAMP WITH TIME ZONE)" if org.kind == "pg" else
-                          "CREATE TABLE escalation_step (id INTEGER PRIMARY KEY, hazard_id INTEGER, "
-                          "step VARCHAR(32), issued_at DATETIME)"))
-        ts = ("2024-06-10 02:00:00+00" if org.kind == "pg" else "2024-06-10 02:00:00.000000",
-              "2024-07-10 02:00:00+00" if org.kind == "pg" else "2024-07-10 02:00:00.000000")
-        conn.execute(text("INSERT INTO escalation_step (id, hazard_id, step, issued_at) VALUES "
-                          "(1, :h, 'letter1', :a), (2, :h, 'letter2', :b)"), {"h": ids["H5"], "a": ts[0], "b": ts[1]})
+    make_escalation_table(org, [
+        (ids["H5"], "notice_letter", "letter", "issued", "2024-06-10 02:00:00", None),
+        (ids["H5"], "warning_letter", "letter", "issued", "2024-07-10 02:00:00", None),
+        (ids["H5"], "exposure", "exposure", "approved", "2024-06-20 02:00:00", "2024-07-20 02:00:00"),
+        (ids["H4"], "exposure", "exposure", "proposed", "2024-06-20 02:00:00", None),
+    ])
     try:
         june = _by(org, date(2024, 6, 30))
-        assert june.escalations_counted and june.total.escalations == 1
+        assert june.escalations_counted and june.total.escalations == 1 and june.notes == []
         assert _rows(june)["xincheng"].escalations == 1
-        assert _by(org, date(2024, 7, 31)).total.escalations == 2
+        # July: the second letter, and the exposure once approved (a proposal is not a step issued)
+        assert _by(org, date(2024, 7, 31)).total.escalations == 3
     finally:
-        with org.engine.begin() as conn:
-            conn.execute(text("DROP TABLE escalation_step"))
+        drop_escalation_table(org)
 
 
 @pytest.fixture

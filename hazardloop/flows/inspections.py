@@ -20,10 +20,10 @@ SCHEDULE = "15 8 * * *"  # every day 08:15 Shanghai: a period's last days includ
 
 
 @flow(name="inspection-check")
-def inspection_check_flow(as_of: str | None = None, db: str | None = None) -> dict[str, Any]:
+def inspection_check_flow(as_of: str | None = None, db_url: str | None = None) -> dict[str, Any]:
     """主要负责人带队检查每日检查：到期前提醒、逾期未检查标记。"""
     day = date.fromisoformat(as_of) if as_of else None
-    with session_scope(db) as session:
+    with session_scope(db_url) as session:
         result = daily_check(session, day)
     summary = {"as_of": result.as_of.isoformat(), "reminders": len(result.reminders), "queued": result.queued,
                "missed": len(result.missed)}

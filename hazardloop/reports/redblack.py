@@ -25,7 +25,7 @@ from hazardloop.reports import inspections, stats
 CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "redblack.yaml"
 BLACK_RULES = {"repeated_rejections", "missed_inspections", "escalated"}
 RED_RULES = {"all_closed_on_time", "inspections_done"}
-STEP_COLUMNS = ("step", "kind", "step_kind", "name", "code")
+STEP_COLUMNS = ("kind", "step", "step_kind")  # matched against the rule's steps (any of them)
 
 
 @dataclass
@@ -97,25 +97,27 @@ def _rejections(session: Session, since: date, as_of: date) -> dict[int, int]:
 
 
 def _escalated(session: Session, steps: list[str], since: date, as_of: date) -> tuple[dict[int, int] | None, str]:
+    """Escalation steps of the named kinds/steps in effect within the window, per enterprise."""
     conn = session.connection()
-    insp = inspect(conn)
-    if not insp.has_table("escalation_step"):
-        return None, "督办措施（escalation_step）表不存在：“约谈或曝光”规则未计入。"
-    cols = {c["name"] for c in insp.get_columns("escalation_step")}
-    step_col = next((c for c in STEP_COLUMNS if c in cols), None)
-    time_col = next((c for c in stats.ESCALATION_TIME_COLUMNS if c in cols), None)
-    if "hazard_id" not in cols or step_col is None:
-        return None, "escalation_step 表缺少 hazard_id 或步骤列：“约谈或曝光”规则未计入。"
+    where, note = stats.escalation_filter(conn)
+    if where is None:
+        return None, "“约谈或曝光”规则未计入：" + note
+    cols = {c["name"] for c in inspect(conn).get_columns("escalation_step")}
+    step_cols = [c for c in STEP_COLUMNS if c in cols]
+    if not step_cols:
+        return None, "escalation_step 表缺少步骤列：“约谈或曝光”规则未计入。"
     names = ", ".join(f":s{i}" for i in range(len(steps)))
+    match = " OR ".join(f"x.{c} IN ({names})" for c in step_cols)
     params: dict[str, Any] = {f"s{i}": s for i, s in enumerate(steps)}
-    where = ""
+    params["t"] = stats.bind_time(conn, stats.cutoff(as_of))
+    time_col = next((c for c in stats.ESCALATION_TIME_COLUMNS if c in cols), None)
+    window = ""
     if time_col:
-        where = f"AND x.{time_col} > :a AND x.{time_col} <= :t"
+        window = f"AND x.{time_col} > :a"
         params["a"] = stats.bind_time(conn, stats.cutoff(since - timedelta(days=1)))
-        params["t"] = stats.bind_time(conn, stats.cutoff(as_of))
     sql = text(f"""SELECT h.enterprise_id, COUNT(*) FROM escalation_step x JOIN hazard h ON h.id = x.hazard_id
-                   WHERE x.{step_col} IN ({names}) {where} GROUP BY h.enterprise_id""")
-    return {int(e): int(n) for e, n in conn.execute(sql, params).all()}, ""
+                   WHERE ({match}) AND {where} {window} GROUP BY h.enterprise_id""")
+    return {int(e): int(n) for e, n in conn.execute(sql, params).all()}, note
 
 
 def compute(session: Session, month: str, rules: dict[str, list[dict[str, Any]]] | None = None,

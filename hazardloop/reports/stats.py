@@ -121,12 +121,13 @@ def _sql_parts(dialect: str) -> dict[str, str]:
     }
 
 
-def escalation_source(conn: Connection) -> tuple[str | None, str]:
-    """How to count escalation steps on this database: a SQL fragment, and a note.
+def escalation_filter(conn: Connection, alias: str = "x") -> tuple[str | None, str]:
+    """The WHERE condition for escalation steps in effect by :t, and a note.
 
-    The escalation ladder lives on another branch; its table is counted when it
-    is there (hazard_id plus the first time column found), and reported as 0 with a
-    note when it is not."""
+    The escalation ladder lives on another branch; its table is used when it is
+    there: hazard_id, the first time column found, and -- when there is a status
+    column -- only steps in effect: 'issued' by their time, 'approved' (曝光) by
+    their decision time; 'proposed' and 'declined' ones are not steps issued."""
     insp = inspect(conn)
     if not insp.has_table("escalation_step"):
         return None, "督办措施（escalation_step）表不存在：督办措施数计为 0。"
@@ -134,9 +135,21 @@ def escalation_source(conn: Connection) -> tuple[str | None, str]:
     if "hazard_id" not in cols:
         return None, "escalation_step 表没有 hazard_id 列：督办措施数计为 0。"
     time_col = next((c for c in ESCALATION_TIME_COLUMNS if c in cols), None)
-    where = f"WHERE {time_col} <= :t" if time_col else ""
-    note = "" if time_col else "escalation_step 表没有时间列：督办措施按全部记录计数（不能按历史日期复现）。"
-    return (f"SELECT hazard_id, COUNT(*) AS n FROM escalation_step {where} GROUP BY hazard_id", note)
+    if time_col is None:
+        return "1 = 1", "escalation_step 表没有时间列：督办措施按全部记录计数（不能按历史日期复现）。"
+    if "status" in cols:
+        decided = f"COALESCE({alias}.decided_at, {alias}.{time_col})" if "decided_at" in cols else f"{alias}.{time_col}"
+        return (f"(({alias}.status = 'issued' AND {alias}.{time_col} <= :t) OR "
+                f"({alias}.status = 'approved' AND {decided} <= :t))"), ""
+    return f"{alias}.{time_col} <= :t", ""
+
+
+def escalation_source(conn: Connection) -> tuple[str | None, str]:
+    """Escalation steps per hazard by :t as a SQL subquery (None: no such table), and a note."""
+    where, note = escalation_filter(conn)
+    if where is None:
+        return None, note
+    return f"SELECT x.hazard_id, COUNT(*) AS n FROM escalation_step x WHERE {where} GROUP BY x.hazard_id", note
 
 
 def per_hazard_sql(dialect: str, escalation_sql: str | None) -> str:
