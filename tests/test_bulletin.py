@@ -23,10 +23,18 @@ def _render(db, month: str) -> str:
         return bulletin.render(s, month)
 
 
-def _move_on(db, tmp_path) -> None:
-    """October: H6 closed, a new hazard found, an inspection recorded late for September."""
+def _move_on(db, tmp_path) -> str:
+    """October: H6 closed, two hazards found (one overdue by the month's end), an inspection
+    recorded late for September."""
     with db.session() as s:
         u = lambda name: ledger.get_user(s, name)  # noqa: E731
+        with clock.frozen(date(2024, 10, 2)):
+            late = ledger.report(s, u("inspector1"), enterprise=HD, title="H9 逾期", channel="inspection")
+            ledger.confirm(s, u("sup_yingji"), late.id, basis_code="CHEM121", basis_clause="第一条", level="city")
+            ledger.plan(s, u("hd_safety"), late.id, responsible_person="孙立新", measures="整改", funds="1000",
+                        deadline=date(2024, 10, 15), emergency_plan="预案")
+            code = late.code
+            s.commit()
         with clock.frozen(date(2024, 10, 8)):
             p = tmp_path / "h6-final.jpg"
             p.write_bytes(b"final")
@@ -37,6 +45,7 @@ def _move_on(db, tmp_path) -> None:
         with clock.frozen(date(2024, 10, 10)):
             ledger.approve(s, u("sup_yingji"), 6)
             s.commit()
+    return code
 
 
 def test_bulletin_content_and_reproducibility(ledger_sept, tmp_path):
@@ -52,10 +61,12 @@ def test_bulletin_content_and_reproducibility(ledger_sept, tmp_path):
     overdue = html.split("五、逾期未整改的重大事故隐患")[1].split("六、")[0]
     assert "本期无逾期" in overdue  # H6's deadline (10-31) had not passed by 09-30
 
-    _move_on(ledger_sept, tmp_path)
+    code = _move_on(ledger_sept, tmp_path)
     assert _render(ledger_sept, "2024-09") == html  # byte for byte, after the ledger changed
     october = _render(ledger_sept, "2024-10")
-    assert october != html and "肥城市恒达化工有限公司" in october
+    overdue = october.split("五、逾期未整改的重大事故隐患")[1].split("六、")[0]
+    assert f'<td class="name">{code}</td><td class="name">肥城市恒达化工有限公司</td>' in overdue
+    assert "<td>2024-10-15</td><td>16</td>" in overdue
 
 
 def test_cli_bulletin_writes_identical_files(ledger_sept, tmp_path, monkeypatch, capsys):

@@ -161,7 +161,7 @@ def context(session: Session, month: str, doc_number: str | None = None) -> dict
     lists = redblack.compute(session, month)
     gaps = [g for g in inspections.missing(session, as_of) if first <= g.end <= as_of]
 
-    overdue = [h for h in stats.hazard_states(session, as_of) if h["overdue"]]
+    overdue = stats.hazard_states(session, as_of, only_overdue=True)
     info = {}
     if overdue:
         ids = [h["hazard_id"] for h in overdue[:MAX_LISTED]]

@@ -129,9 +129,7 @@ def compute(session: Session, month: str, rules: dict[str, list[dict[str, Any]]]
     ents = session.exec(select(Enterprise).order_by(Enterprise.id)).all()
     black: dict[int, list[str]] = {}
     red_ok: dict[int, list[str | None]] = {e.id: [] for e in ents}  # None: a red rule not met
-    hazards: dict[int, list[dict[str, Any]]] = {}
-    for h in stats.hazard_states(session, as_of):
-        hazards.setdefault(h["enterprise_id"], []).append(h)
+    closure = stats.enterprise_closure(session, as_of)
 
     def gaps_since(window: int) -> dict[int, list[inspections.Gap]]:
         out: dict[int, list[inspections.Gap]] = {}
@@ -164,9 +162,9 @@ def compute(session: Session, month: str, rules: dict[str, list[dict[str, Any]]]
         if rule["rule"] == "all_closed_on_time":
             least = int(rule.get("min_hazards", 1))
             for e in ents:
-                mine = [h for h in hazards.get(e.id, []) if h["state"] != "dismissed"]
-                if len(mine) >= least and all(h["state"] == "closed" and h["on_time"] for h in mine):
-                    red_ok[e.id].append(f"{rule['name']}（{len(mine)} 条）")
+                n, on_time = closure.get(e.id, (0, 0))
+                if n >= least and on_time == n:
+                    red_ok[e.id].append(f"{rule['name']}（{n} 条）")
                 else:
                     red_ok[e.id].append(None)  # type: ignore[arg-type]  (a red rule not met)
         elif rule["rule"] == "inspections_done":

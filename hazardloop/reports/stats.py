@@ -331,23 +331,34 @@ GROUP BY dates.t""")
     return out
 
 
-def hazard_states(session: Session, as_of: date, enterprise_ids: list[int] | None = None) -> list[dict[str, Any]]:
-    """Per hazard as of the date (state, on-time close, rejections): for the red/black list."""
+def hazard_states(session: Session, as_of: date, *, only_overdue: bool = False) -> list[dict[str, Any]]:
+    """Per hazard as of the date (state, deadline, on-time close, rejections); `only_overdue`
+    keeps the overdue ones (filtered in SQL: the bulletin names them)."""
     conn = session.connection()
-    where = ""
     params: dict[str, Any] = {"t": bind_time(conn, cutoff(as_of))}
-    if enterprise_ids is not None:
-        where = "WHERE enterprise_id IN (" + ",".join(str(int(i)) for i in enterprise_ids) + ")" if enterprise_ids else "WHERE 1 = 0"
     sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
-SELECT hazard_id, enterprise_id, st, rejections, deadline,
-       CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END AS on_time,
-       CASE WHEN st = 3 AND deadline < :t THEN 1 ELSE 0 END AS overdue
-FROM hz {where} ORDER BY hazard_id""")
+SELECT * FROM (
+  SELECT hazard_id, enterprise_id, st, rejections, deadline,
+         CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END AS on_time,
+         CASE WHEN st = 3 AND deadline < :t THEN 1 ELSE 0 END AS overdue
+  FROM hz) x {"WHERE overdue = 1" if only_overdue else ""}
+ORDER BY hazard_id""")
     names = {c: s for s, c in STATE_CODES.items()}
     return [{"hazard_id": r["hazard_id"], "enterprise_id": r["enterprise_id"], "state": names[int(r["st"])],
              "rejections": int(r["rejections"]), "on_time": bool(r["on_time"]), "overdue": bool(r["overdue"]),
              "deadline": _local_day(r["deadline"])}
             for r in conn.execute(sql, params).mappings().all()]
+
+
+def enterprise_closure(session: Session, as_of: date) -> dict[int, tuple[int, int]]:
+    """Per enterprise as of the date: (hazards not dismissed, of which closed on time) -- in SQL."""
+    conn = session.connection()
+    sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
+SELECT enterprise_id, SUM(CASE WHEN st <> 2 THEN 1 ELSE 0 END) AS n,
+       SUM(CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END) AS on_time
+FROM hz GROUP BY enterprise_id""")
+    return {int(r[0]): (int(r[1] or 0), int(r[2] or 0))
+            for r in conn.execute(sql, {"t": bind_time(conn, cutoff(as_of))}).all()}
 
 
 def _local_day(value: Any) -> date | None:
