@@ -25,6 +25,11 @@ def read_only():  # noqa: ANN201
     return session_scope(db_url(), write=False)
 
 
+def _print_wide(table: Table) -> None:
+    # Rows of Chinese names do not fit 80 cells (the width rich assumes for a pipe): print wide.
+    Console(width=max(console.width, 160), soft_wrap=False).print(table)
+
+
 inspection_app = typer.Typer(help="主要负责人带队检查：登记、查询、缺失与提醒", no_args_is_help=True)
 
 
@@ -63,8 +68,7 @@ def stats(
     for r in result.rows:
         t.add_row(names.get(r.key, r.key or "—"), *cells(r))
     t.add_row("[bold]合计[/]", *cells(result.total))
-    # Eleven columns of Chinese do not fit 80 cells (the width rich assumes for a pipe).
-    Console(width=max(console.width, cell_len(t.title or "") + 20, 130), soft_wrap=False).print(t)
+    _print_wide(t)
     y = Table(title="存量与增量")
     for c in ("类别", "发现", "销号", "仍未销号", "排除"):
         y.add_column(c, justify="left" if c == "类别" else "right")
@@ -128,7 +132,7 @@ def inspection_list(
     for r in rows:
         t.add_row(str(r["id"]), r["enterprise"], r["inspected_on"].isoformat(), r["period"], r["led_by"],
                   str(r["hazards_found"]), r["findings"])
-    console.print(t)
+    _print_wide(t)
 
 
 def _gaps_table(title: str, gaps, extra: bool = False) -> Table:  # noqa: ANN001
@@ -153,9 +157,9 @@ def inspection_missing(as_of: AsOf = None, json_out: Json = False) -> None:
     if json_out:
         print_json(result.as_dict())
         return
-    console.print(_gaps_table(f"未按期开展带队检查（截至 {result.as_of.isoformat()}）：{len(result.missed)} 个周期",
-                              result.missed))
-    console.print(_gaps_table(f"本周期即将结束仍未检查：{len(result.reminders)} 家", result.reminders, extra=True))
+    _print_wide(_gaps_table(f"未按期开展带队检查（截至 {result.as_of.isoformat()}）：{len(result.missed)} 个周期",
+                            result.missed))
+    _print_wide(_gaps_table(f"本周期即将结束仍未检查：{len(result.reminders)} 家", result.reminders, extra=True))
 
 
 @inspection_app.command("check")
@@ -213,7 +217,7 @@ def redblack(month: Annotated[Optional[str], typer.Option("--month", help="月�
             t.add_column(c)
         for e in entries:
             t.add_row(e.enterprise, e.region, "；".join(e.reasons))
-        console.print(t)
+        _print_wide(t)
     for note in result.notes:
         console.print(f"[yellow]注：{note}[/]")
 
