@@ -275,6 +275,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--reuse", action="store_true", help="the database already holds a generated ledger")
+    ap.add_argument("--bulletin", action="store_true", help="also time the monthly bulletin of the --as-of month")
     args = ap.parse_args()
     as_of = date.fromisoformat(args.as_of)
     if is_sqlite(args.db):
@@ -307,6 +308,14 @@ def main() -> None:
           f"stock open {result.stock.open}")  # type: ignore[union-attr]
     print(f"stats.compute: {t_stats:.3f} s   hand-written SQL: {t_base:.3f} s   (best of {args.repeat})")
     print(f"figures equal: {same}")
+    if args.bulletin:
+        from hazardloop.reports import bulletin
+
+        month = f"{as_of.year}-{as_of.month:02d}"
+        t0 = time.perf_counter()
+        with Session(engine) as s:
+            html = bulletin.render(s, month)
+        print(f"bulletin {month}: {time.perf_counter() - t0:.1f} s ({len(html.encode())} bytes; not part of the ratio)")
     if not same:
         for key in sorted(set(mine) | set(base)):
             if mine.get(key) != base.get(key):
