@@ -401,6 +401,8 @@ from hazardloop import cli_web  # noqa: E402
 cli_web.register(app)
 from hazardloop import cli_intake  # noqa: E402
 cli_intake.register(app)
+from hazardloop import cli_stats  # noqa: E402
+cli_stats.register(app)
 # --- end feature commands ---
 
 

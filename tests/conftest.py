@@ -148,5 +148,6 @@ def prefect_harness(tmp_path_factory):
     os.environ["PREFECT_HOME"] = str(home)
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    # A generous start-up limit: on a loaded 2-core machine the harness's server can take over 30 s.
+    with prefect_test_harness(server_startup_timeout=300):
         yield

@@ -1,5 +1,7 @@
 """SQLModel tables, the engine and sessions, migrations, reference data, audit trail."""
 
+from hazardloop.models import inspections  # noqa: F401  (principal_inspection table)
+
 from hazardloop.models.tables import (
     AppUser,
     AuditEvent,

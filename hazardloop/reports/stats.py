@@ -1,0 +1,388 @@
+"""Statistics of the ledger as of any date, rebuilt from the audit trail.
+
+A hazard's state, deadline, rejections, submission and close-out as of a date
+come from its audit events up to the end of that Shanghai day, never from
+today's hazard row; only what never changes after the report (region, industry,
+channel, enterprise, found_at) and the level fixed by the one confirm event are
+read from the hazard row.  So the figures for a past date stay the same however
+the ledger moves on.
+
+All the work is one SQL statement (grouped aggregates and window functions over
+audit_event), for SQLite and PostgreSQL alike; Python only shapes the few result
+rows.
+
+Definitions (also in docs/stats.md):
+- found: reported by the date; confirmed: confirmed (挂牌) by the date;
+- closed: closed (销号) by the date; open: found, listed, rectifying or reviewed;
+- overdue: rectifying with its deadline (as it stood then) before the date;
+- closed on time: closed, and the completion that was approved was submitted on
+  or before the deadline in force;
+- median days to close: from found_at to the close-out, in days (1 decimal);
+- rejections: reject events by the date; escalations: rows of escalation_step
+  issued by the date, when that table exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from hazardloop.config import clock
+
+DIMENSIONS = ("region", "industry", "channel", "level", "state")
+DIMENSION_NAMES = {"region": "镇街区", "industry": "行业领域", "channel": "发现渠道", "level": "督办级别",
+                   "state": "状态"}
+LIFECYCLE = ("report", "confirm", "dismiss", "start_rectification", "extend", "reject", "submit", "approve")
+# The state after each lifecycle action (the last action as of a date gives the state then).
+STATE_CODES = {"found": 0, "listed": 1, "dismissed": 2, "rectifying": 3, "reviewed": 4, "closed": 5}
+ACTION_STATE = {"report": 0, "confirm": 1, "dismiss": 2, "start_rectification": 3, "extend": 3, "reject": 3,
+                "submit": 4, "approve": 5}
+STOCK_LAST_YEAR = 2023  # 存量: found in 2023 or before
+ESCALATION_TIME_COLUMNS = ("issued_at", "fired_at", "created_at", "ts")
+METRICS = ("found", "confirmed", "closed", "open", "overdue", "closed_on_time", "dismissed", "rejections",
+           "escalations")
+
+
+@dataclass
+class Row:
+    key: str
+    found: int = 0
+    confirmed: int = 0
+    closed: int = 0
+    open: int = 0
+    overdue: int = 0
+    closed_on_time: int = 0
+    dismissed: int = 0
+    rejections: int = 0
+    escalations: int = 0
+    median_days_to_close: float | None = None
+
+
+@dataclass
+class YearRow:
+    year: int
+    found: int = 0
+    closed: int = 0
+    open: int = 0
+    dismissed: int = 0
+
+
+@dataclass
+class Stats:
+    as_of: date
+    by: str
+    rows: list[Row]
+    total: Row
+    stock: YearRow  # found <= 2023 (存量)
+    by_year: list[YearRow]  # each year from 2024 (增量)
+    escalations_counted: bool
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(), "by": self.by,
+            "rows": [asdict(r) for r in self.rows], "total": asdict(self.total),
+            "stock": asdict(self.stock), "by_year": [asdict(y) for y in self.by_year],
+            "escalations_counted": self.escalations_counted, "notes": self.notes,
+        }
+
+
+def cutoff(as_of: date) -> datetime:
+    """The end of the Shanghai day, in UTC."""
+    return clock.end_of_day_utc(as_of)
+
+
+def bind_time(conn: Connection, moment: datetime) -> Any:
+    """A timestamp parameter as the database compares it: SQLite keeps UTC text."""
+    if conn.dialect.name == "sqlite":
+        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment
+
+
+def _sql_parts(dialect: str) -> dict[str, str]:
+    if dialect == "postgresql":
+        return {
+            "deadline": "CAST(d.after ->> 'deadline' AS TIMESTAMPTZ)",
+            "days": "EXTRACT(EPOCH FROM (closed_ts - found_at)) / 86400.0",
+            "year": "CAST(CAST(EXTRACT(YEAR FROM (h.found_at AT TIME ZONE 'Asia/Shanghai')) AS INTEGER) AS TEXT)",
+            "seq": "CAST(e.seq AS BIGINT)",
+        }
+    # SQLite: timestamps are UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; the audit JSON holds ISO text with 'T'.
+    return {
+        "deadline": "replace(substr(json_extract(d.after, '$.deadline'), 1, 26), 'T', ' ')",
+        "days": "julianday(closed_ts) - julianday(found_at)",
+        "year": "strftime('%Y', h.found_at, '+8 hours')",
+        "seq": "e.seq",
+    }
+
+
+def escalation_filter(conn: Connection, alias: str = "x") -> tuple[str | None, str]:
+    """The WHERE condition for escalation steps in effect by :t, and a note.
+
+    The escalation ladder lives on another branch; its table is used when it is
+    there: hazard_id, the first time column found, and -- when there is a status
+    column -- only steps in effect: 'issued' by their time, 'approved' (曝光) by
+    their decision time; 'proposed' and 'declined' ones are not steps issued."""
+    insp = inspect(conn)
+    if not insp.has_table("escalation_step"):
+        return None, "督办措施（escalation_step）表不存在：督办措施数计为 0。"
+    cols = {c["name"] for c in insp.get_columns("escalation_step")}
+    if "hazard_id" not in cols:
+        return None, "escalation_step 表没有 hazard_id 列：督办措施数计为 0。"
+    time_col = next((c for c in ESCALATION_TIME_COLUMNS if c in cols), None)
+    if time_col is None:
+        return "1 = 1", "escalation_step 表没有时间列：督办措施按全部记录计数（不能按历史日期复现）。"
+    if "status" in cols:
+        decided = f"COALESCE({alias}.decided_at, {alias}.{time_col})" if "decided_at" in cols else f"{alias}.{time_col}"
+        return (f"(({alias}.status = 'issued' AND {alias}.{time_col} <= :t) OR "
+                f"({alias}.status = 'approved' AND {decided} <= :t))"), ""
+    return f"{alias}.{time_col} <= :t", ""
+
+
+def escalation_source(conn: Connection) -> tuple[str | None, str]:
+    """Escalation steps per hazard by :t as a SQL subquery (None: no such table), and a note."""
+    where, note = escalation_filter(conn)
+    if where is None:
+        return None, note
+    return f"SELECT x.hazard_id, COUNT(*) AS n FROM escalation_step x WHERE {where} GROUP BY x.hazard_id", note
+
+
+def per_hazard_sql(dialect: str, escalation_sql: str | None) -> str:
+    """The CTEs `per` and `hz`: one row per hazard as it stood at :t."""
+    p = _sql_parts(dialect)
+    case = " ".join(f"WHEN '{a}' THEN {c}" for a, c in ACTION_STATE.items())
+    actions = ", ".join(f"'{a}'" for a in LIFECYCLE)
+    esc_join = f"LEFT JOIN ({escalation_sql}) esc ON esc.hazard_id = per.hazard_id" if escalation_sql else ""
+    esc_col = "COALESCE(esc.n, 0)" if escalation_sql else "0"
+    # Few aggregates, one pass: the last event's state is packed into MAX(seq * 8 + state), so
+    # no join back is needed to find it; "confirmed" follows from the state (confirm is the only
+    # way out of found but dismiss), and a closed hazard's last lifecycle event is its close-out,
+    # so MAX(ts) is the close-out time.  The deadline is read (from the JSON of the event that
+    # set it) only where it matters: rectifying (overdue) and closed (on time).
+    return f"""
+per AS (
+  SELECT e.hazard_id AS hazard_id,
+         MAX({p['seq']} * 8 + CASE e.action {case} END) AS lastcode,
+         MAX(e.ts) AS last_ts,
+         MAX(CASE WHEN e.action IN ('start_rectification', 'extend', 'reject') THEN e.seq END) AS dl_seq,
+         SUM(CASE WHEN e.action = 'reject' THEN 1 ELSE 0 END) AS rejections,
+         MAX(CASE WHEN e.action = 'submit' THEN e.ts END) AS submit_ts
+  FROM audit_event e
+  WHERE e.hazard_id IS NOT NULL AND e.ts <= :t AND e.action IN ({actions})
+  GROUP BY e.hazard_id
+),
+hz AS MATERIALIZED (
+  SELECT per.hazard_id, per.lastcode % 8 AS st, per.rejections,
+         CASE WHEN per.lastcode % 8 IN (1, 3, 4, 5) THEN 1 ELSE 0 END AS confirmed,
+         per.submit_ts, CASE WHEN per.lastcode % 8 = 5 THEN per.last_ts END AS closed_ts,
+         {p['deadline']} AS deadline,
+         h.region_code, h.industry_code, h.channel, h.enterprise_id, h.found_at,
+         CASE WHEN per.lastcode % 8 IN (1, 3, 4, 5) THEN h.level END AS level,
+         {p['year']} AS found_year,
+         {esc_col} AS escalations
+  FROM per
+  JOIN hazard h ON h.id = per.hazard_id
+  LEFT JOIN audit_event d ON d.seq = per.dl_seq AND per.lastcode % 8 IN (3, 5)
+  {esc_join}
+)"""
+
+
+def _key_expr(by: str) -> str:
+    if by == "state":
+        return "CASE st " + " ".join(f"WHEN {c} THEN '{s}'" for s, c in STATE_CODES.items()) + " END"
+    return {"region": "region_code", "industry": "industry_code", "channel": "channel",
+            "level": "COALESCE(level, '')"}[by]
+
+
+def stats_sql(dialect: str, by: str, escalation_sql: str | None) -> str:
+    """Counts per (group, found year) -- summed to groups, years and the total by the caller --
+    and the medians per group and overall, in one statement."""
+    p = _sql_parts(dialect)
+    nulls = ", ".join(f"NULL AS {m}" for m in METRICS)
+    return f"""
+WITH {per_hazard_sql(dialect, escalation_sql).strip()},
+agg AS (
+  SELECT {_key_expr(by)} AS k, found_year,
+         COUNT(*) AS found,
+         SUM(confirmed) AS confirmed,
+         SUM(CASE WHEN st = 5 THEN 1 ELSE 0 END) AS closed,
+         SUM(CASE WHEN st IN (0, 1, 3, 4) THEN 1 ELSE 0 END) AS open,
+         SUM(CASE WHEN st = 3 AND deadline < :t THEN 1 ELSE 0 END) AS overdue,
+         SUM(CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END) AS closed_on_time,
+         SUM(CASE WHEN st = 2 THEN 1 ELSE 0 END) AS dismissed,
+         SUM(rejections) AS rejections,
+         SUM(escalations) AS escalations
+  FROM hz GROUP BY {_key_expr(by)}, found_year
+),
+closed AS (SELECT {_key_expr(by)} AS k, {p['days']} AS days FROM hz WHERE st = 5),
+med_k AS (
+  SELECT k, AVG(days) AS median FROM (
+    SELECT k, days, ROW_NUMBER() OVER (PARTITION BY k ORDER BY days) AS rn, COUNT(*) OVER (PARTITION BY k) AS n
+    FROM closed) x
+  WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY k
+),
+med_t AS (
+  SELECT AVG(days) AS median FROM (
+    SELECT days, ROW_NUMBER() OVER (ORDER BY days) AS rn, COUNT(*) OVER () AS n FROM closed) x
+  WHERE rn IN ((n + 1) / 2, (n + 2) / 2)
+)
+SELECT 'a' AS part, k, found_year, {", ".join(METRICS)}, NULL AS median FROM agg
+UNION ALL SELECT 'm' AS part, k, NULL AS found_year, {nulls}, median FROM med_k
+UNION ALL SELECT 't' AS part, '' AS k, NULL AS found_year, {nulls}, median FROM med_t
+"""
+
+
+def compute(session: Session, as_of: date | None = None, by: str = "region") -> Stats:
+    """The statistics as of the end of `as_of` (Shanghai; default today), grouped by `by`."""
+    if by not in DIMENSIONS:
+        from hazardloop.models.errors import ValidationError
+
+        raise ValidationError(f"分组方式必须是 {'、'.join(DIMENSIONS)} 之一，收到 {by!r}。")
+    as_of = as_of or clock.today()
+    conn = session.connection()
+    esc_sql, note = escalation_source(conn)
+    t = bind_time(conn, cutoff(as_of))
+    result = conn.execute(text(stats_sql(conn.dialect.name, by, esc_sql)), {"t": t}).mappings().all()
+    groups: dict[str, Row] = {}
+    years: dict[int, YearRow] = {}
+    total = Row(key="")
+    stock = YearRow(STOCK_LAST_YEAR)
+    for r in result:
+        if r["part"] == "m":
+            groups.setdefault(r["k"] or "", Row(key=r["k"] or "")).median_days_to_close = _median(r["median"])
+            continue
+        if r["part"] == "t":
+            total.median_days_to_close = _median(r["median"])
+            continue
+        row = groups.setdefault(r["k"] or "", Row(key=r["k"] or ""))
+        year = int(r["found_year"])
+        ys = stock if year <= STOCK_LAST_YEAR else years.setdefault(year, YearRow(year))
+        for m in METRICS:
+            value = int(r[m] or 0)
+            setattr(row, m, getattr(row, m) + value)
+            setattr(total, m, getattr(total, m) + value)
+            if hasattr(ys, m):
+                setattr(ys, m, getattr(ys, m) + value)
+    return Stats(as_of=as_of, by=by, rows=[groups[k] for k in sorted(groups)], total=total, stock=stock,
+                 by_year=[years[y] for y in sorted(years)], escalations_counted=esc_sql is not None,
+                 notes=[note] if note else [])
+
+
+def _median(value: Any) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def series(session: Session, dates: list[date]) -> list[dict[str, Any]]:
+    """Open, overdue and open stock as of each date (the bulletin's trend charts), in one statement.
+
+    Each lifecycle event holds the hazard's state from its own time until the next
+    event's (LEAD); a date falls into exactly one such interval per hazard, the one
+    of the last event by then -- the same rule as `compute`, so the figures agree
+    (tested).  Close-outs and dismissals hold no open state and are left out, so a
+    closed hazard is joined only to the dates while it was open."""
+    if not dates:
+        return []
+    conn = session.connection()
+    dialect = conn.dialect.name
+    p = _sql_parts(dialect)
+    actions = ", ".join(f"'{a}'" for a in LIFECYCLE)
+    stamp = "CAST({} AS TIMESTAMPTZ)" if dialect == "postgresql" else "{}"
+    values = ", ".join(f"({stamp.format(f':d{i}')})" for i in range(len(dates)))
+    params: dict[str, Any] = {f"d{i}": bind_time(conn, cutoff(d)) for i, d in enumerate(dates)}
+    params["tmax"] = bind_time(conn, cutoff(max(dates)))
+    # found in 2023 or before (Shanghai) <=> found_at before 2024-01-01 00:00 Shanghai
+    params["stock_end"] = bind_time(conn, cutoff(date(STOCK_LAST_YEAR, 12, 31)))
+    sql = text(f"""
+WITH ev AS (
+  SELECT e.hazard_id, e.seq, e.ts, e.action,
+         LEAD(e.ts) OVER (PARTITION BY e.hazard_id ORDER BY e.seq) AS next_ts
+  FROM audit_event e
+  WHERE e.hazard_id IS NOT NULL AND e.ts <= :tmax AND e.action IN ({actions})
+),
+live AS MATERIALIZED (
+  SELECT ev.ts, ev.next_ts,
+         CASE WHEN ev.action IN ('start_rectification', 'extend', 'reject') THEN {p['deadline']} END AS deadline,
+         CASE WHEN h.found_at <= :stock_end THEN 1 ELSE 0 END AS stock
+  FROM ev
+  JOIN hazard h ON h.id = ev.hazard_id
+  LEFT JOIN audit_event d ON d.seq = ev.seq AND ev.action IN ('start_rectification', 'extend', 'reject')
+  WHERE ev.action NOT IN ('approve', 'dismiss')
+),
+dates (t) AS (VALUES {values})
+SELECT dates.t AS t, COUNT(live.ts) AS open,
+       SUM(CASE WHEN live.deadline < dates.t THEN 1 ELSE 0 END) AS overdue,
+       SUM(live.stock) AS stock_open
+FROM dates
+LEFT JOIN live ON live.ts <= dates.t AND (live.next_ts IS NULL OR live.next_ts > dates.t)
+GROUP BY dates.t""")
+    got = {}
+    for r in conn.execute(sql, params).mappings().all():
+        got[str(r["t"]) if dialect == "sqlite" else r["t"]] = r
+    out = []
+    for i, d in enumerate(dates):
+        r = got.get(params[f"d{i}"])
+        out.append({"date": d, "open": int(r["open"] or 0) if r else 0, "overdue": int(r["overdue"] or 0) if r else 0,
+                    "stock_open": int(r["stock_open"] or 0) if r else 0})
+    return out
+
+
+def hazard_states(session: Session, as_of: date, *, only_overdue: bool = False) -> list[dict[str, Any]]:
+    """Per hazard as of the date (state, deadline, on-time close, rejections); `only_overdue`
+    keeps the overdue ones (filtered in SQL: the bulletin names them)."""
+    conn = session.connection()
+    params: dict[str, Any] = {"t": bind_time(conn, cutoff(as_of))}
+    sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
+SELECT * FROM (
+  SELECT hazard_id, enterprise_id, st, rejections, deadline,
+         CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END AS on_time,
+         CASE WHEN st = 3 AND deadline < :t THEN 1 ELSE 0 END AS overdue
+  FROM hz) x {"WHERE overdue = 1" if only_overdue else ""}
+ORDER BY hazard_id""")
+    names = {c: s for s, c in STATE_CODES.items()}
+    return [{"hazard_id": r["hazard_id"], "enterprise_id": r["enterprise_id"], "state": names[int(r["st"])],
+             "rejections": int(r["rejections"]), "on_time": bool(r["on_time"]), "overdue": bool(r["overdue"]),
+             "deadline": _local_day(r["deadline"])}
+            for r in conn.execute(sql, params).mappings().all()]
+
+
+def enterprise_closure(session: Session, as_of: date) -> dict[int, tuple[int, int]]:
+    """Per enterprise as of the date: (hazards not dismissed, of which closed on time) -- in SQL."""
+    conn = session.connection()
+    sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
+SELECT enterprise_id, SUM(CASE WHEN st <> 2 THEN 1 ELSE 0 END) AS n,
+       SUM(CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END) AS on_time
+FROM hz GROUP BY enterprise_id""")
+    return {int(r[0]): (int(r[1] or 0), int(r[2] or 0))
+            for r in conn.execute(sql, {"t": bind_time(conn, cutoff(as_of))}).all()}
+
+
+def _local_day(value: Any) -> date | None:
+    """A deadline as the Shanghai date (SQLite hands back UTC text, PostgreSQL an aware datetime)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    return clock.local_date(value)
+
+
+def labels(session: Session, by: str) -> dict[str, str]:
+    """Chinese names for the group keys."""
+    from sqlmodel import select
+
+    from hazardloop.models.tables import Industry, Region
+    from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
+
+    if by == "region":
+        return {r.code: r.name for r in session.exec(select(Region)).all()}
+    if by == "industry":
+        return {i.code: i.name for i in session.exec(select(Industry)).all()}
+    if by == "channel":
+        return dict(CHANNELS)
+    if by == "level":
+        return {**LEVELS, "": "未确认"}
+    return dict(STATE_NAMES)
