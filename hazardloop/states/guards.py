@@ -200,14 +200,14 @@ def visible_clause(actor: AppUser) -> ColumnElement[bool]:
     return Hazard.reported_by == actor.username
 
 
-<<<<<<< HEAD
 def can_see_reporter(actor: AppUser, hazard: Hazard) -> bool:
     """A public reporter's identity (举报人) is confidential: nobody but the reporter sees it.
     (The public-reporting feature may widen this, e.g. for a named committee officer.)"""
     if hazard.channel != "public_report":
         return True
     return actor.username == hazard.reported_by
-=======
+
+
 def record_inspection(actor: AppUser, enterprise: Enterprise, department_code: str | None) -> bool:
     """A principal-led inspection is recorded by the enterprise itself, or by its
     regulator (the industry's department, the township, the committee office)."""
@@ -219,4 +219,3 @@ def record_inspection(actor: AppUser, enterprise: Enterprise, department_code: s
     if actor.role == Role.township and actor.region_code != enterprise.region_code:
         raise PermissionDenied(f"{actor.name} 不是{enterprise.name}所在镇街区的工作人员。")
     return True
->>>>>>> feat-stats
