@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
@@ -45,8 +45,15 @@ EDITABLE = ("title", "description", "location")
 # --- look-ups ---------------------------------------------------------------
 
 
+# Statements every action runs, built once (SQLAlchemy then reuses their cache key
+# and compiled form instead of rebuilding both per call).
+_USER_BY_NAME = select(AppUser).where(AppUser.username == bindparam("username"))
+_EVIDENCE_COUNT = select(func.count()).select_from(Evidence).where(
+    Evidence.hazard_id == bindparam("hazard_id"), Evidence.cycle == bindparam("cycle"))
+
+
 def get_user(session: Session, username: str) -> AppUser:
-    user = session.exec(select(AppUser).where(AppUser.username == username)).first()
+    user = session.exec(_USER_BY_NAME, params={"username": username}).first()
     if user is None:
         raise NotFound(f"没有用户 {username}。")
     return user
@@ -237,8 +244,7 @@ def add_evidence(session: Session, actor: AppUser, ref: int | str, path: str | P
 
 
 def evidence_count(session: Session, hazard: Hazard) -> int:
-    return session.exec(select(func.count()).select_from(Evidence).where(
-        Evidence.hazard_id == hazard.id, Evidence.cycle == hazard.cycle)).one()
+    return session.exec(_EVIDENCE_COUNT, params={"hazard_id": hazard.id, "cycle": hazard.cycle}).one()
 
 
 def submit(session: Session, actor: AppUser, ref: int | str, *, evidence: list[str | Path] = (),
