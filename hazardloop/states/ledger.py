@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -230,7 +231,9 @@ def add_evidence(session: Session, actor: AppUser, ref: int | str, path: str | P
     target = get_settings().evidence_dir / sha[:2] / (sha + src.suffix.lower())
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
+        # A temp name of its own: two writers storing the same content at once (PostgreSQL
+        # does not serialise them) must not share, truncate or steal one .part file.
+        tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
         shutil.copyfile(src, tmp)
         tmp.replace(target)  # atomic: a crash never leaves a half-copied evidence file
     evidence = Evidence(hazard_id=hazard.id, cycle=hazard.cycle, filename=filename or src.name,
