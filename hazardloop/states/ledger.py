@@ -49,6 +49,7 @@ EDITABLE = ("title", "description", "location")
 # Statements every action runs, built once (SQLAlchemy then reuses their cache key
 # and compiled form instead of rebuilding both per call).
 _USER_BY_NAME = select(AppUser).where(AppUser.username == bindparam("username"))
+_INSERT_PLAN = RectificationPlan.__table__.insert()
 _EVIDENCE_COUNT = select(func.count()).select_from(Evidence).where(
     Evidence.hazard_id == bindparam("hazard_id"), Evidence.cycle == bindparam("cycle"))
 
@@ -203,10 +204,12 @@ def plan(
     _check_version(hazard, expected_version)
     guards.start_rectification(hazard, actor, data)  # refuse before anything is written
     due = clock.end_of_day_utc(deadline)  # type: ignore[arg-type]
-    session.add(RectificationPlan(
+    # A plain INSERT in this transaction (no model object to build and flush); a
+    # refusal further on rolls it back with everything else.
+    session.connection().execute(_INSERT_PLAN, dict(
         hazard_id=hazard.id, responsible_person=responsible_person.strip(), measures=measures.strip(),  # type: ignore[union-attr]
         funds=str(funds).strip(), deadline=due, emergency_plan=emergency_plan.strip(),  # type: ignore[union-attr]
-        submitted_by=actor.username,
+        submitted_by=actor.username, created_at=clock.utcnow(),
     ))
     return _transition(session, hazard, "start_rectification", actor, data,
                        {"deadline": due, "cycle": hazard.cycle + 1}, event="plan_accepted",
