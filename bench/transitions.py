@@ -188,12 +188,35 @@ BASELINE_DDL = {
 }
 
 
-class Baseline:
-    """Hand-written DB-API writer: UPDATE (version-checked) + INSERT (hash-chained), commit."""
+class _SqlaCursor:
+    """The same SQL text through SQLAlchemy's Connection (exec_driver_sql: no ORM, no compiling)."""
 
-    def __init__(self, url: str, n: int) -> None:
+    def __init__(self, conn) -> None:  # noqa: ANN001
+        self.conn, self.rowcount = conn, -1
+
+    def execute(self, sql: str, params=()) -> None:  # noqa: ANN001
+        self.rowcount = self.conn.exec_driver_sql(sql, tuple(params)).rowcount
+
+    def executemany(self, sql: str, rows) -> None:  # noqa: ANN001
+        self.conn.exec_driver_sql(sql, list(rows))
+
+
+class Baseline:
+    """Hand-written writer: UPDATE (version-checked) + INSERT (hash-chained), commit.
+
+    via="dbapi" (the baseline the ratio is taken against): the driver itself.
+    via="sqlalchemy" (shown for information): the same SQL text through the same
+    SQLAlchemy engine setup the application uses (pragmas, BEGIN IMMEDIATE, pool)."""
+
+    def __init__(self, url: str, n: int, via: str = "dbapi", prefix: str = "baseline_") -> None:
         self.kind = "sqlite" if url.startswith("sqlite") else "postgresql"
-        if self.kind == "sqlite":
+        self.via, self.prefix = via, prefix
+        if via == "sqlalchemy":
+            from hazardloop.models.db import write_engine
+
+            self.conn = write_engine(url).connect()
+            self.p = "?" if self.kind == "sqlite" else "%s"
+        elif self.kind == "sqlite":
             path = make_url(url).database
             self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
@@ -210,18 +233,32 @@ class Baseline:
         self.seq, self.prev_hash = 0, "0" * 64
         self.version = {hid: 1 for hid in range(1, n + 1)}
 
+    def _cursor(self):  # noqa: ANN202
+        return _SqlaCursor(self.conn) if self.via == "sqlalchemy" else self.conn.cursor()
+
+    def _commit(self, cur) -> None:  # noqa: ANN001
+        if self.kind == "sqlite" and self.via == "dbapi":
+            cur.execute("COMMIT")
+        else:
+            self.conn.commit()
+
+    def _t(self, sql: str) -> str:
+        return sql.replace("baseline_", self.prefix)
+
     def _ddl(self, n: int) -> None:
-        cur = self.conn.cursor()
+        cur = self._cursor()
         self._begin(cur)
         for stmt in BASELINE_DDL[self.kind]:
-            cur.execute(stmt)
-        cur.executemany(f"INSERT INTO baseline_hazard (id, state, cycle, version) VALUES ({self.p}, 'found', 0, 1)",
+            cur.execute(self._t(stmt))
+        cur.executemany(self._t(f"INSERT INTO baseline_hazard (id, state, cycle, version) VALUES ({self.p}, 'found', 0, 1)"),
                         [(i,) for i in range(1, n + 1)])
-        self.conn.commit() if self.kind == "postgresql" else cur.execute("COMMIT")
+        self._commit(cur)
 
     def _begin(self, cur) -> None:  # noqa: ANN001
-        if self.kind == "sqlite":
-            cur.execute("BEGIN IMMEDIATE")  # the same write lock the engine takes
+        # The same write lock the engine takes (through SQLAlchemy, the engine's own
+        # begin hook issues it).
+        if self.kind == "sqlite" and self.via == "dbapi":
+            cur.execute("BEGIN IMMEDIATE")
 
     def _ts(self, value):  # noqa: ANN001, ANN202
         from hazardloop.models.audit import jsonable
@@ -233,16 +270,16 @@ class Baseline:
         from hazardloop.config.clock import utcnow
         from hazardloop.models.audit import canonical, jsonable
 
-        p = self.p
-        cur = self.conn.cursor()
+        p, t = self.p, self.prefix
+        cur = self._cursor()
         self._begin(cur)
         if plan is not None:
             cols = ", ".join(plan)
-            cur.execute(f"INSERT INTO baseline_plan (hazard_id, {cols}) VALUES ({p}, {', '.join([p] * len(plan))})",
+            cur.execute(f"INSERT INTO {t}plan (hazard_id, {cols}) VALUES ({p}, {', '.join([p] * len(plan))})",
                         (hid, *(self._ts(v) for v in plan.values())))
         version = self.version[hid]
         assign = ", ".join(f"{k} = {p}" for k in sets)
-        cur.execute(f"UPDATE baseline_hazard SET {assign}, version = {p} WHERE id = {p} AND version = {p}",
+        cur.execute(f"UPDATE {t}hazard SET {assign}, version = {p} WHERE id = {p} AND version = {p}",
                     (*(self._ts(v) for v in sets.values()), version + 1, hid, version))
         if cur.rowcount != 1:
             raise RuntimeError(f"baseline conflict on hazard {hid}")
@@ -250,14 +287,11 @@ class Baseline:
         before, after = jsonable(before), jsonable(after)
         digest = hashlib.sha256(canonical(seq, ts, actor, action, hid, before, after, reason,
                                           self.prev_hash)).hexdigest()
-        cur.execute(f"INSERT INTO baseline_audit (seq, ts, actor, action, hazard_id, before, after, reason, "
+        cur.execute(f"INSERT INTO {t}audit (seq, ts, actor, action, hazard_id, before, after, reason, "
                     f"prev_hash, hash) VALUES ({', '.join([p] * 10)})",
                     (seq, self._ts(ts), actor, action, hid, json.dumps(before, ensure_ascii=False),
                      json.dumps(after, ensure_ascii=False), reason, self.prev_hash, digest))
-        if self.kind == "sqlite":
-            cur.execute("COMMIT")
-        else:
-            self.conn.commit()
+        self._commit(cur)
         self.version[hid] = version + 1
         self.seq, self.prev_hash = seq, digest
 
@@ -309,23 +343,25 @@ def _rate_line(label: str, times: dict[str, float], n: int) -> str:
     return f"{label}: {n * len(times)} transitions in {total:.2f} s = {n * len(times) / total:,.0f} transitions/s  ({per})"
 
 
-def bench(url: str, baseline_url: str, n: int, profile: str | None, chunk: int = 250) -> float:
+def bench(url: str, baseline_url: str, sqla_url: str, n: int, profile: str | None, chunk: int = 250) -> float:
     from hazardloop.models.db import forget_engine
 
     hazards = setup_engine_db(url, n)
-    # The baseline's hazards are numbered 1..n in the same order as the engine's.
+    # The baselines' hazards are numbered 1..n in the same order as the engine's.
     base = Baseline(baseline_url, n)
+    sqla = Baseline(sqla_url, n, via="sqlalchemy", prefix="baseline_sqla_")
     base_hazards = [(i, who) for i, (_, who) in enumerate(hazards, 1)]
     engine_times = dict.fromkeys(PHASES, 0.0)
     base_times = dict.fromkeys(PHASES, 0.0)
+    sqla_times = dict.fromkeys(PHASES, 0.0)
     prof = None
     if profile:
         import cProfile
 
         prof = cProfile.Profile()
     try:
-        # Engine and baseline take turns, a chunk at a time, so that whatever else
-        # the machine is doing slows both alike.
+        # Engine and baselines take turns, a chunk at a time, so that whatever else
+        # the machine is doing slows them alike.
         for phase in PHASES:
             for start in range(0, n, chunk):
                 if prof:
@@ -334,14 +370,18 @@ def bench(url: str, baseline_url: str, n: int, profile: str | None, chunk: int =
                 if prof:
                     prof.disable()
                 base_times[phase] += base.phase(phase, base_hazards[start:start + chunk])
+                sqla_times[phase] += sqla.phase(phase, base_hazards[start:start + chunk])
     finally:
         base.close()
+        sqla.close()
     if prof:
         prof.dump_stats(profile)
         _say(f"engine profile written to {profile} (python -m pstats {profile})")
     _say("engine check: " + check_engine(url, n))
     forget_engine(url)
     engine_total, base_total = sum(engine_times.values()), sum(base_times.values())
+    _say(_rate_line("same SQL through SQLAlchemy's Connection (for information)", sqla_times, n))
+    _say(f"engine / SQLAlchemy-Connection baseline (for information): {engine_total / sum(sqla_times.values()):.2f}")
     _say(_rate_line("engine  ", engine_times, n))
     _say(_rate_line("baseline", base_times, n))
     ratio = engine_total / base_total
@@ -367,15 +407,16 @@ def main(argv: list[str] | None = None) -> int:
     if url.startswith("sqlite"):
         path = Path(make_url(url).database)
         baseline_url = f"sqlite:///{path.with_name(path.stem + '-baseline.sqlite')}"
-        _say(f"database: SQLite {path} (baseline: {make_url(baseline_url).database})")
+        sqla_url = f"sqlite:///{path.with_name(path.stem + '-baseline-sqla.sqlite')}"
+        _say(f"database: SQLite {path} (baselines: {make_url(baseline_url).database}, {make_url(sqla_url).database})")
         try:
-            bench(url, baseline_url, args.hazards, args.profile)
+            bench(url, baseline_url, sqla_url, args.hazards, args.profile)
         finally:
             tmp.cleanup()
         return 0
     if args.in_place:
         _say(f"database: {make_url(url).render_as_string(hide_password=True)} (in place)")
-        bench(url, url, args.hazards, args.profile)
+        bench(url, url, url, args.hazards, args.profile)
         return 0
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     name = f"hl_bench_{uuid.uuid4().hex[:8]}"
@@ -384,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = make_url(url).set(database=name).render_as_string(hide_password=False)
     _say(f"database: throw-away {name} on {make_url(url).host}:{make_url(url).port or 5432}")
     try:
-        bench(scratch, scratch, args.hazards, args.profile)
+        bench(scratch, scratch, scratch, args.hazards, args.profile)
     finally:
         from hazardloop.models.db import dispose_engines
 
