@@ -118,12 +118,16 @@ def _transition(
     fire(hazard, trigger, actor, data)
     for name, value in changes.items():
         setattr(hazard, name, value)
-    _flush(session, hazard)
     after = _snapshot(hazard, fields)
     if audit_extra:
         after.update(audit_extra)
+    # The audit event first, then the hazard's UPDATE: every unit of work locks the
+    # chain's head row before any hazard row, so two writers never wait on each
+    # other in opposite orders (a deadlock on PostgreSQL).  A version conflict in the
+    # UPDATE rolls the event back with everything else.
     audit.append(session, actor=actor.username, action=trigger, hazard_id=hazard.id,
                  before=before, after=after, reason=reason)
+    _flush(session, hazard)
     if event:
         emit(session, DomainEvent(event, hazard, actor, {"reason": reason, **(audit_extra or {})}))
     return hazard
@@ -339,9 +343,10 @@ def decide_extension(session: Session, actor: AppUser, extension_id: int, *, app
     else:
         if not reason or not reason.strip():
             raise MissingData("不批准延期需要说明理由。")
-        session.flush()
+        # Head row before the extension row (as in _transition), then write the decision.
         audit.append(session, actor=actor.username, action="extension_denied", hazard_id=hazard.id,
                      after={"extension_id": ext.id}, reason=reason)
+        session.flush()
         emit(session, DomainEvent("extension_decided", hazard, actor, {**info, "reason": reason}))
     return ext
 
@@ -363,8 +368,9 @@ def edit(session: Session, actor: AppUser, ref: int | str, *, expected_version: 
     before = _snapshot(hazard, tuple(changed))
     for k, v in changed.items():
         setattr(hazard, k, v)
-    _flush(session, hazard)
+    # Head row before hazard row, as in _transition.
     audit.append(session, actor=actor.username, action="edit", hazard_id=hazard.id, before=before, after=changed)
+    _flush(session, hazard)
     return hazard
 
 
