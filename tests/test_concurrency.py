@@ -284,3 +284,72 @@ def test_trigger_refuses_update_and_delete(db, tmp_path):
         assert [(e.seq, e.hash, e.actor) for e in _chain(s)] == [(e.seq, e.hash, e.actor) for e in chain]
         assert audit.verify(s).ok
 
+
+
+# --- (d) lock order: the audit head before the hazard row, in every unit of work -------------
+
+
+def _waiting_on_lock(db, count: int, timeout: float = 20.0) -> None:  # noqa: ANN001
+    """Wait until `count` backends of this database wait on a lock."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    with db.engine.connect() as conn:
+        while time.monotonic() < deadline:
+            n = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND wait_event_type = 'Lock'")).scalar_one()
+            conn.rollback()
+            if n >= count:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the other writer never started waiting")
+
+
+def test_evidence_then_submit_does_not_deadlock_with_an_edit(pg, tmp_path):
+    """Unit A stores evidence (an audit append: A holds the head row) and then submits
+    (an UPDATE of the hazard row).  Meanwhile unit B edits the same hazard.  Were B to
+    lock the hazard row before the head, A and B would wait on each other (PostgreSQL
+    aborts one with a deadlock error).  Every unit takes the head first, so B waits for
+    A, then finds the hazard changed: a clear conflict, and A's submit stands."""
+    from tests.helpers import rectifying
+
+    _load_org(pg)
+    with pg.session() as s:
+        hid = rectifying(s)
+    a = pg.session()
+    try:
+        ledger.add_evidence(a, ledger.get_user(a, "hd_safety"), hid, evidence_file(tmp_path))  # A holds the head
+        outcome = _run_threads_async(lambda: _unit(pg, lambda s: ledger.edit(
+            s, ledger.get_user(s, "sup_yingji"), hid, description="监管人员同时修改")))
+        _waiting_on_lock(pg, 1)  # B is blocked (on the head: it must not hold the hazard row)
+        ledger.submit(a, ledger.get_user(a, "hd_safety"), hid)
+        a.commit()
+    finally:
+        a.close()
+    result = outcome()
+    assert isinstance(result, ConflictError), repr(result)
+    with pg.session(write=False) as s:
+        assert s.get(Hazard, hid).state == "reviewed"
+        assert [e.action for e in _chain(s) if e.hazard_id == hid][-2:] == ["evidence", "submit"]
+        assert audit.verify(s).ok
+
+
+def _run_threads_async(fn):  # noqa: ANN001, ANN202
+    """Start fn in a thread; return a function that joins it and gives its result or exception."""
+    box: list = []
+
+    def run() -> None:
+        try:
+            box.append(fn())
+        except BaseException as exc:  # noqa: BLE001
+            box.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def result():  # noqa: ANN202
+        thread.join(JOIN_TIMEOUT)
+        assert not thread.is_alive(), "the other writer hung"
+        return box[0]
+
+    return result
