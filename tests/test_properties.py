@@ -41,7 +41,7 @@ from sqlmodel import Session, select
 
 from hazardloop.config import clock
 from hazardloop.models import audit
-from hazardloop.models.db import forget_engine, get_engine, session_scope
+from hazardloop.models.db import forget_engine, get_engine, session_scope, write_engine
 from hazardloop.models.errors import HazardLoopError
 from hazardloop.models.orgs import load_orgs
 from hazardloop.models.tables import (
@@ -182,7 +182,7 @@ class LedgerMachine(RuleBasedStateMachine):
         Accepted: exactly the audit events `expect` were appended, and the actor was
         one the rules allow (`may`, worked out here independently of states.guards)."""
         before = self._fingerprint()
-        with Session(get_engine(self.url).execution_options(hazardloop_write=True), expire_on_commit=False) as s:
+        with Session(write_engine(self.url), expire_on_commit=False) as s:
             try:
                 result = fn(s)
                 s.commit()
