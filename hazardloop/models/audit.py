@@ -16,7 +16,8 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, select
+from sqlmodel import Session
 
 from hazardloop.config.clock import utcnow
 from hazardloop.models.tables import AuditEvent, AuditHead
@@ -61,22 +62,66 @@ def event_hash(event: Any) -> str:
     )).hexdigest()
 
 
+_EVENTS = AuditEvent.__table__
+_HEAD = AuditHead.__table__
+# Built once: the three statements of an append are plain Core on the session's
+# connection (no ORM unit of work, no model validation per event), compiled once
+# and served from SQLAlchemy's statement cache after that.
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_INSERT_EVENT = _EVENTS.insert()
+_MOVE_HEAD = _HEAD.update().where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+# PostgreSQL: the INSERT and the head's move in one statement (one round trip less):
+#   WITH e AS (INSERT INTO audit_event ... RETURNING seq, hash)
+#   UPDATE audit_head SET seq = e.seq, hash = e.hash FROM e WHERE audit_head.id = 1
+_COLUMNS = ("seq", "ts", "actor", "action", "hazard_id", "before", "after", "reason", "prev_hash", "hash")
+_NEW_EVENT = (_EVENTS.insert().values({c: bindparam(f"e_{c}", type_=_EVENTS.c[c].type) for c in _COLUMNS})
+              .returning(_EVENTS.c.seq, _EVENTS.c.hash).cte("e"))
+_INSERT_AND_MOVE = (_HEAD.update().values(seq=_NEW_EVENT.c.seq, hash=_NEW_EVENT.c.hash)
+                    .where(_HEAD.c.id == 1, _NEW_EVENT.c.seq == _HEAD.c.seq + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """The event just written (the row itself is in the database already)."""
+
+    seq: int
+    ts: datetime
+    actor: str
+    action: str
+    hazard_id: int | None
+    before: dict | None
+    after: dict | None
+    reason: str | None
+    prev_hash: str
+    hash: str
+
+
 def append(
     session: Session, *, actor: str, action: str, hazard_id: int | None = None,
     before: dict | None = None, after: dict | None = None, reason: str | None = None,
-) -> AuditEvent:
-    """Append one event in the caller's transaction (it commits or rolls back with it)."""
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
-    event = AuditEvent(
-        seq=head.seq + 1, ts=utcnow(), actor=actor, action=action, hazard_id=hazard_id,
-        before=jsonable(before) if before is not None else None,
-        after=jsonable(after) if after is not None else None,
-        reason=reason, prev_hash=head.hash, hash="",
-    )
-    event.hash = event_hash(event)
-    head.seq, head.hash = event.seq, event.hash
-    session.add(event)
-    session.add(head)
+) -> Appended:
+    """Append one event in the caller's transaction (it commits or rolls back with it).
+
+    The head row is locked first (SELECT ... FOR UPDATE; on SQLite the writing
+    unit of work already holds the write lock), so concurrent appends queue up
+    behind it and the chain stays gapless."""
+    conn = session.connection()
+    head_seq, head_hash = conn.execute(_LOCK_HEAD).one()
+    row = {
+        "seq": head_seq + 1, "ts": utcnow(), "actor": actor, "action": action, "hazard_id": hazard_id,
+        "before": jsonable(before) if before is not None else None,
+        "after": jsonable(after) if after is not None else None,
+        "reason": reason, "prev_hash": head_hash,
+    }
+    row["hash"] = hashlib.sha256(canonical(**row)).hexdigest()
+    if conn.dialect.name == "postgresql":
+        moved = conn.execute(_INSERT_AND_MOVE, {f"e_{k}": v for k, v in row.items()}).rowcount
+        if moved != 1:  # cannot happen while the head is locked; never leave the two apart
+            raise RuntimeError(f"audit head did not move to {row['seq']}")
+    else:
+        conn.execute(_INSERT_EVENT, row)
+        conn.execute(_MOVE_HEAD, {"new_seq": row["seq"], "new_hash": row["hash"]})
+    event = Appended(**row)
     return event
 
 
@@ -114,7 +159,8 @@ def verify(session: Session, batch: int = 5000) -> VerifyResult:
                 return VerifyResult(False, checked, event.seq, "的内容与其哈希不符（被篡改）")
             prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
             last_seq = event.seq
-    head = session.get(AuditHead, 1)
+    # Read the head fresh (not from the session's identity map, which may hold an old copy).
+    head = session.connection().execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).first()
     if head is not None and (head.seq != checked or head.hash != prev_hash):
         return VerifyResult(False, checked, checked + 1, "缺失（链尾记录被删除）")
     return VerifyResult(True, checked)

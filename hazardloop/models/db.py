@@ -71,10 +71,13 @@ def _sqlite_pragmas(engine: Engine) -> None:
         # A writing unit of work takes the write lock up front (BEGIN IMMEDIATE):
         # a read-then-write transaction then waits its turn instead of failing
         # half-way with "database is locked".  Reads stay deferred and concurrent.
+        # Straight on the driver connection: this runs once per unit of work, and
+        # the statement needs none of SQLAlchemy's execution machinery.
+        dbapi = conn.connection.dbapi_connection
         if conn.get_execution_options().get("hazardloop_write"):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi.execute("BEGIN IMMEDIATE")
         else:
-            conn.exec_driver_sql("BEGIN")
+            dbapi.execute("BEGIN")
 
 
 def write_engine(url: str | None = None) -> Engine:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
@@ -45,8 +46,16 @@ EDITABLE = ("title", "description", "location")
 # --- look-ups ---------------------------------------------------------------
 
 
+# Statements every action runs, built once (SQLAlchemy then reuses their cache key
+# and compiled form instead of rebuilding both per call).
+_USER_BY_NAME = select(AppUser).where(AppUser.username == bindparam("username"))
+_INSERT_PLAN = RectificationPlan.__table__.insert()
+_EVIDENCE_COUNT = select(func.count()).select_from(Evidence).where(
+    Evidence.hazard_id == bindparam("hazard_id"), Evidence.cycle == bindparam("cycle"))
+
+
 def get_user(session: Session, username: str) -> AppUser:
-    user = session.exec(select(AppUser).where(AppUser.username == username)).first()
+    user = session.exec(_USER_BY_NAME, params={"username": username}).first()
     if user is None:
         raise NotFound(f"没有用户 {username}。")
     return user
@@ -109,12 +118,16 @@ def _transition(
     fire(hazard, trigger, actor, data)
     for name, value in changes.items():
         setattr(hazard, name, value)
-    _flush(session, hazard)
     after = _snapshot(hazard, fields)
     if audit_extra:
         after.update(audit_extra)
+    # The audit event first, then the hazard's UPDATE: every unit of work locks the
+    # chain's head row before any hazard row, so two writers never wait on each
+    # other in opposite orders (a deadlock on PostgreSQL).  A version conflict in the
+    # UPDATE rolls the event back with everything else.
     audit.append(session, actor=actor.username, action=trigger, hazard_id=hazard.id,
                  before=before, after=after, reason=reason)
+    _flush(session, hazard)
     if event:
         emit(session, DomainEvent(event, hazard, actor, {"reason": reason, **(audit_extra or {})}))
     return hazard
@@ -195,10 +208,12 @@ def plan(
     _check_version(hazard, expected_version)
     guards.start_rectification(hazard, actor, data)  # refuse before anything is written
     due = clock.end_of_day_utc(deadline)  # type: ignore[arg-type]
-    session.add(RectificationPlan(
+    # A plain INSERT in this transaction (no model object to build and flush); a
+    # refusal further on rolls it back with everything else.
+    session.connection().execute(_INSERT_PLAN, dict(
         hazard_id=hazard.id, responsible_person=responsible_person.strip(), measures=measures.strip(),  # type: ignore[union-attr]
         funds=str(funds).strip(), deadline=due, emergency_plan=emergency_plan.strip(),  # type: ignore[union-attr]
-        submitted_by=actor.username,
+        submitted_by=actor.username, created_at=clock.utcnow(),
     ))
     return _transition(session, hazard, "start_rectification", actor, data,
                        {"deadline": due, "cycle": hazard.cycle + 1}, event="plan_accepted",
@@ -223,7 +238,9 @@ def add_evidence(session: Session, actor: AppUser, ref: int | str, path: str | P
     target = get_settings().evidence_dir / sha[:2] / (sha + src.suffix.lower())
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(target.suffix + ".part")
+        # A temp name of its own: two writers storing the same content at once (PostgreSQL
+        # does not serialise them) must not share, truncate or steal one .part file.
+        tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
         shutil.copyfile(src, tmp)
         tmp.replace(target)  # atomic: a crash never leaves a half-copied evidence file
     evidence = Evidence(hazard_id=hazard.id, cycle=hazard.cycle, filename=filename or src.name,
@@ -237,8 +254,7 @@ def add_evidence(session: Session, actor: AppUser, ref: int | str, path: str | P
 
 
 def evidence_count(session: Session, hazard: Hazard) -> int:
-    return session.exec(select(func.count()).select_from(Evidence).where(
-        Evidence.hazard_id == hazard.id, Evidence.cycle == hazard.cycle)).one()
+    return session.exec(_EVIDENCE_COUNT, params={"hazard_id": hazard.id, "cycle": hazard.cycle}).one()
 
 
 def submit(session: Session, actor: AppUser, ref: int | str, *, evidence: list[str | Path] = (),
@@ -327,9 +343,10 @@ def decide_extension(session: Session, actor: AppUser, extension_id: int, *, app
     else:
         if not reason or not reason.strip():
             raise MissingData("不批准延期需要说明理由。")
-        session.flush()
+        # Head row before the extension row (as in _transition), then write the decision.
         audit.append(session, actor=actor.username, action="extension_denied", hazard_id=hazard.id,
                      after={"extension_id": ext.id}, reason=reason)
+        session.flush()
         emit(session, DomainEvent("extension_decided", hazard, actor, {**info, "reason": reason}))
     return ext
 
@@ -351,8 +368,9 @@ def edit(session: Session, actor: AppUser, ref: int | str, *, expected_version: 
     before = _snapshot(hazard, tuple(changed))
     for k, v in changed.items():
         setattr(hazard, k, v)
-    _flush(session, hazard)
+    # Head row before hazard row, as in _transition.
     audit.append(session, actor=actor.username, action="edit", hazard_id=hazard.id, before=before, after=changed)
+    _flush(session, hazard)
     return hazard
 
 

@@ -1,0 +1,446 @@
+"""Audited transitions per second through the engine, beside a raw-SQL baseline.
+
+    PYTHONPATH=. python bench/transitions.py                      # 10,000 hazards, temp SQLite file
+    PYTHONPATH=. python bench/transitions.py --hazards 2000
+    PYTHONPATH=. python bench/transitions.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+With a PostgreSQL URL the bench creates its own throw-away database on that
+server (hl_bench_<random>, named after nothing else), runs there and drops it at
+the end; the database in the URL is only used to connect.  `--in-place` runs in
+the URL's database instead (it must hold no hazards yet).
+
+What is timed: each hazard goes confirm -> start_rectification (plan) -> submit
+-> approve, every transition its own committed unit of work, as a real user
+action is: open a write session, load the acting user, call the ledger function
+(guards through the shared machine, optimistic version check, the hash-chained
+audit event under the head-row lock, the domain event), commit.  Untimed setup:
+the organisation (tests/data/org.yaml), N hazards reported through the ledger,
+and one evidence row per hazard (the file upload is I/O, not a transition).
+
+The baseline does the same writes with plain DB-API SQL on its own tables
+(baseline_*): per transition an UPDATE of the hazard row with a version check
+(plus the INSERT of the plan row for start_rectification) and an INSERT of a
+hash-chained audit row (same canonical JSON and SHA-256), each committed.  It
+keeps what a single hand-written writer would keep in memory (each hazard's
+version, the previous hash), so it reads nothing.  The same SQL text is also run
+through SQLAlchemy's Connection (the application's engine setup, no ORM) on a
+third table set, for information: it shows how much of the gap is SQLAlchemy
+itself.  Engine and baselines take turns in chunks of 250 transitions, so load
+from other processes hits them alike.
+
+Output: the rates, then `ratio: N.NN` (engine time / DB-API baseline time) last.
+See docs/bench.md for measured numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# This file is named like the `transitions` package the engine imports: run as a
+# script, its own directory must not shadow that package on sys.path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+ORG_FILE = ROOT / "tests" / "data" / "org.yaml"
+PHASES = ("confirm", "start_rectification", "submit", "approve")
+# Hazards are spread over the org file's enterprises; each has a reporter, its own
+# enterprise staff (plan, submit) and two regulators (confirm, approve).
+ENTERPRISES = [
+    # credit code, channel reporter, enterprise user, confirmer, approver, basis
+    ("91370983MA3C0001AY", "inspector1", "hd_safety", "sup_yingji", "sup_yingji2", "CHEM121"),
+    ("91370983MA3C0002B3", "inspector1", "xy_safety", "sup_yingji2", "sup_yingji", "MEM10"),
+    ("91370983MA3C0003C7", "inspector1", "th_safety", "sup_zhujian", "office2", "CONSTR2"),
+]
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# --- the engine ---------------------------------------------------------------
+
+
+def setup_engine_db(url: str, n: int) -> list[tuple[int, tuple]]:
+    from hazardloop.models.db import get_engine, session_scope
+    from hazardloop.models.migrate import init_database
+    from hazardloop.models.orgs import load_orgs
+    from hazardloop.models.tables import Evidence
+    from hazardloop.states import ledger
+
+    engine = get_engine(url)
+    init_database(engine)
+    with session_scope(url) as s:
+        if s.execute(text("SELECT count(*) FROM hazard")).scalar_one():
+            raise SystemExit("这个数据库里已有隐患：请给一个新的数据库（或不加 --in-place）。")
+        load_orgs(s, ORG_FILE)
+    # The org file's third enterprise has no enterprise user; give it one for the bench.
+    with session_scope(url) as s:
+        from hazardloop.models.tables import AppUser
+
+        ent3 = ledger.get_enterprise(s, ENTERPRISES[2][0])
+        s.add(AppUser(username="th_safety", name="冯晓军", role="enterprise", enterprise_id=ent3.id))
+    hazards: list[tuple[int, tuple]] = []
+    t0 = time.perf_counter()
+    batch = 500
+    for start in range(0, n, batch):
+        with session_scope(url) as s:
+            users = {}
+            for i in range(start, min(n, start + batch)):
+                k = i % len(ENTERPRISES)
+                code, reporter, ent_user, confirmer, approver, basis = ENTERPRISES[k]
+                user = users.get(reporter) or users.setdefault(reporter, ledger.get_user(s, reporter))
+                h = ledger.report(s, user, enterprise=code, title=f"基准测试隐患 {i}", channel="inspection")
+                hazards.append((h.id, (ent_user, confirmer, approver, basis)))
+    report_s = time.perf_counter() - t0
+    # One evidence row per hazard for the plan's cycle (1), so submit's guard passes.
+    with session_scope(url) as s:
+        s.execute(insert(Evidence), [dict(hazard_id=hid, cycle=1, filename="photo.jpg", stored_path="bench",
+                                          sha256="0" * 64, size=1, uploaded_by=who[0]) for hid, who in hazards])
+        assert s.execute(text("SELECT count(*) FROM hazard")).scalar_one() == n
+    _say(f"setup: {n} hazards reported through the ledger in {report_s:.1f} s "
+         f"({n / report_s:.0f}/s, one transaction per {batch})")
+    return hazards
+
+
+def engine_phase(url: str, phase: str, hazards: list[tuple[int, tuple]]) -> float:
+    """One transition per hazard, each its own committed unit of work; returns seconds."""
+    from hazardloop.config import clock
+    from hazardloop.models.db import session_scope
+    from hazardloop.states import ledger
+
+    deadline = clock.today() + timedelta(days=30)
+    t0 = time.perf_counter()
+    for hid, (ent_user, confirmer, approver, basis) in hazards:
+        with session_scope(url) as s:
+            if phase == "confirm":
+                ledger.confirm(s, ledger.get_user(s, confirmer), hid, basis_code=basis,
+                               basis_clause="第十三条", level="city")
+            elif phase == "start_rectification":
+                ledger.plan(s, ledger.get_user(s, ent_user), hid, responsible_person="孙立新",
+                            measures="加装泄漏报警并联锁", funds="80000", deadline=deadline,
+                            emergency_plan="专项应急预案")
+            elif phase == "submit":
+                ledger.submit(s, ledger.get_user(s, ent_user), hid)
+            else:
+                ledger.approve(s, ledger.get_user(s, approver), hid, reason="现场核查已整改到位")
+    return time.perf_counter() - t0
+
+
+def check_engine(url: str, n: int) -> str:
+    from hazardloop.models import audit
+    from hazardloop.models.db import session_scope
+
+    with session_scope(url, write=False) as s:
+        closed = s.execute(text("SELECT count(*) FROM hazard WHERE state = 'closed'")).scalar_one()
+        result = audit.verify(s)
+    if closed != n or not result.ok:
+        raise SystemExit(f"engine run is wrong: {closed}/{n} closed; {result.message()}")
+    return f"{closed} hazards closed; {result.message()}"
+
+
+# --- the raw-SQL baseline ---------------------------------------------------------
+
+
+BASELINE_DDL = {
+    "sqlite": [
+        """CREATE TABLE baseline_hazard (id INTEGER PRIMARY KEY, state VARCHAR(16) NOT NULL,
+            basis_code VARCHAR(32), basis_clause VARCHAR(200), level VARCHAR(16), confirmed_by VARCHAR(64),
+            confirmed_at TEXT, deadline TEXT, cycle INTEGER NOT NULL, submitted_by VARCHAR(64), submitted_at TEXT,
+            closed_by VARCHAR(64), closed_at TEXT, version INTEGER NOT NULL)""",
+        """CREATE TABLE baseline_plan (id INTEGER PRIMARY KEY, hazard_id INTEGER NOT NULL REFERENCES
+            baseline_hazard(id), responsible_person VARCHAR(64) NOT NULL, measures TEXT NOT NULL,
+            funds VARCHAR(64) NOT NULL, deadline TEXT NOT NULL, emergency_plan TEXT NOT NULL,
+            submitted_by VARCHAR(64) NOT NULL, created_at TEXT NOT NULL)""",
+        """CREATE TABLE baseline_audit (seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, actor VARCHAR(64) NOT NULL,
+            action VARCHAR(48) NOT NULL, hazard_id INTEGER, before TEXT, after TEXT, reason TEXT,
+            prev_hash VARCHAR(64) NOT NULL, hash VARCHAR(64) NOT NULL UNIQUE)""",
+        "CREATE INDEX ix_baseline_plan_hazard ON baseline_plan (hazard_id)",
+        "CREATE INDEX ix_baseline_audit_hazard ON baseline_audit (hazard_id)",
+        "CREATE INDEX ix_baseline_audit_actor ON baseline_audit (actor)",
+        "CREATE INDEX ix_baseline_audit_action ON baseline_audit (action)",
+    ],
+    "postgresql": [
+        """CREATE TABLE baseline_hazard (id INTEGER PRIMARY KEY, state VARCHAR(16) NOT NULL,
+            basis_code VARCHAR(32), basis_clause VARCHAR(200), level VARCHAR(16), confirmed_by VARCHAR(64),
+            confirmed_at TIMESTAMPTZ, deadline TIMESTAMPTZ, cycle INTEGER NOT NULL, submitted_by VARCHAR(64),
+            submitted_at TIMESTAMPTZ, closed_by VARCHAR(64), closed_at TIMESTAMPTZ, version INTEGER NOT NULL)""",
+        """CREATE TABLE baseline_plan (id SERIAL PRIMARY KEY, hazard_id INTEGER NOT NULL REFERENCES
+            baseline_hazard(id), responsible_person VARCHAR(64) NOT NULL, measures TEXT NOT NULL,
+            funds VARCHAR(64) NOT NULL, deadline TIMESTAMPTZ NOT NULL, emergency_plan TEXT NOT NULL,
+            submitted_by VARCHAR(64) NOT NULL, created_at TIMESTAMPTZ NOT NULL)""",
+        """CREATE TABLE baseline_audit (seq INTEGER PRIMARY KEY, ts TIMESTAMPTZ NOT NULL,
+            actor VARCHAR(64) NOT NULL, action VARCHAR(48) NOT NULL, hazard_id INTEGER, before JSON, after JSON,
+            reason TEXT, prev_hash VARCHAR(64) NOT NULL, hash VARCHAR(64) NOT NULL UNIQUE)""",
+        "CREATE INDEX ix_baseline_plan_hazard ON baseline_plan (hazard_id)",
+        "CREATE INDEX ix_baseline_audit_hazard ON baseline_audit (hazard_id)",
+        "CREATE INDEX ix_baseline_audit_actor ON baseline_audit (actor)",
+        "CREATE INDEX ix_baseline_audit_action ON baseline_audit (action)",
+    ],
+}
+
+
+class _SqlaCursor:
+    """The same SQL text through SQLAlchemy's Connection (exec_driver_sql: no ORM, no compiling)."""
+
+    def __init__(self, conn) -> None:  # noqa: ANN001
+        self.conn, self.rowcount = conn, -1
+
+    def execute(self, sql: str, params=()) -> None:  # noqa: ANN001
+        self.rowcount = self.conn.exec_driver_sql(sql, tuple(params)).rowcount
+
+    def executemany(self, sql: str, rows) -> None:  # noqa: ANN001
+        self.conn.exec_driver_sql(sql, list(rows))
+
+
+class Baseline:
+    """Hand-written writer: UPDATE (version-checked) + INSERT (hash-chained), commit.
+
+    via="dbapi" (the baseline the ratio is taken against): the driver itself.
+    via="sqlalchemy" (shown for information): the same SQL text through the same
+    SQLAlchemy engine setup the application uses (pragmas, BEGIN IMMEDIATE, pool)."""
+
+    def __init__(self, url: str, n: int, via: str = "dbapi", prefix: str = "baseline_") -> None:
+        self.kind = "sqlite" if url.startswith("sqlite") else "postgresql"
+        self.via, self.prefix = via, prefix
+        if via == "sqlalchemy":
+            from hazardloop.models.db import write_engine
+
+            self.conn = write_engine(url).connect()
+            self.p = "?" if self.kind == "sqlite" else "%s"
+        elif self.kind == "sqlite":
+            path = make_url(url).database
+            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+                self.conn.execute(f"PRAGMA {pragma}")
+            self.p = "?"
+        else:
+            import psycopg
+
+            u = make_url(url)
+            self.conn = psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+                                        dbname=u.database)
+            self.p = "%s"
+        self._ddl(n)
+        self.seq, self.prev_hash = 0, "0" * 64
+        self.version = {hid: 1 for hid in range(1, n + 1)}
+
+    def _cursor(self):  # noqa: ANN202
+        return _SqlaCursor(self.conn) if self.via == "sqlalchemy" else self.conn.cursor()
+
+    def _commit(self, cur) -> None:  # noqa: ANN001
+        if self.kind == "sqlite" and self.via == "dbapi":
+            cur.execute("COMMIT")
+        else:
+            self.conn.commit()
+
+    def _t(self, sql: str) -> str:
+        return sql.replace("baseline_", self.prefix)
+
+    def _ddl(self, n: int) -> None:
+        cur = self._cursor()
+        self._begin(cur)
+        for stmt in BASELINE_DDL[self.kind]:
+            cur.execute(self._t(stmt))
+        cur.executemany(self._t(f"INSERT INTO baseline_hazard (id, state, cycle, version) VALUES ({self.p}, 'found', 0, 1)"),
+                        [(i,) for i in range(1, n + 1)])
+        self._commit(cur)
+
+    def _begin(self, cur) -> None:  # noqa: ANN001
+        # The same write lock the engine takes (through SQLAlchemy, the engine's own
+        # begin hook issues it).
+        if self.kind == "sqlite" and self.via == "dbapi":
+            cur.execute("BEGIN IMMEDIATE")
+
+    def _ts(self, value):  # noqa: ANN001, ANN202
+        from hazardloop.models.audit import jsonable
+
+        return jsonable(value) if self.kind == "sqlite" else value
+
+    def transition(self, hid: int, actor: str, action: str, sets: dict, before: dict, after: dict,
+                   reason: str | None = None, plan: dict | None = None) -> None:
+        from hazardloop.config.clock import utcnow
+        from hazardloop.models.audit import canonical, jsonable
+
+        p, t = self.p, self.prefix
+        cur = self._cursor()
+        self._begin(cur)
+        if plan is not None:
+            cols = ", ".join(plan)
+            cur.execute(f"INSERT INTO {t}plan (hazard_id, {cols}) VALUES ({p}, {', '.join([p] * len(plan))})",
+                        (hid, *(self._ts(v) for v in plan.values())))
+        version = self.version[hid]
+        assign = ", ".join(f"{k} = {p}" for k in sets)
+        cur.execute(f"UPDATE {t}hazard SET {assign}, version = {p} WHERE id = {p} AND version = {p}",
+                    (*(self._ts(v) for v in sets.values()), version + 1, hid, version))
+        if cur.rowcount != 1:
+            raise RuntimeError(f"baseline conflict on hazard {hid}")
+        seq, ts = self.seq + 1, utcnow()
+        before, after = jsonable(before), jsonable(after)
+        digest = hashlib.sha256(canonical(seq, ts, actor, action, hid, before, after, reason,
+                                          self.prev_hash)).hexdigest()
+        cur.execute(f"INSERT INTO {t}audit (seq, ts, actor, action, hazard_id, before, after, reason, "
+                    f"prev_hash, hash) VALUES ({', '.join([p] * 10)})",
+                    (seq, self._ts(ts), actor, action, hid, json.dumps(before, ensure_ascii=False),
+                     json.dumps(after, ensure_ascii=False), reason, self.prev_hash, digest))
+        self._commit(cur)
+        self.version[hid] = version + 1
+        self.seq, self.prev_hash = seq, digest
+
+    def phase(self, phase: str, hazards: list[tuple[int, tuple]]) -> float:
+        """The same transitions as the engine's phase, on the baseline tables; returns seconds."""
+        from hazardloop.config import clock
+
+        day = clock.today() + timedelta(days=30)
+        due = clock.end_of_day_utc(day)
+        t0 = time.perf_counter()
+        for hid, (ent_user, confirmer, approver, basis) in hazards:
+            now = clock.utcnow()
+            if phase == "confirm":
+                sets = {"state": "listed", "basis_code": basis, "basis_clause": "第十三条", "level": "city",
+                        "confirmed_by": confirmer, "confirmed_at": now}
+                before = {k: None for k in sets} | {"state": "found"}
+                self.transition(hid, confirmer, phase, sets, before, sets)
+            elif phase == "start_rectification":
+                plan = {"responsible_person": "孙立新", "measures": "加装泄漏报警并联锁", "funds": "80000",
+                        "deadline": due, "emergency_plan": "专项应急预案", "submitted_by": ent_user,
+                        "created_at": now}
+                sets = {"state": "rectifying", "deadline": due, "cycle": 1}
+                after = sets | {"plan": {"responsible_person": "孙立新", "measures": "加装泄漏报警并联锁",
+                                         "funds": "80000", "deadline": day, "emergency_plan": "专项应急预案"}}
+                self.transition(hid, ent_user, phase, sets, {"state": "listed", "deadline": None, "cycle": 0},
+                                after, plan=plan)
+            elif phase == "submit":
+                sets = {"state": "reviewed", "submitted_by": ent_user, "submitted_at": now}
+                self.transition(hid, ent_user, phase, sets,
+                                {"state": "rectifying", "submitted_by": None, "submitted_at": None},
+                                sets | {"evidence_count": 1})
+            else:
+                sets = {"state": "closed", "closed_by": approver, "closed_at": now}
+                self.transition(hid, approver, phase, sets,
+                                {"state": "reviewed", "closed_by": None, "closed_at": None}, sets,
+                                reason="现场核查已整改到位")
+        return time.perf_counter() - t0
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# --- driver -----------------------------------------------------------------------
+
+
+def _rate_line(label: str, times: dict[str, float], n: int) -> str:
+    total = sum(times.values())
+    per = "  ".join(f"{k} {n / v:,.0f}/s" for k, v in times.items())
+    return f"{label}: {n * len(times)} transitions in {total:.2f} s = {n * len(times) / total:,.0f} transitions/s  ({per})"
+
+
+def bench(url: str, baseline_url: str, sqla_url: str, n: int, profile: str | None, chunk: int = 250) -> float:
+    from hazardloop.models.db import forget_engine
+
+    hazards = setup_engine_db(url, n)
+    # The baselines' hazards are numbered 1..n in the same order as the engine's.
+    base = Baseline(baseline_url, n)
+    sqla = Baseline(sqla_url, n, via="sqlalchemy", prefix="baseline_sqla_")
+    base_hazards = [(i, who) for i, (_, who) in enumerate(hazards, 1)]
+    engine_times = dict.fromkeys(PHASES, 0.0)
+    base_times = dict.fromkeys(PHASES, 0.0)
+    sqla_times = dict.fromkeys(PHASES, 0.0)
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+    try:
+        # Engine and baselines take turns, a chunk at a time, so that whatever else
+        # the machine is doing slows them alike.
+        for phase in PHASES:
+            for start in range(0, n, chunk):
+                if prof:
+                    prof.enable()
+                engine_times[phase] += engine_phase(url, phase, hazards[start:start + chunk])
+                if prof:
+                    prof.disable()
+                base_times[phase] += base.phase(phase, base_hazards[start:start + chunk])
+                sqla_times[phase] += sqla.phase(phase, base_hazards[start:start + chunk])
+    finally:
+        base.close()
+        sqla.close()
+    if prof:
+        prof.dump_stats(profile)
+        _say(f"engine profile written to {profile} (python -m pstats {profile})")
+    _say("engine check: " + check_engine(url, n))
+    forget_engine(url)
+    engine_total, base_total = sum(engine_times.values()), sum(base_times.values())
+    _say(_rate_line("same SQL through SQLAlchemy's Connection (for information)", sqla_times, n))
+    _say(f"engine / SQLAlchemy-Connection baseline (for information): {engine_total / sum(sqla_times.values()):.2f}")
+    _say(_rate_line("engine  ", engine_times, n))
+    _say(_rate_line("baseline", base_times, n))
+    ratio = engine_total / base_total
+    _say(f"ratio: {ratio:.2f}")
+    return ratio
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--hazards", type=int, default=10_000, help="how many hazards (4 transitions each)")
+    ap.add_argument("--db", default=None, help="database URL (default: a temp SQLite file)")
+    ap.add_argument("--in-place", action="store_true",
+                    help="PostgreSQL: use the URL's database itself instead of a throw-away one")
+    ap.add_argument("--profile", default=None, help="write a cProfile of the engine phase to this file")
+    args = ap.parse_args(argv)
+
+    tmp = tempfile.TemporaryDirectory(prefix="hl-bench-")
+    os.environ["HAZARDLOOP_HOME"] = tmp.name  # evidence dir etc. never touch ./var
+    os.environ.pop("HAZARDLOOP_DATABASE_URL", None)
+    url = args.db or f"sqlite:///{Path(tmp.name) / 'engine.sqlite'}"
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite"):
+        path = Path(make_url(url).database)
+        baseline_url = f"sqlite:///{path.with_name(path.stem + '-baseline.sqlite')}"
+        sqla_url = f"sqlite:///{path.with_name(path.stem + '-baseline-sqla.sqlite')}"
+        _say(f"database: SQLite {path} (baselines: {make_url(baseline_url).database}, {make_url(sqla_url).database})")
+        try:
+            bench(url, baseline_url, sqla_url, args.hazards, args.profile)
+        finally:
+            tmp.cleanup()
+        return 0
+    if args.in_place:
+        _say(f"database: {make_url(url).render_as_string(hide_password=True)} (in place)")
+        bench(url, url, url, args.hazards, args.profile)
+        return 0
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"hl_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    scratch = make_url(url).set(database=name).render_as_string(hide_password=False)
+    _say(f"database: throw-away {name} on {make_url(url).host}:{make_url(url).port or 5432}")
+    try:
+        bench(scratch, scratch, scratch, args.hazards, args.profile)
+    finally:
+        from hazardloop.models.db import dispose_engines
+
+        dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
