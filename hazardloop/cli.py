@@ -391,6 +391,7 @@ def demo(reset: Annotated[bool, typer.Option("--reset", help="清空已有数据
 
 # --- feature commands: each feature module registers its own sub-commands here ---
 # (one import + register line per feature; keep them in this block)
+from hazardloop.cli_escalation import register as _register_escalation; _register_escalation(app)  # noqa: E402,E702
 # --- end feature commands ---
 
 
