@@ -71,3 +71,31 @@ def policy_file(tmp_path, monkeypatch) -> Path:
     path.write_text(DEFAULT_FILE.read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.setenv("HAZARDLOOP_ESCALATION_POLICY", str(path))
     return path
+
+
+@pytest.fixture
+def pg_org(pg):  # noqa: ANN001
+    """PostgreSQL only, with tests/data/org.yaml loaded (real concurrency)."""
+    from hazardloop.models.orgs import load_orgs
+    from tests.conftest import ORG_FILE
+
+    with pg.session() as s:
+        load_orgs(s, ORG_FILE)
+        s.commit()
+    return pg
+
+
+def check_gapless(s: Session) -> dict[tuple[str, int], int]:
+    """Every (doc_type, year) has serials 1..n, and its counter says n."""
+    from hazardloop.models.escalation import DocumentCounter
+
+    serials: dict[tuple[str, int], list[int]] = {}
+    for doc in s.exec(select(Document)).all():
+        serials.setdefault((doc.doc_type, doc.year), []).append(doc.serial)
+    counters = {(c.doc_type, c.year): c.last for c in s.exec(select(DocumentCounter)).all()}
+    for key, found in serials.items():
+        assert sorted(found) == list(range(1, len(found) + 1)), (key, sorted(found))
+        assert counters[key] == len(found), (key, counters[key], len(found))
+    for key, last in counters.items():
+        assert last == len(serials.get(key, [])), (key, last)
+    return {k: len(v) for k, v in serials.items()}

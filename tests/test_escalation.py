@@ -354,18 +354,10 @@ def test_cli_sweep_document_show_and_approve(org, tmp_path):
         step = s.exec(select(EscalationStep).where(EscalationStep.step == "exposure")).one()
     shown = _cli(org.url, "document", "show", "肥安办通〔2024〕1号", home=home)
     assert shown.returncode == 0 and shown.stdout == doc.text.encode("utf-8")
-    shown_html = _cli(org.url, "document", "show", "肥安办通〔2024〕1号", "--html", home=home)
-    assert shown_html.stdout == doc.html.encode("utf-8")
-    missing = _cli(org.url, "document", "show", "肥安办函〔2024〕99号", home=home)
-    assert missing.returncode == 1 and "没有文号" in missing.stderr.decode()
     refused = _cli(org.url, "escalation", "approve", str(step.id), "--actor", "sup_yingji", home=home)
     assert refused.returncode == 1 and "市安委办" in refused.stderr.decode()
-    declined = _cli(org.url, "escalation", "decline", str(step.id), "--actor", "office1", home=home)
-    assert declined.returncode == 1 and "理由" in declined.stderr.decode()
     ok = _cli(org.url, "escalation", "approve", str(step.id), "--actor", "office1", home=home)
     assert ok.returncode == 0 and "肥安办曝〔" in ok.stdout.decode()
-    bad_date = _cli(org.url, "sweep", "--as-of", "2024-13-01", home=home)
-    assert bad_date.returncode == 2
 
 
 def test_run_sweeps_for_the_demo(org):
