@@ -155,6 +155,7 @@ _SUP = {ENT_HD: "sup_yingji", ENT_XY: "office1"}
 _SAFETY = {ENT_HD: "hd_safety", ENT_XY: "xy_safety"}
 
 
+@pytest.mark.slow
 def test_a_year_day_by_day(org, tmp_path):
     """300 hazards through 2024 with random judgements, plans, extensions, reviews; a sweep every working day."""
     if org.kind != "sqlite":
@@ -192,9 +193,18 @@ def test_a_year_day_by_day(org, tmp_path):
     assert states["closed"] > 50 and steps["notice_letter"] > 30 and steps["timeout_found"] > 0, (states, steps)
 
 
+def _user(s, username: str):  # noqa: ANN001, ANN202
+    cache = s.info.setdefault("users", {})
+    if username not in cache:
+        cache[username] = ledger.get_user(s, username)
+    return cache[username]
+
+
 def _act(s, rng, h, ent, day, evidence) -> None:  # noqa: ANN001
     r = rng.random()
-    sup, safety = ledger.get_user(s, _SUP[ent]), ledger.get_user(s, _SAFETY[ent])
+    if r >= 0.3 or (h.state != "reviewed" and r >= 0.15):
+        return  # nothing happens to this hazard today
+    sup, safety = _user(s, _SUP[ent]), _user(s, _SAFETY[ent])
     if h.state == "found" and r < 0.15:
         if rng.random() < 0.1:
             ledger.dismiss(s, sup, h.id, reason="不属于重大事故隐患")

@@ -17,6 +17,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ class Policy:
         return {"steps": [asdict(s) for s in self.steps],
                 "stage_timeouts": [asdict(t) for t in self.stage_timeouts]}
 
-    @property
+    @cached_property
     def version(self) -> str:
         body = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(body.encode()).hexdigest()
@@ -146,6 +147,13 @@ _STEP_KEYS = {"code", "name", "offset", "kind", "template", "recipients", "copy"
 
 
 def parse_policy(text: str, source: str = "<text>") -> Policy:
+    """Check and build a policy; the same text is parsed once per process (the sweep and every
+    new deadline load the policy in force)."""
+    return _parse_cached(text, source)
+
+
+@lru_cache(maxsize=16)
+def _parse_cached(text: str, source: str) -> Policy:
     chk = _Checker(source)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
