@@ -367,3 +367,23 @@ def test_run_sweeps_for_the_demo(org):
     counts = esc.run_sweeps(lambda: org.session(), date(2024, 9, 1), date(2024, 11, 8))
     assert counts["提示函"] == 2 and counts["警示函"] == 2 and counts["到期提醒"] == 2
     assert counts["曝光（待审批）"] == 1 and counts["约谈会"] == 1
+
+
+def test_enqueue_many_writes_the_rows_outbox_enqueue_writes(org):
+    from hazardloop.notifications import outbox, recipients
+
+    with org.session() as s:
+        hid = rectifying_with_deadline(s, PLANNED, DEADLINE)
+        h = ledger.get_hazard(s, hid)
+        people = recipients.resolve(s, h, ["principal", "controller", "township"])
+        common = dict(event="escalation", hazard_id=hid, subject="主题", body="正文", document_id=None)
+        assert outbox.enqueue(s, cycle=7, step="a", recipients=people, **common) == 3
+        assert esc.enqueue_many(s, [dict(cycle=8, step="a", recipients=people, **common)]) == 3
+        assert esc.enqueue_many(s, [dict(cycle=8, step="a", recipients=people, **common)]) == 0  # unique key
+        rows = s.exec(select(Notification).where(Notification.hazard_id == hid, Notification.step == "a")
+                      .order_by(Notification.id)).all()
+        skip = {"id", "key", "cycle", "created_at", "next_attempt_at"}
+        one = [{k: v for k, v in r.model_dump().items() if k not in skip} for r in rows if r.cycle == 7]
+        two = [{k: v for k, v in r.model_dump().items() if k not in skip} for r in rows if r.cycle == 8]
+        assert one == two
+        assert [r.key.replace("|8|", "|7|") for r in rows if r.cycle == 8] == [r.key for r in rows if r.cycle == 7]

@@ -67,6 +67,7 @@ def add_workdays(day: date, n: int) -> date:
     return current
 
 
+@lru_cache(maxsize=65536)
 def workdays_between(start: date, end: date) -> int:
     """Working days in (start, end]; negative when end is before start."""
     if end == start:

@@ -239,20 +239,56 @@ def document_context(refs: _Refs, hazard: Hazard, ent: Enterprise, step: Step, d
 
 
 class _Resolver:
-    """recipients.resolve, cached by what its answer depends on (enterprise, region, department)."""
+    """recipients.resolve, one role at a time (it resolves roles in order, so the concatenation is
+    the same list), cached by what each role depends on: the enterprise, the region, the department."""
+
+    _KEY = {"principal": "ent", "controller": "ent", "safety_manager": "ent", "township": "region",
+            "department": "dept", "committee": "all"}
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.cache: dict[tuple, list[recipients.Recipient]] = {}
 
     def __call__(self, hazard: Hazard, roles: tuple[str, ...]) -> list[recipients.Recipient]:
-        key = (hazard.enterprise_id, hazard.region_code, hazard.supervising_department, roles)
-        found = self.cache.get(key)
-        if found is None:
-            if len(self.cache) > 20000:
-                self.cache.clear()
-            found = self.cache[key] = recipients.resolve(self.session, hazard, list(roles))
-        return found
+        out: list[recipients.Recipient] = []
+        for role in roles:
+            dep = self._KEY.get(role, "ent")
+            key = (role, hazard.enterprise_id if dep == "ent" else hazard.region_code if dep == "region"
+                   else hazard.supervising_department if dep == "dept" else None)
+            found = self.cache.get(key)
+            if found is None:
+                if len(self.cache) > 50000:
+                    self.cache.clear()
+                found = self.cache[key] = recipients.resolve(self.session, hazard, [role])
+            out.extend(found)
+        return out
+
+
+def enqueue_many(session: Session, notices: list[dict[str, Any]]) -> int:
+    """outbox.enqueue for many notices in one INSERT (same rows, same unique keys, same channel
+    routing); the sweep queues thousands per batch and one statement each would dominate its time.
+    tests/test_escalation.py checks the rows equal what outbox.enqueue writes."""
+    from hazardloop.models.tables import Notification
+
+    now = clock.utcnow()
+    rows = []
+    for n in notices:
+        for recipient in n["recipients"]:
+            for channel in outbox._channel_resolver(recipient):
+                rows.append(dict(
+                    key=outbox.notification_key(n["event"], n["hazard_id"], n["cycle"], n["step"], recipient, channel),
+                    event=n["event"], hazard_id=n["hazard_id"], cycle=n["cycle"], step=n["step"],
+                    recipient_role=recipient.role, recipient_name=recipient.name, channel=channel,
+                    subject=n["subject"], body=n["body"], document_id=n.get("document_id"), status="pending",
+                    attempts=0, next_attempt_at=now, created_at=now))
+    if not rows:
+        return 0
+    table = Notification.__table__
+    stmt = _dialect_insert(session, table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
+    total = 0
+    for k in range(0, len(rows), 2000):
+        total += len(session.execute(stmt, rows[k:k + 2000]).all())
+    return total
 
 
 def _audit_many(session: Session, events: list[dict[str, Any]]) -> None:
@@ -464,6 +500,7 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
         if keep_items:
             result.items.append(item)
     doc_ids = documents.store(session, doc_rows)
+    batch: list[dict[str, Any]] = []
     for d, step_id, subject, body in notices:
         if d.step.approval:
             people = resolver(d.hazard, ("committee",))
@@ -471,9 +508,9 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
         else:
             people = resolver(d.hazard, d.step.recipients + d.step.copy)
             step_key = d.step.code
-        result.notifications += outbox.enqueue(
-            session, event=EVENT, hazard_id=d.hazard.id, cycle=d.cycle_row.cycle, step=step_key,
-            recipients=people, subject=subject, body=body, document_id=doc_ids.get(step_id))
+        batch.append(dict(event=EVENT, hazard_id=d.hazard.id, cycle=d.cycle_row.cycle, step=step_key,
+                          recipients=people, subject=subject, body=body, document_id=doc_ids.get(step_id)))
+    result.notifications += enqueue_many(session, batch)
     _audit_many(session, audits)
 
 
