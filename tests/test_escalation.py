@@ -155,7 +155,9 @@ def test_closed_dismissed_and_unplanned_hazards_are_not_escalated(org, tmp_path)
         assert _count(s, EscalationStep) == 0 and _count(s, Document) == 0
         assert s.exec(select(func.count()).select_from(Notification)
                       .where(Notification.event == "escalation")).one() == 0
-        assert found.id and s.get(EscalationCycle, 1) is None or s.get(EscalationCycle, 1).status != "active"
+        assert steps_of(s, found.id) == [] and steps_of(s, dismissed.id) == []
+        cycles = s.exec(select(EscalationCycle).where(EscalationCycle.hazard_id == closed)).all()
+        assert [(c.cycle, c.status) for c in cycles] == [(1, "ended")]  # started at plan, ended once closed
 
 
 def test_policy_in_force_when_the_cycle_started_is_the_one_it_uses(org, policy_file):
