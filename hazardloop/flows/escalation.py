@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from hazardloop.config import clock
 from hazardloop.models.db import session_scope
@@ -25,7 +25,7 @@ from hazardloop.notifications import escalation as esc
 def active_regions(db_url: str | None = None) -> list[str]:
     """Regions that have hazards under rectification (index-only on region_code/state)."""
     with session_scope(db_url, write=False) as s:
-        return sorted(r for r in s.execute(select(distinct(Hazard.region_code))
+        return sorted(r for r in s.execute(select(Hazard.region_code).distinct()
                                            .where(Hazard.state == esc.ACTIVE_STATE)).scalars())
 
 
