@@ -43,7 +43,9 @@ def sweep(
         return
     head = "【试运行，未写入】" if dry_run else ""
     if result.items:
-        table = Table(title=f"{head}督办扫描 {result.as_of}：{'将' if dry_run else '已'}出具 {len(result.items)} 项")
+        total = sum(result.issued.values())
+        table = Table(title=f"{head}督办扫描 {result.as_of}：{'将' if dry_run else '已'}出具 {total} 项"
+                            + (f"（列出前 {len(result.items)} 项）" if total > len(result.items) else ""))
         for col in ("隐患", "周期", "督办措施", "应发日期", "文号", "状态"):
             table.add_column(col)
         for it in result.items:

@@ -321,6 +321,9 @@ class _Row:
 # --- the sweep -------------------------------------------------------------------------
 
 
+ITEMS_MAX = 5000
+
+
 @dataclass
 class SweepResult:
     as_of: date
@@ -343,7 +346,9 @@ class SweepResult:
         self.proposed += other.proposed
         self.notifications += other.notifications
         self.timeouts += other.timeouts
-        self.items.extend(other.items)
+        room = ITEMS_MAX - len(self.items)  # the listing is for people: bounded, the counts are complete
+        if room > 0:
+            self.items.extend(other.items[:room])
 
     def as_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat(), "dry_run": self.dry_run, "cycles_started": self.cycles_started,
