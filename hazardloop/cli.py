@@ -403,6 +403,7 @@ from hazardloop import cli_intake  # noqa: E402
 cli_intake.register(app)
 from hazardloop import cli_stats  # noqa: E402
 cli_stats.register(app)
+from hazardloop.cli_escalation import register as _register_escalation; _register_escalation(app)  # noqa: E402,E702
 # --- end feature commands ---
 
 

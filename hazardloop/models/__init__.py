@@ -26,3 +26,4 @@ __all__ = [
     "Extension", "Hazard", "Industry", "Notification", "RectificationPlan", "Region",
     "Standard",
 ]
+from hazardloop.models import escalation as _escalation  # noqa: E402,F401  (escalation tables)

@@ -1,0 +1,262 @@
+"""The escalation policy (督查督办阶梯): loaded from a YAML file and checked.
+
+The file (default: config/escalation.yaml next to this module; overridden by
+$HAZARDLOOP_ESCALATION_POLICY or $HAZARDLOOP_HOME/escalation.yaml) lists the
+ladder steps and the stage timeouts.  A bad file is refused at load with its
+line number and the reason (PolicyError, Chinese message).
+
+A policy has a version: the SHA-256 of its canonical JSON.  A deadline cycle
+stores the version (and the policy body) when it starts, so a later edit of the
+file changes only cycles that start afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_FILE = Path(__file__).with_name("escalation.yaml")
+TEMPLATES = Path(__file__).resolve().parent.parent / "notifications" / "templates"
+
+KINDS = {"reminder": "提醒", "letter": "函告", "bulletin": "通报", "interview": "约谈", "exposure": "曝光"}
+# Must equal notifications.recipients.RECIPIENT_ROLES (a test checks it; config may not import upwards).
+ROLES = ("principal", "controller", "safety_manager", "township", "department", "committee")
+STAGES = {"found": "已发现（未判定）", "listed": "已挂牌（未提交整改方案）"}
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; str() names the file, the line and the reason."""
+
+
+@dataclass(frozen=True)
+class Step:
+    code: str
+    name: str
+    offset: int  # working days from the deadline (negative: before it)
+    kind: str
+    template: str
+    recipients: tuple[str, ...]
+    copy: tuple[str, ...] = ()
+    doc_type: str | None = None  # 发文字 in the 文号; None: no document (a reminder)
+    approval: bool = False  # takes effect only after the committee office approves
+
+    @property
+    def has_document(self) -> bool:
+        return self.doc_type is not None
+
+
+@dataclass(frozen=True)
+class StageTimeout:
+    state: str
+    workdays: int
+    name: str
+    recipients: tuple[str, ...]
+
+    @property
+    def code(self) -> str:
+        return f"timeout_{self.state}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    steps: tuple[Step, ...]
+    stage_timeouts: tuple[StageTimeout, ...] = ()
+    source: str = field(default="", compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"steps": [asdict(s) for s in self.steps],
+                "stage_timeouts": [asdict(t) for t in self.stage_timeouts]}
+
+    @cached_property
+    def version(self) -> str:
+        body = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    def step(self, code: str) -> Step:
+        for s in self.steps:
+            if s.code == code:
+                return s
+        raise KeyError(code)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "snapshot") -> Policy:
+        steps = tuple(Step(**{**s, "recipients": tuple(s["recipients"]), "copy": tuple(s.get("copy", ()))})
+                      for s in data["steps"])
+        timeouts = tuple(StageTimeout(**{**t, "recipients": tuple(t["recipients"])})
+                         for t in data.get("stage_timeouts", ()))
+        return cls(steps, timeouts, source)
+
+
+# --- loading with line numbers ---------------------------------------------------------
+
+
+class _Checker:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, node: yaml.Node | None, reason: str) -> None:
+        line = f"第 {node.start_mark.line + 1} 行：" if node is not None else ""
+        raise PolicyError(f"督办规则文件 {self.source} {line}{reason}")
+
+    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, f"{what}应为键值映射。")
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key, value in node.value:
+            if key.value in out:
+                self.fail(key, f"{what}中键 {key.value} 重复。")
+            out[key.value] = (key, value)
+        return out
+
+    def scalar(self, node: yaml.Node, what: str, kind: type) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            self.fail(node, f"{what}应为单个值。")
+        value = yaml.safe_load(yaml.serialize(node))
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            self.fail(node, f"{what}应为整数，收到 {node.value!r}。")
+        if kind is bool and not isinstance(value, bool):
+            self.fail(node, f"{what}应为 true 或 false，收到 {node.value!r}。")
+        if kind is str and (value is None or not str(value).strip()):
+            self.fail(node, f"{what}不能为空。")
+        return str(value).strip() if kind is str else value
+
+    def roles(self, node: yaml.Node, what: str, required: bool = True) -> tuple[str, ...]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(node, f"{what}应为角色列表，如 [principal, controller]。")
+        out = []
+        for item in node.value:
+            role = self.scalar(item, what, str)
+            if role not in ROLES:
+                self.fail(item, f"{what}中的角色 {role!r} 未知；可用：{'、'.join(ROLES)}。")
+            out.append(role)
+        if required and not out:
+            self.fail(node, f"{what}不能为空。")
+        return tuple(out)
+
+
+_STEP_KEYS = {"code", "name", "offset", "kind", "template", "recipients", "copy", "doc_type", "approval"}
+
+
+def parse_policy(text: str, source: str = "<text>") -> Policy:
+    """Check and build a policy; the same text is parsed once per process (the sweep and every
+    new deadline load the policy in force)."""
+    return _parse_cached(text, source)
+
+
+@lru_cache(maxsize=16)
+def _parse_cached(text: str, source: str) -> Policy:
+    chk = _Checker(source)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f"第 {mark.line + 1} 行：" if mark else ""
+        raise PolicyError(f"督办规则文件 {source} {line}YAML 格式错误（{exc.problem}）。") from None
+    if root is None:
+        raise PolicyError(f"督办规则文件 {source} 是空的。")
+    top = chk.mapping(root, "文件顶层")
+    for key, (knode, _v) in top.items():
+        if key not in ("steps", "stage_timeouts"):
+            chk.fail(knode, f"未知的顶层键 {key!r}；可用：steps、stage_timeouts。")
+    if "steps" not in top:
+        chk.fail(root, "缺少 steps（督办阶梯）。")
+    steps_node = top["steps"][1]
+    if not isinstance(steps_node, yaml.SequenceNode) or not steps_node.value:
+        chk.fail(steps_node, "steps 应为非空列表。")
+    steps: list[Step] = []
+    for item in steps_node.value:
+        m = chk.mapping(item, "督办步骤")
+        for key, (knode, _v) in m.items():
+            if key not in _STEP_KEYS:
+                chk.fail(knode, f"督办步骤中未知的键 {key!r}；可用：{'、'.join(sorted(_STEP_KEYS))}。")
+        for key in ("code", "name", "offset", "kind", "template", "recipients"):
+            if key not in m:
+                chk.fail(item, f"督办步骤缺少 {key}。")
+        code = chk.scalar(m["code"][1], "code", str)
+        if not _CODE.match(code):
+            chk.fail(m["code"][1], f"步骤代码 {code!r} 只能由小写字母、数字和下划线组成。")
+        if code.startswith("timeout_") or any(s.code == code for s in steps):
+            chk.fail(m["code"][1], f"步骤代码 {code!r} 重复或被保留。")
+        offset = chk.scalar(m["offset"][1], "offset", int)
+        if steps and offset <= steps[-1].offset:
+            chk.fail(m["offset"][1], f"步骤 {code} 的 offset {offset} 必须大于上一步 {steps[-1].code} 的 "
+                                     f"{steps[-1].offset}（按时间先后排列）。")
+        if abs(offset) > 250:
+            chk.fail(m["offset"][1], f"offset {offset} 超出范围（±250 个工作日）。")
+        kind = chk.scalar(m["kind"][1], "kind", str)
+        if kind not in KINDS:
+            chk.fail(m["kind"][1], f"kind {kind!r} 未知；可用：{'、'.join(KINDS)}。")
+        template = chk.scalar(m["template"][1], "template", str)
+        if not re.match(r"^doc_[a-z0-9_]+$", template) or not (TEMPLATES / f"{template}.html.j2").is_file() \
+                or not (TEMPLATES / f"{template}.txt.j2").is_file():
+            chk.fail(m["template"][1], f"公文模板 {template!r} 不存在（应有 notifications/templates/"
+                                       f"{template}.html.j2 和 .txt.j2）。")
+        doc_type = chk.scalar(m["doc_type"][1], "doc_type", str) if "doc_type" in m else None
+        if kind != "reminder" and doc_type is None:
+            chk.fail(item, f"步骤 {code}（{kind}）须给出 doc_type（文号中的发文字，如 函）。")
+        if doc_type is not None and (len(doc_type) > 4 or not re.match(r"^[\u4e00-\u9fff]+$", doc_type)):
+            chk.fail(m["doc_type"][1], f"doc_type {doc_type!r} 应为 1–4 个汉字。")
+        approval = chk.scalar(m["approval"][1], "approval", bool) if "approval" in m else False
+        if approval and doc_type is None:
+            chk.fail(m["approval"][1], "需要审批的步骤必须出具公文（给出 doc_type）。")
+        steps.append(Step(
+            code=code, name=chk.scalar(m["name"][1], "name", str), offset=offset, kind=kind, template=template,
+            recipients=chk.roles(m["recipients"][1], "recipients"),
+            copy=chk.roles(m["copy"][1], "copy", required=False) if "copy" in m else (),
+            doc_type=doc_type, approval=approval,
+        ))
+    timeouts: list[StageTimeout] = []
+    if "stage_timeouts" in top:
+        node = top["stage_timeouts"][1]
+        if not isinstance(node, yaml.SequenceNode):
+            chk.fail(node, "stage_timeouts 应为列表。")
+        for item in node.value:
+            m = chk.mapping(item, "环节超时")
+            for key, (knode, _v) in m.items():
+                if key not in ("state", "workdays", "name", "recipients"):
+                    chk.fail(knode, f"环节超时中未知的键 {key!r}。")
+            for key in ("state", "workdays", "name", "recipients"):
+                if key not in m:
+                    chk.fail(item, f"环节超时缺少 {key}。")
+            state = chk.scalar(m["state"][1], "state", str)
+            if state not in STAGES:
+                chk.fail(m["state"][1], f"state {state!r} 不支持；可用：{'、'.join(STAGES)}。")
+            if any(t.state == state for t in timeouts):
+                chk.fail(m["state"][1], f"环节 {state} 重复。")
+            days = chk.scalar(m["workdays"][1], "workdays", int)
+            if not 1 <= days <= 250:
+                chk.fail(m["workdays"][1], f"workdays 应在 1–250 之间，收到 {days}。")
+            timeouts.append(StageTimeout(state, days, chk.scalar(m["name"][1], "name", str),
+                                         chk.roles(m["recipients"][1], "recipients")))
+    return Policy(tuple(steps), tuple(timeouts), source)
+
+
+def policy_path(path: str | Path | None = None) -> Path:
+    if path:
+        return Path(path)
+    env = os.environ.get("HAZARDLOOP_ESCALATION_POLICY")
+    if env:
+        return Path(env)
+    from hazardloop.config.settings import get_settings
+
+    local = get_settings().data_dir / "escalation.yaml"
+    return local if local.is_file() else DEFAULT_FILE
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """The policy in force: read and checked every time (files are small; edits take effect at once)."""
+    p = policy_path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"无法读取督办规则文件 {p}：{exc.strerror}") from None
+    return parse_policy(text, str(p))
