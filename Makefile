@@ -19,6 +19,10 @@ demo: $(STAMP)
 	$(BIN)/hazardloop init
 	$(BIN)/hazardloop demo $(DEMO_ARGS)
 
+run: $(STAMP)
+	$(BIN)/hazardloop init
+	$(BIN)/hazardloop serve
+
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -78,14 +78,18 @@ def _deployment_names(api: str) -> set[str]:
             return {d.name for d in client.read_deployments()}
 
 
+EXPECTED = {"daily-escalation-sweep", "stage-timeout-check", "notification-dispatch", "daily-inspection-check"}
+
+
 @pytest.mark.slow
 def test_serve_starts_prefect_server_registers_deployments_and_stops_cleanly(tmp_path):
-    port = _free_port()
+    port, web_port = _free_port(), _free_port()
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(HAZARDLOOP_HOME=str(home), PYTHONPATH=os.getcwd())
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "hazardloop", "serve", "--port", str(port), "--no-ui"],
+    proc = subprocess.Popen([sys.executable, "-m", "hazardloop", "serve", "--port", str(port), "--no-ui",
+                             "--web-port", str(web_port)],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     api = f"http://127.0.0.1:{port}/api"
     try:
@@ -95,19 +99,26 @@ def test_serve_starts_prefect_server_registers_deployments_and_stops_cleanly(tmp
             try:
                 with urllib.request.urlopen(api + "/health", timeout=2):
                     names = _deployment_names(api)
-                if {"daily-escalation-sweep", "stage-timeout-check"} <= names:
+                if EXPECTED <= names:
                     break
             except OSError:
                 pass
             time.sleep(1)
         output = (tmp_path / "serve.log").read_text(errors="replace")
-        assert {"daily-escalation-sweep", "stage-timeout-check"} <= names, output
+        assert EXPECTED <= names, output
         assert (home / "prefect" / "prefect.db").is_file()  # PREFECT_HOME under the data directory
+        # the console runs beside the schedules, with a demo sign-in per role printed
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/login", timeout=10) as page:
+            assert page.status == 200 and "登录" in page.read().decode()
+        assert f"网页控制台：http://127.0.0.1:{web_port}/" in output and output.count("演示账号") >= 5
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(90) == 0, (tmp_path / "serve.log").read_text(errors="replace")
         with pytest.raises(OSError):  # the server went down with it
             urllib.request.urlopen(api + "/health", timeout=2)
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{web_port}/login", timeout=2)
         assert "Prefect 服务器已停止" in (tmp_path / "serve.log").read_text(errors="replace")
+        assert "网页控制台已停止" in (tmp_path / "serve.log").read_text(errors="replace")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -46,6 +46,20 @@ def escalation_deployments() -> list[Any]:
     ]
 
 
+@register
+def dispatch_deployments() -> list[Any]:
+    from hazardloop.flows.dispatch import deployments
+
+    return deployments()
+
+
+@register
+def inspection_deployments() -> list[Any]:
+    from hazardloop.flows.inspections import deployments
+
+    return deployments()
+
+
 def all_deployments() -> list[Any]:
     """Every registered deployment (RunnerDeployment objects), in registration order."""
     return [d for factory in _factories for d in factory()]

@@ -125,6 +125,31 @@ def append(
     return event
 
 
+def append_many(session: Session, events: list[dict[str, Any]]) -> int:
+    """Append several events under one lock of the head (a sweep's batch): the same chain,
+    rows and hashes as that many append() calls, in two statements.  Each event is a dict
+    with actor, action and optionally hazard_id, before, after, reason."""
+    if not events:
+        return 0
+    conn = session.connection()
+    seq, prev = conn.execute(_LOCK_HEAD).one()
+    now = utcnow()
+    rows = []
+    for ev in events:
+        seq += 1
+        row = {
+            "seq": seq, "ts": now, "actor": ev["actor"], "action": ev["action"], "hazard_id": ev.get("hazard_id"),
+            "before": jsonable(ev["before"]) if ev.get("before") is not None else None,
+            "after": jsonable(ev["after"]) if ev.get("after") is not None else None,
+            "reason": ev.get("reason"), "prev_hash": prev,
+        }
+        row["hash"] = prev = hashlib.sha256(canonical(**row)).hexdigest()
+        rows.append(row)
+    conn.execute(_INSERT_EVENT, rows)
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
+    return len(rows)
+
+
 @dataclass
 class VerifyResult:
     ok: bool

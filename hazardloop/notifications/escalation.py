@@ -265,57 +265,13 @@ class _Resolver:
 
 
 def enqueue_many(session: Session, notices: list[dict[str, Any]]) -> int:
-    """outbox.enqueue for many notices in one INSERT (same rows, same unique keys, same channel
-    routing); the sweep queues thousands per batch and one statement each would dominate its time.
-    tests/test_escalation.py checks the rows equal what outbox.enqueue writes."""
-    from hazardloop.models.tables import Notification
-
+    """outbox.enqueue for many notices in few INSERTs (same rows, same unique keys, same channel
+    routing); the sweep queues thousands per batch and one statement each would dominate its time."""
     now = clock.utcnow()
-    rows = []
-    for n in notices:
-        for recipient in n["recipients"]:
-            for channel in outbox._channel_resolver(recipient):
-                rows.append(dict(
-                    key=outbox.notification_key(n["event"], n["hazard_id"], n["cycle"], n["step"], recipient, channel),
-                    event=n["event"], hazard_id=n["hazard_id"], cycle=n["cycle"], step=n["step"],
-                    recipient_role=recipient.role, recipient_name=recipient.name, channel=channel,
-                    subject=n["subject"], body=n["body"], document_id=n.get("document_id"), status="pending",
-                    attempts=0, next_attempt_at=now, created_at=now))
-    if not rows:
-        return 0
-    table = Notification.__table__
-    stmt = _dialect_insert(session, table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
-    total = 0
-    for k in range(0, len(rows), 2000):
-        total += len(session.execute(stmt, rows[k:k + 2000]).all())
-    return total
-
-
-def _audit_many(session: Session, events: list[dict[str, Any]]) -> None:
-    """Append several audit events under one lock of the chain head (same chain as audit.append)."""
-    if not events:
-        return
-    from hazardloop.models.tables import AuditEvent, AuditHead
-
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-    seq, prev = head.seq, head.hash
-    rows = []
-    now = clock.utcnow()
-    for ev in events:
-        seq += 1
-        row = dict(seq=seq, ts=now, actor=ev["actor"], action=ev["action"], hazard_id=ev.get("hazard_id"),
-                   before=None, after=audit.jsonable(ev.get("after")), reason=ev.get("reason"), prev_hash=prev)
-        row["hash"] = prev = audit.event_hash(_Row(row))
-        rows.append(row)
-    session.execute(AuditEvent.__table__.insert(), rows)
-    head.seq, head.hash = seq, prev
-    session.add(head)
-    session.flush()
-
-
-class _Row:
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.__dict__.update(data)
+    rows = [row for n in notices for row in outbox.notice_rows(
+        event=n["event"], hazard_id=n["hazard_id"], cycle=n["cycle"], step=n["step"], recipients=n["recipients"],
+        subject=n["subject"], body=n["body"], document_id=n.get("document_id"), now=now)]
+    return outbox.insert_rows(session, rows)
 
 
 # --- the sweep -------------------------------------------------------------------------
@@ -516,7 +472,7 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
         batch.append(dict(event=EVENT, hazard_id=d.hazard.id, cycle=d.cycle_row.cycle, step=step_key,
                           recipients=people, subject=subject, body=body, document_id=doc_ids.get(step_id)))
     result.notifications += enqueue_many(session, batch)
-    _audit_many(session, audits)
+    audit.append_many(session, audits)
 
 
 def _due_cycles(session: Session, as_of: date, after_id: int, batch_size: int, regions: list[str] | None) -> list:
@@ -653,7 +609,7 @@ def _stage_timeout_batch(session: Session, day: date, policy: Policy, timeout, r
                            body=text)
             audits.append({"actor": SYSTEM_ACTOR, "action": "stage_timeout", "hazard_id": hz.id,
                            "after": {"step": timeout.code, "state": timeout.state, "workdays": timeout.workdays}})
-        _audit_many(session, audits)
+        audit.append_many(session, audits)
     return len(mine), rows[-1].id
 
 

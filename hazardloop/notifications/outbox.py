@@ -11,6 +11,8 @@ A recipient with no reachable channel still gets a row: channel "none", status
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import insert
@@ -59,12 +61,12 @@ def _targets(recipient: Recipient) -> list[tuple[str, str | None]]:
     return out
 
 
-def enqueue(
-    session: Session, *, event: str, hazard_id: int | None, cycle: int = 0, step: str = "",
-    recipients: list[Recipient], subject: str, body: str, document_id: int | None = None,
-) -> int:
-    """Queue one notice per recipient and channel; returns how many rows were new."""
-    now = utcnow()
+def notice_rows(
+    *, event: str, hazard_id: int | None, cycle: int = 0, step: str = "", recipients: list[Recipient],
+    subject: str, body: str, document_id: int | None = None, now: datetime | None = None,
+) -> list[dict]:
+    """The outbox rows for one notice: one per recipient and channel, or one undeliverable row."""
+    now = now or utcnow()
     rows = []
     for recipient in recipients:
         targets = _targets(recipient)
@@ -85,6 +87,11 @@ def enqueue(
                 key=notification_key(event, hazard_id, cycle, step, recipient, channel),
                 channel=channel, address=address, status="pending", last_error=None,
             ))
+    return rows
+
+
+def insert_rows(session: Session, rows: list[dict], chunk: int = 2000) -> int:
+    """Insert outbox rows, skipping keys already queued; returns how many were new."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
@@ -96,4 +103,15 @@ def enqueue(
     else:  # pragma: no cover - only the two databases are supported
         stmt = insert(table)
     # Count what RETURNING gives back: rowcount is unreliable for executemany.
-    return len(session.execute(stmt.returning(table.c.id), rows).all())
+    stmt = stmt.returning(table.c.id)
+    return sum(len(session.execute(stmt, rows[k:k + chunk]).all()) for k in range(0, len(rows), chunk))
+
+
+def enqueue(
+    session: Session, *, event: str, hazard_id: int | None, cycle: int = 0, step: str = "",
+    recipients: list[Recipient], subject: str, body: str, document_id: int | None = None,
+) -> int:
+    """Queue one notice per recipient and channel; returns how many rows were new."""
+    return insert_rows(session, notice_rows(event=event, hazard_id=hazard_id, cycle=cycle, step=step,
+                                            recipients=recipients, subject=subject, body=body,
+                                            document_id=document_id))
