@@ -7,6 +7,7 @@ trail reads like three years of real work.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import random
 import tempfile
@@ -14,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Callable
 
 from rich.console import Console
@@ -28,7 +30,9 @@ from hazardloop.models.errors import HazardLoopError
 from hazardloop.models.migrate import init_database, reset_database
 from hazardloop.models.orgs import CREDIT_ALPHABET, make_credit_code
 from hazardloop.models.reference import read
+from hazardloop.models.escalation import Document
 from hazardloop.models.tables import AppUser, Department, Enterprise, Hazard, Industry, Region, Standard
+from hazardloop.notifications.escalation import run_sweeps
 from hazardloop.states import ledger
 from hazardloop.states.roles import CHANNELS, STATE_NAMES
 
@@ -261,7 +265,7 @@ def plan_hazard_walks(session: Session, rng: random.Random, enterprises: list[En
 
 
 def run_demo(engine: Engine, *, reset: bool, n_enterprises: int, n_hazards: int, seed: int,
-             console: Console, today: date | None = None) -> dict[str, Any]:
+             console: Console, today: date | None = None, sweeps: bool = True) -> dict[str, Any]:
     init_database(engine)
     with Session(engine) as s:
         existing = s.exec(select(func.count()).select_from(Hazard)).one()
@@ -280,8 +284,18 @@ def run_demo(engine: Engine, *, reset: bool, n_enterprises: int, n_hazards: int,
             steps = plan_hazard_walks(s, rng, enterprises, n_hazards, people, end, Path(tmp))
             heapq.heapify(steps)
             refused = 0
+            issued: Counter = Counter()
+            swept_until = date(2023, 1, 1)
+            factory = lambda: Session(engine.execution_options(hazardloop_write=True),  # noqa: E731
+                                      expire_on_commit=False)
             while steps:
                 step = heapq.heappop(steps)
+                day = clock.local_date(step.when)
+                if sweeps and day > swept_until + timedelta(days=1):
+                    # the daily escalation sweep, every working day between the demo's actions
+                    issued.update(run_sweeps(_committing(factory), swept_until + timedelta(days=1),
+                                             day - timedelta(days=1)))
+                    swept_until = day - timedelta(days=1)
                 clock.set_fixed(step.when)
                 try:
                     with Session(engine.execution_options(hazardloop_write=True), expire_on_commit=False) as w:
@@ -289,9 +303,45 @@ def run_demo(engine: Engine, *, reset: bool, n_enterprises: int, n_hazards: int,
                         w.commit()
                 except HazardLoopError:
                     refused += 1  # e.g. an extension decided after the hazard moved on
+            if sweeps and swept_until < end:
+                issued.update(run_sweeps(_committing(factory), swept_until + timedelta(days=1), end))
     summary = summarise(engine, console, end)
     summary["refused"] = refused
+    summary["documents"] = dict(issued)
+    if sweeps:
+        _print_documents(console, issued, engine)
     return summary
+
+
+@contextlib.contextmanager
+def _session(factory: Callable[[], Session]) -> Iterator[Session]:
+    with factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _committing(factory: Callable[[], Session]) -> Callable[[], Any]:
+    return lambda: _session(factory)
+
+
+def _print_documents(console: Console, issued: Counter, engine: Engine) -> None:
+    t = Table(title="督办扫描出具的文书与提醒（按日模拟）")
+    t.add_column("类型")
+    t.add_column("份数", justify="right")
+    for name, count in issued.items():
+        t.add_row(name, str(count))
+    console.print(t)
+    with Session(engine) as s:
+        sample = s.exec(select(Document.number).order_by(Document.id.desc()).limit(1)).first()
+    if sample:
+        console.print(f"阅读文书：hazardloop document list，或 hazardloop document show {sample}", highlight=False,
+                      soft_wrap=True)
+    console.print("待发送的通知：hazardloop outbox list；投递：hazardloop outbox dispatch（演示渠道写入 "
+                  "$HAZARDLOOP_HOME 下的文件）", highlight=False, soft_wrap=True)
 
 
 def summarise(engine: Engine, console: Console, as_of: date) -> dict[str, Any]:

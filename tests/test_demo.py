@@ -24,6 +24,8 @@ def test_demo_walks_hazards_and_refuses_to_overwrite(db):
     text = console.export_text()
     assert summary["hazards"] == 60 and summary["audit_ok"]
     assert "按镇街区" in text and "审计链完整" in text
+    # the daily sweep ran across the simulated days: late hazards climbed the ladder
+    assert summary["documents"].get("提示函", 0) > 0 and "督办扫描出具的文书" in text
     with Session(db.engine) as s:
         hazards = s.exec(select(Hazard)).all()
         states = {h.state for h in hazards}
