@@ -640,7 +640,7 @@ def get_step(session: Session, step_id: int) -> EscalationStep:
 
 
 def _need_committee(actor, action: str) -> None:  # noqa: ANN001
-    guards._need_role(actor, {Role.committee}, action)  # the one place that knows roles decides
+    guards.decide_escalation_step(actor, action)
 
 
 def approve_step(session: Session, actor, step_id: int, *, as_of: date | None = None) -> tuple[EscalationStep, Any]:  # noqa: ANN001

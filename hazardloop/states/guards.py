@@ -157,6 +157,12 @@ def request_extension(actor: AppUser, hazard: Hazard) -> bool:
     return True
 
 
+def decide_escalation_step(actor: AppUser, action: str) -> bool:
+    """Only the committee office approves or declines a step that needs approval (曝光)."""
+    _need_role(actor, {Role.committee}, action)
+    return True
+
+
 def upload_evidence(actor: AppUser, hazard: Hazard) -> bool:
     _need_own_enterprise(actor, hazard.enterprise_id, "上传整改证明材料")
     return True
