@@ -51,3 +51,22 @@ def reviewed(s: Session, tmp_path: Path, **kw) -> int:
     ledger.submit(s, ledger.get_user(s, "hd_safety"), hid, evidence=[evidence_file(tmp_path)])
     s.commit()
     return hid
+
+
+def cli_runner(url: str, capsys, monkeypatch):  # noqa: ANN001, ANN201
+    """Run `hazardloop --db URL ...` in-process as a user would; returns (exit code, stdout, stderr)."""
+    import sys
+
+    from hazardloop.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["hazardloop", "--db", url, *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

@@ -9,23 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from hazardloop.cli import main
 from tests.conftest import ORG_FILE
-from tests.helpers import future
+from tests.helpers import cli_runner, future
 
 
 @pytest.fixture
 def cli(db, capsys, monkeypatch):
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["hazardloop", "--db", db.url, *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
+    run = cli_runner(db.url, capsys, monkeypatch)
     run("init")
     code, out, err = run("org", "load", str(ORG_FILE))
     assert code == 0, err

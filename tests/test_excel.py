@@ -147,7 +147,7 @@ def test_export_format_and_reimport_is_noop(org, tmp_path):
     with org.session() as s:
         result = excel.export_sheet(s, ledger.get_user(s, "office1"), out)
         s.commit()
-    assert result.rows == 5 and not result.escalations_available and "列为空" in result.message()
+    assert result.rows == 5 and result.escalations_available and "列为空" not in result.message()
     header, rows, ws = read_back(out)
     assert header[:2] == ["序号", "上报单位"] and "重大隐患描述（举报问题描述）" in header
     for extra in ("状态", "整改期限", "逾期天数", "督办级别", "已采取督办措施", "隐患编号"):
@@ -183,23 +183,19 @@ def test_export_filters_and_scope(org, tmp_path):
 
 
 def test_export_reads_escalation_steps_when_table_exists(org, tmp_path):
-    from sqlalchemy import text
+    from hazardloop.models.escalation import EscalationStep
 
     _import(org, write_sheet(tmp_path / "in.xlsx", [row()]))
-    with org.engine.begin() as conn:  # stand-in for the escalation feature's table (built elsewhere)
-        conn.execute(text("CREATE TABLE escalation_step (id INTEGER PRIMARY KEY, hazard_id INTEGER, cycle INTEGER, "
-                          "step VARCHAR(32), kind VARCHAR(16), due_date DATE, status VARCHAR(16))"))
-        conn.execute(text("INSERT INTO escalation_step VALUES (1, 1, 1, '提示函', 'letter', '2026-10-12', 'issued'),"
-                          " (2, 1, 1, '曝光', 'exposure', '2026-11-10', 'proposed')"))
-    try:
-        with org.session() as s:
-            result = excel.export_sheet(s, ledger.get_user(s, "office1"), tmp_path / "e.xlsx")
-        header, rows, _ = read_back(tmp_path / "e.xlsx")
-        assert result.escalations_available
-        assert rows[0][header.index("已采取督办措施")] == "提示函 2026-10-12"
-    finally:
-        with org.engine.begin() as conn:
-            conn.execute(text("DROP TABLE escalation_step"))
+    with org.session() as s:  # steps as the sweep records them; a proposal not yet approved is not "taken"
+        s.add(EscalationStep(hazard_id=1, cycle=1, step="提示函", kind="letter", due_date=date(2026, 10, 12)))
+        s.add(EscalationStep(hazard_id=1, cycle=1, step="曝光", kind="exposure", due_date=date(2026, 11, 10),
+                             status="proposed"))
+        s.commit()
+    with org.session() as s:
+        result = excel.export_sheet(s, ledger.get_user(s, "office1"), tmp_path / "e.xlsx")
+    header, rows, _ = read_back(tmp_path / "e.xlsx")
+    assert result.escalations_available
+    assert rows[0][header.index("已采取督办措施")] == "提示函 2026-10-12"
 
 
 def test_cli_import_dry_run_reject_skip_and_export(org, tmp_path):

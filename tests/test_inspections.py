@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date
 
 import pytest
+
+from tests.helpers import cli_runner
 from sqlmodel import select
 
 from hazardloop.config import clock
@@ -115,19 +116,7 @@ def test_record_is_audited_with_linked_hazards(org):
 
 @pytest.fixture
 def cli(db, capsys, monkeypatch):
-    from hazardloop import cli as cli_mod
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["hazardloop", "--db", db.url, *args])
-        try:
-            cli_mod.main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
+    return cli_runner(db.url, capsys, monkeypatch)
 
 
 def test_cli_record_list_missing(org, cli):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date
 
 import pytest
+
+from tests.helpers import cli_runner
 
 from hazardloop.reports import stats
 from tests.fixtures_stats import build, phase1, phase2
@@ -28,7 +29,7 @@ def test_hand_counted_end_of_june(org, tmp_path):
     assert (t.found, t.confirmed, t.closed, t.open, t.overdue, t.closed_on_time, t.dismissed, t.rejections) == (
         5, 4, 2, 2, 0, 2, 1, 1)
     assert t.median_days_to_close == 43.5  # median of 24.0 (H1) and 63.0 (H2)
-    assert t.escalations == 0 and not june.escalations_counted and "escalation_step" in june.notes[0]
+    assert t.escalations == 0 and june.escalations_counted and june.notes == []  # no sweep has issued a step
     assert (june.stock.found, june.stock.closed, june.stock.open) == (1, 1, 0)
     assert [(y.year, y.found, y.closed, y.open, y.dismissed) for y in june.by_year] == [(2024, 4, 1, 2, 1)]
     rows = _rows(june)
@@ -81,28 +82,29 @@ def test_a_past_month_is_reproducible_after_the_ledger_changes(org, tmp_path):
     assert _by(org, date(2024, 12, 31)).as_dict() != first["region"]  # and the ledger did move
 
 
-ESC_TABLE = ("CREATE TABLE escalation_step (id INTEGER PRIMARY KEY, hazard_id INTEGER, cycle INTEGER, "
-             "step VARCHAR(32), kind VARCHAR(16), status VARCHAR(16), created_at {ts}, decided_at {ts})")
-
-
 def make_escalation_table(db, rows: list[tuple]) -> None:
-    """The escalation branch's table (models/escalation.py there), as far as the statistics read it."""
-    from sqlalchemy import text
+    """Steps in the escalation feature's table (models/escalation.py), as a sweep would have issued them:
+    rows of (hazard_id, step, kind, status, created 'YYYY-MM-DD HH:MM:SS' UTC, decided or None)."""
+    from datetime import datetime, timezone
 
-    pg = db.kind == "pg"
-    with db.engine.begin() as conn:
-        conn.execute(text(ESC_TABLE.format(ts="TIMESTAMP WITH TIME ZONE" if pg else "DATETIME")))
-        for i, (hid, step, kind, status, created, decided) in enumerate(rows, 1):
-            fmt = (lambda v: v and v + "+00") if pg else (lambda v: v and v + ".000000")
-            conn.execute(text("INSERT INTO escalation_step VALUES (:i, :h, 1, :s, :k, :st, :c, :d)"),
-                         {"i": i, "h": hid, "s": step, "k": kind, "st": status, "c": fmt(created), "d": fmt(decided)})
+    from hazardloop.models.escalation import EscalationStep
+
+    def utc(value):  # noqa: ANN001, ANN202
+        return value and datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+    with db.session() as s:
+        for hid, step, kind, status, created, decided in rows:
+            s.add(EscalationStep(hazard_id=hid, cycle=1, step=step, kind=kind, status=status,
+                                 due_date=utc(created).date(), created_at=utc(created), decided_at=utc(decided)))
+        s.commit()
 
 
 def drop_escalation_table(db) -> None:
+    """Clear the steps again (the table itself belongs to the schema)."""
     from sqlalchemy import text
 
     with db.engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS escalation_step"))
+        conn.execute(text("DELETE FROM escalation_step"))
 
 
 def test_escalation_steps_are_counted_when_the_table_exists(org, tmp_path):
@@ -125,19 +127,7 @@ def test_escalation_steps_are_counted_when_the_table_exists(org, tmp_path):
 
 @pytest.fixture
 def cli(db, capsys, monkeypatch):
-    from hazardloop import cli as cli_mod
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["hazardloop", "--db", db.url, *args])
-        try:
-            cli_mod.main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
+    return cli_runner(db.url, capsys, monkeypatch)
 
 
 def test_cli_stats_json_and_table(org, tmp_path, cli):

@@ -29,6 +29,7 @@ from hazardloop.notifications import outbox
 from hazardloop.notifications.recipients import Recipient
 from hazardloop.reports.stats import cutoff
 from hazardloop.states import guards
+from hazardloop.states.ledger import get_enterprise
 
 CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "inspections.yaml"
 
@@ -98,23 +99,11 @@ def period_name(label: str) -> str:
 # --- record and list ------------------------------------------------------------
 
 
-def _enterprise(session: Session, ref: int | str) -> Enterprise:
-    ent = None
-    if isinstance(ref, int) or str(ref).isdigit():
-        ent = session.get(Enterprise, int(ref))
-    if ent is None:
-        ent = session.exec(select(Enterprise).where(
-            (Enterprise.credit_code == str(ref).upper()) | (Enterprise.name == str(ref)))).first()
-    if ent is None:
-        raise NotFound(f"没有企业 {ref}（可用企业编号、统一社会信用代码或名称）。")
-    return ent
-
-
 def record(session: Session, actor: AppUser, *, enterprise: int | str, inspected_on: date | None,
            led_by: str | None = None, findings: str = "", hazards_found: int | None = None,
            hazard_ids: list[int] | None = None) -> PrincipalInspection:
     """Record one principal-led inspection (audited)."""
-    ent = _enterprise(session, enterprise)
+    ent = get_enterprise(session, enterprise)
     industry = session.get(Industry, ent.industry_code)
     guards.record_inspection(actor, ent, industry.department_code if industry else None)
     if not isinstance(inspected_on, date):
@@ -150,7 +139,7 @@ def list_inspections(session: Session, *, enterprise: int | str | None = None,
     stmt = select(PrincipalInspection, Enterprise.name).join(
         Enterprise, Enterprise.id == PrincipalInspection.enterprise_id)
     if enterprise is not None:
-        stmt = stmt.where(PrincipalInspection.enterprise_id == _enterprise(session, enterprise).id)
+        stmt = stmt.where(PrincipalInspection.enterprise_id == get_enterprise(session, enterprise).id)
     if as_of is not None:
         stmt = stmt.where(PrincipalInspection.recorded_at <= cutoff(as_of))
     out, monthly = [], _monthly_map(session)
