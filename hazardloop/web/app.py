@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import hazardloop.notifications  # noqa: F401  (subscribes lifecycle notices: web actions queue them too)
+from hazardloop.web import escalation as _escalation_blocks
 from hazardloop.config import clock
 from hazardloop.models.errors import ConflictError, HazardLoopError, NotFound
 from hazardloop.states.errors import InvalidTransition, PermissionDenied
@@ -60,6 +61,9 @@ def make_templates() -> Jinja2Templates:
 
     env.globals.update(is_overdue=is_overdue, is_image=is_image)
     return templates
+
+
+_escalation_blocks.install()  # 曝光 proposals in the committee's queue, steps and 文号 on the hazard page
 
 
 def create_app(db_url: str | None = None, secret_key: str | None = None, *, session_max_age: int | None = None,
