@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from transitions import EventData, Machine
-
 from hazardloop.states import guards
 from hazardloop.states.errors import InvalidTransition
+from hazardloop.states.lifecycle import Lifecycle
 from hazardloop.states.roles import STATE_NAMES, TRIGGER_NAMES
 
 STATES = ["found", "listed", "rectifying", "reviewed", "closed", "dismissed"]
@@ -30,42 +29,15 @@ TRANSITIONS = [
 ]
 
 
-def _guard(name: str):
-    check = guards.TRANSITION_GUARDS[name]
-
-    def condition(event: EventData) -> bool:
-        return check(event.model, event.kwargs["actor"], event.kwargs.get("data") or {})
-
-    condition.__name__ = f"guard_{name}"
-    return condition
-
-
-MACHINE = Machine(
-    model=None,
-    states=STATES,
-    transitions=[{**t, "conditions": [_guard(t["trigger"])]} for t in TRANSITIONS],
-    initial="found",
-    auto_transitions=False,
-    send_event=True,
-    model_attribute="state",
+LIFECYCLE = Lifecycle(
+    noun="隐患", states=STATES, initial="found", terminal=TERMINAL, transitions=TRANSITIONS,
+    guards=guards.TRANSITION_GUARDS, state_names=STATE_NAMES, trigger_names=TRIGGER_NAMES,
+    none_allowed="无（已是终态）",
 )
-
-
-def allowed_triggers(state: str) -> list[str]:
-    return [t["trigger"] for t in TRANSITIONS if t["source"] == state]
-
-
-def fire(hazard: Any, trigger: str, actor: Any, data: dict[str, Any] | None = None) -> str:
-    """Run one trigger through its guard; returns the new state or raises."""
-    if trigger not in allowed_triggers(hazard.state):
-        allowed = allowed_triggers(hazard.state)
-        allowed_text = "、".join(f"{t}（{TRIGGER_NAMES[t]}）" for t in allowed) or "无（已是终态）"
-        raise InvalidTransition(
-            f"隐患当前状态为“{STATE_NAMES.get(hazard.state, hazard.state)}”（{hazard.state}），"
-            f"不能执行 {trigger}（{TRIGGER_NAMES.get(trigger, trigger)}）；此状态允许：{allowed_text}。"
-        )
-    MACHINE.events[trigger].trigger(hazard, actor=actor, data=data or {})
-    return hazard.state
+MACHINE = LIFECYCLE.machine
+allowed_triggers = LIFECYCLE.allowed_triggers
+fire = LIFECYCLE.fire  # run one trigger through its guard; returns the new state or raises
+mermaid = LIFECYCLE.mermaid  # docs/lifecycle.md is generated from it
 
 
 def check(hazard: Any, trigger: str, actor: Any, data: dict[str, Any] | None = None) -> bool:
@@ -89,15 +61,3 @@ def replay(actions: list[str]) -> str:
             raise InvalidTransition(f"审计记录中的 {action} 不能从 {state} 执行。")
         state = nxt
     return state
-
-
-def mermaid() -> str:
-    """The lifecycle as a Mermaid state diagram (docs/lifecycle.md is generated from it)."""
-    lines = ["stateDiagram-v2", "    [*] --> found"]
-    for name in STATES:
-        lines.append(f"    {name}: {name} {STATE_NAMES[name]}")
-    for t in TRANSITIONS:
-        lines.append(f"    {t['source']} --> {t['dest']}: {t['trigger']} {TRIGGER_NAMES[t['trigger']]}")
-    for name in sorted(TERMINAL):
-        lines.append(f"    {name} --> [*]")
-    return "\n".join(lines) + "\n"

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from transitions import EventData, Machine
+from hazardloop.states.lifecycle import Lifecycle
 
 from hazardloop.config.intake_rules import report_rules
 from hazardloop.models.tables import AppUser
-from hazardloop.states.errors import InvalidTransition, MissingData, PermissionDenied
+from hazardloop.states.errors import MissingData, PermissionDenied
 from hazardloop.states.roles import ROLE_NAMES, Role
 
 STATES = ["received", "accepted", "not_accepted", "verifying", "verified", "feedback_given",
@@ -182,44 +182,11 @@ def may_sweep(actor: AppUser) -> bool:
 # --- the machine ----------------------------------------------------------------------
 
 
-def _condition(name: str):
-    check = GUARDS[name]
-
-    def condition(event: EventData) -> bool:
-        return check(event.model, event.kwargs["actor"], event.kwargs.get("data") or {})
-
-    condition.__name__ = f"report_guard_{name}"
-    return condition
-
-
-MACHINE = Machine(
-    model=None, states=STATES,
-    transitions=[{**t, "conditions": [_condition(t["trigger"])]} for t in TRANSITIONS],
-    initial="received", auto_transitions=False, send_event=True, model_attribute="state",
+LIFECYCLE = Lifecycle(
+    noun="举报", states=STATES, initial="received", terminal=TERMINAL, transitions=TRANSITIONS, guards=GUARDS,
+    state_names=STATE_NAMES, trigger_names=TRIGGER_NAMES, none_allowed="无（已办结）", guard_prefix="report_guard",
 )
-
-
-def allowed_triggers(state: str) -> list[str]:
-    return [t["trigger"] for t in TRANSITIONS if t["source"] == state]
-
-
-def fire(report: Any, trigger: str, actor: AppUser, data: dict[str, Any] | None = None) -> str:
-    allowed = allowed_triggers(report.state)
-    if trigger not in allowed:
-        allowed_text = "、".join(f"{t}（{TRIGGER_NAMES[t]}）" for t in allowed) or "无（已办结）"
-        raise InvalidTransition(
-            f"举报当前状态为“{STATE_NAMES.get(report.state, report.state)}”（{report.state}），不能执行 "
-            f"{trigger}（{TRIGGER_NAMES.get(trigger, trigger)}）；此状态允许：{allowed_text}。")
-    MACHINE.events[trigger].trigger(report, actor=actor, data=data or {})
-    return report.state
-
-
-def mermaid() -> str:
-    lines = ["stateDiagram-v2", "    [*] --> received"]
-    for name in STATES:
-        lines.append(f"    {name}: {name} {STATE_NAMES[name]}")
-    for t in TRANSITIONS:
-        lines.append(f"    {t['source']} --> {t['dest']}: {t['trigger']} {TRIGGER_NAMES[t['trigger']]}")
-    for name in sorted(TERMINAL):
-        lines.append(f"    {name} --> [*]")
-    return "\n".join(lines) + "\n"
+MACHINE = LIFECYCLE.machine
+allowed_triggers = LIFECYCLE.allowed_triggers
+fire = LIFECYCLE.fire
+mermaid = LIFECYCLE.mermaid

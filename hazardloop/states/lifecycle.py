@@ -1,0 +1,71 @@
+"""What the hazard's and the public report's machines share: one transitions Machine
+(model=None, guards as conditions that raise), the refusal for a trigger the state
+does not allow, and the Mermaid picture."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from transitions import EventData, Machine
+
+from hazardloop.states.errors import InvalidTransition
+
+Guard = Callable[[Any, Any, dict[str, Any]], bool]
+
+
+@dataclass
+class Lifecycle:
+    noun: str  # 隐患 / 举报: names the record in refusals
+    states: list[str]
+    initial: str
+    terminal: set[str]
+    transitions: list[dict[str, str]]
+    guards: dict[str, Guard]
+    state_names: dict[str, str]
+    trigger_names: dict[str, str]
+    none_allowed: str  # what a refusal says when the state allows nothing
+    guard_prefix: str = "guard"
+    machine: Machine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.machine = Machine(
+            model=None, states=self.states,
+            transitions=[{**t, "conditions": [self._condition(t["trigger"])]} for t in self.transitions],
+            initial=self.initial, auto_transitions=False, send_event=True, model_attribute="state",
+        )
+
+    def _condition(self, name: str) -> Callable[[EventData], bool]:
+        check = self.guards[name]
+
+        def condition(event: EventData) -> bool:
+            return check(event.model, event.kwargs["actor"], event.kwargs.get("data") or {})
+
+        condition.__name__ = f"{self.guard_prefix}_{name}"
+        return condition
+
+    def allowed_triggers(self, state: str) -> list[str]:
+        return [t["trigger"] for t in self.transitions if t["source"] == state]
+
+    def fire(self, obj: Any, trigger: str, actor: Any, data: dict[str, Any] | None = None) -> str:
+        """Run one trigger through its guard; returns the new state or raises."""
+        allowed = self.allowed_triggers(obj.state)
+        if trigger not in allowed:
+            allowed_text = "、".join(f"{t}（{self.trigger_names[t]}）" for t in allowed) or self.none_allowed
+            raise InvalidTransition(
+                f"{self.noun}当前状态为“{self.state_names.get(obj.state, obj.state)}”（{obj.state}），"
+                f"不能执行 {trigger}（{self.trigger_names.get(trigger, trigger)}）；此状态允许：{allowed_text}。"
+            )
+        self.machine.events[trigger].trigger(obj, actor=actor, data=data or {})
+        return obj.state
+
+    def mermaid(self) -> str:
+        lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
+        for name in self.states:
+            lines.append(f"    {name}: {name} {self.state_names[name]}")
+        for t in self.transitions:
+            lines.append(f"    {t['source']} --> {t['dest']}: {t['trigger']} {self.trigger_names[t['trigger']]}")
+        for name in sorted(self.terminal):
+            lines.append(f"    {name} --> [*]")
+        return "\n".join(lines) + "\n"
