@@ -20,6 +20,8 @@ from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from hazardloop.config.clock import utcnow
+from hazardloop.models.db import connection
+from hazardloop.models.fastsql import Prepared
 from hazardloop.models.tables import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -67,7 +69,7 @@ _HEAD = AuditHead.__table__
 # Built once: the three statements of an append are plain Core on the session's
 # connection (no ORM unit of work, no model validation per event), compiled once
 # and served from SQLAlchemy's statement cache after that.
-_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_LOCK_HEAD_STMT = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
 _INSERT_EVENT = _EVENTS.insert()
 _MOVE_HEAD = _HEAD.update().where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 # PostgreSQL: the INSERT and the head's move in one statement (one round trip less):
@@ -78,6 +80,12 @@ _NEW_EVENT = (_EVENTS.insert().values({c: bindparam(f"e_{c}", type_=_EVENTS.c[c]
               .returning(_EVENTS.c.seq, _EVENTS.c.hash).cte("e"))
 _INSERT_AND_MOVE = (_HEAD.update().values(seq=_NEW_EVENT.c.seq, hash=_NEW_EVENT.c.hash)
                     .where(_HEAD.c.id == 1, _NEW_EVENT.c.seq == _HEAD.c.seq + 1))
+# The single append runs these on the driver's cursor (models/fastsql.py): same SQL,
+# same type conversions, without SQLAlchemy's per-call execution context.
+_LOCK_HEAD = Prepared(_LOCK_HEAD_STMT)
+_FAST_INSERT_EVENT = Prepared(_INSERT_EVENT, column_keys=list(_COLUMNS))
+_FAST_MOVE_HEAD = Prepared(_MOVE_HEAD)
+_FAST_INSERT_AND_MOVE = Prepared(_INSERT_AND_MOVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +113,9 @@ def append(
     The head row is locked first (SELECT ... FOR UPDATE; on SQLite the writing
     unit of work already holds the write lock), so concurrent appends queue up
     behind it and the chain stays gapless."""
-    conn = session.connection()
-    head_seq, head_hash = conn.execute(_LOCK_HEAD).one()
+    conn = connection(session)
+    head = _LOCK_HEAD.first(conn)
+    head_seq, head_hash = head["seq"], head["hash"]
     row = {
         "seq": head_seq + 1, "ts": utcnow(), "actor": actor, "action": action, "hazard_id": hazard_id,
         "before": jsonable(before) if before is not None else None,
@@ -115,12 +124,12 @@ def append(
     }
     row["hash"] = hashlib.sha256(canonical(**row)).hexdigest()
     if conn.dialect.name == "postgresql":
-        moved = conn.execute(_INSERT_AND_MOVE, {f"e_{k}": v for k, v in row.items()}).rowcount
+        moved = _FAST_INSERT_AND_MOVE.execute(conn, {f"e_{k}": v for k, v in row.items()})
         if moved != 1:  # cannot happen while the head is locked; never leave the two apart
             raise RuntimeError(f"audit head did not move to {row['seq']}")
     else:
-        conn.execute(_INSERT_EVENT, row)
-        conn.execute(_MOVE_HEAD, {"new_seq": row["seq"], "new_hash": row["hash"]})
+        _FAST_INSERT_EVENT.execute(conn, row)
+        _FAST_MOVE_HEAD.execute(conn, {"new_seq": row["seq"], "new_hash": row["hash"]})
     event = Appended(**row)
     return event
 
@@ -132,7 +141,7 @@ def append_many(session: Session, events: list[dict[str, Any]]) -> int:
     if not events:
         return 0
     conn = session.connection()
-    seq, prev = conn.execute(_LOCK_HEAD).one()
+    seq, prev = conn.execute(_LOCK_HEAD_STMT).one()
     now = utcnow()
     rows = []
     for ev in events:

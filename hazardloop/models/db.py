@@ -80,9 +80,40 @@ def _sqlite_pragmas(engine: Engine) -> None:
             dbapi.execute("BEGIN")
 
 
+_WRITE_ENGINES: dict[int, Engine] = {}
+
+
 def write_engine(url: str | None = None) -> Engine:
-    """The engine for units of work that write (serialised on SQLite)."""
-    return get_engine(url).execution_options(hazardloop_write=True)
+    """The engine for units of work that write (serialised on SQLite).  One option
+    view per engine, kept: building it costs more than a whole small query."""
+    engine = get_engine(url)
+    view = _WRITE_ENGINES.get(id(engine))
+    if view is None or view.engine is not engine:
+        view = _WRITE_ENGINES[id(engine)] = engine.execution_options(hazardloop_write=True)
+    return view
+
+
+def connection(session: Session):  # noqa: ANN201
+    """The session's connection in its current transaction, remembered for the
+    transaction's life (Session.connection() costs tens of µs per call)."""
+    conn = session.info.get(_CONN)
+    if conn is None or conn.closed or not conn.in_transaction():
+        conn = session.connection()
+    return conn
+
+
+_CONN = "hazardloop.connection"
+
+
+@event.listens_for(Session, "after_begin")
+def _remember_connection(session: Session, _transaction, conn) -> None:  # noqa: ANN001
+    session.info[_CONN] = conn
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_connection(session: Session, transaction) -> None:  # noqa: ANN001
+    if transaction.parent is None:
+        session.info.pop(_CONN, None)
 
 
 @contextlib.contextmanager
@@ -101,9 +132,11 @@ def session_scope(url: str | None = None, write: bool = True) -> Iterator[Sessio
 def forget_engine(url: str) -> None:
     engine = _ENGINES.pop(_normalise(url), None)
     if engine is not None:
+        _WRITE_ENGINES.pop(id(engine), None)
         engine.dispose()
 
 
 def dispose_engines() -> None:
+    _WRITE_ENGINES.clear()
     while _ENGINES:
         _ENGINES.popitem()[1].dispose()

@@ -16,13 +16,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import Integer, bindparam, func
+from sqlalchemy.orm import class_mapper, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
 from hazardloop.config import clock
 from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
+from hazardloop.models.db import connection
+from hazardloop.models.fastsql import Prepared
 from hazardloop.models.errors import ConflictError, NotFound, ValidationError
 from hazardloop.models.tables import (
     AppUser,
@@ -47,30 +52,63 @@ EDITABLE = ("title", "description", "location")
 
 
 # Statements every action runs, built once (SQLAlchemy then reuses their cache key
-# and compiled form instead of rebuilding both per call).
-_USER_BY_NAME = select(AppUser).where(AppUser.username == bindparam("username"))
-_INSERT_PLAN = RectificationPlan.__table__.insert()
-_EVIDENCE_COUNT = select(func.count()).select_from(Evidence).where(
-    Evidence.hazard_id == bindparam("hazard_id"), Evidence.cycle == bindparam("cycle"))
+# and compiled form instead of rebuilding both per call).  Rows are read with Core
+# on the session's connection and turned into session objects by _attach: the
+# ORM's query and loading machinery cost more than the database work itself.
+_HAZARDS = Hazard.__table__
+_USERS = AppUser.__table__
+_USER_BY_NAME = Prepared(_USERS.select().where(_USERS.c.username == bindparam("username")))
+_HAZARD_BY_ID = Prepared(_HAZARDS.select().where(_HAZARDS.c.id == bindparam("id")))
+_HAZARD_BY_CODE = Prepared(_HAZARDS.select().where(_HAZARDS.c.code == bindparam("code")))
+_STANDARD_EXISTS = Prepared(select(Standard.__table__.c.code).where(Standard.__table__.c.code == bindparam("code")))
+_PLAN_COLUMNS = ["hazard_id", "responsible_person", "measures", "funds", "deadline", "emergency_plan",
+                 "submitted_by", "created_at"]
+_INSERT_PLAN = Prepared(RectificationPlan.__table__.insert(), column_keys=_PLAN_COLUMNS)
+_EVIDENCE_COUNT = Prepared(select(func.count().label("n")).select_from(Evidence.__table__).where(
+    Evidence.__table__.c.hazard_id == bindparam("hazard_id"), Evidence.__table__.c.cycle == bindparam("cycle")))
+_EXTENSIONS = Extension.__table__
+_DECIDE_EXTENSION = _EXTENSIONS.update().where(_EXTENSIONS.c.id == bindparam("_id"), _EXTENSIONS.c.status == "pending")
+# One UPDATE per set of changed columns, guarded by the version read (optimistic locking).
+_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _attach(session: Session, cls: type, row: Any) -> Any:
+    """The session's object for a Core row: the one already in its identity map, or a
+    new persistent one holding exactly the row's values (as a query would load it)."""
+    if row is None:
+        return None
+    known = session.identity_map.get(identity_key(cls, row["id"]))
+    if known is not None:
+        return known
+    # As the ORM's own loading does: a bare instance, the row's values in its dict
+    # (no per-attribute events or model validation), then keyed and attached.
+    obj = class_mapper(cls).class_manager.new_instance()
+    obj.__dict__.update(row)
+    make_transient_to_detached(obj)  # loaded values, no pending changes
+    session.add(obj)
+    return obj
 
 
 def get_user(session: Session, username: str) -> AppUser:
-    user = session.exec(_USER_BY_NAME, params={"username": username}).first()
-    if user is None:
+    row = _USER_BY_NAME.first(connection(session), {"username": username})
+    if row is None:
         raise NotFound(f"没有用户 {username}。")
-    return user
+    return _attach(session, AppUser, row)
 
 
 def get_hazard(session: Session, ref: int | str) -> Hazard:
     """By id or by code (YH-2026-000123)."""
-    hazard = None
+    conn, row = connection(session), None
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        hazard = session.get(Hazard, int(ref))
-    if hazard is None:
-        hazard = session.exec(select(Hazard).where(Hazard.code == str(ref))).first()
-    if hazard is None:
+        known = session.identity_map.get(identity_key(Hazard, int(ref)))
+        if known is not None:
+            return known
+        row = _HAZARD_BY_ID.first(conn, {"id": int(ref)})
+    if row is None:
+        row = _HAZARD_BY_CODE.first(conn, {"code": str(ref)})
+    if row is None:
         raise NotFound(f"没有编号为 {ref} 的隐患。")
-    return hazard
+    return _attach(session, Hazard, row)
 
 
 def get_enterprise(session: Session, ref: int | str) -> Enterprise:
@@ -102,6 +140,28 @@ def _flush(session: Session, hazard: Hazard) -> None:
         raise ConflictError(f"隐患 {code} 已被他人同时修改，本次操作未生效，请刷新后重试。") from exc
 
 
+def _update(session: Session, hazard: Hazard, values: dict[str, Any]) -> None:
+    """Write the changed columns with one version-checked UPDATE, then mark them as
+    the object's loaded values, so the session has nothing left to flush for it."""
+    names = tuple(values)
+    stmt = _UPDATES.get(names)
+    if stmt is None:
+        stmt = (
+            _HAZARDS.update().where(_HAZARDS.c.id == bindparam("_id"), _HAZARDS.c.version == bindparam("_old"))
+            .values({**{n: bindparam(n, type_=_HAZARDS.c[n].type) for n in names},
+                     "version": bindparam("_new", type_=Integer())}))
+        stmt = _UPDATES[names] = Prepared(stmt)
+    old = hazard.version
+    done = stmt.execute(connection(session), {**values, "_id": hazard.id, "_old": old, "_new": old + 1})
+    if done != 1:
+        raise ConflictError(f"隐患 {hazard.code} 已被他人同时修改，本次操作未生效，请刷新后重试。")
+    hazard.__dict__["version"] = old + 1
+    # The row now holds these values: make them the object's loaded state, with no
+    # pending change left for the session's flush — what the ORM itself does to an
+    # object after flushing it (InstanceState._commit_all; stable since SQLAlchemy 1.x).
+    instance_state(hazard)._commit_all(hazard.__dict__, session.identity_map)
+
+
 def _snapshot(hazard: Hazard, fields: tuple[str, ...]) -> dict[str, Any]:
     return {f: getattr(hazard, f) for f in fields}
 
@@ -127,7 +187,7 @@ def _transition(
     # UPDATE rolls the event back with everything else.
     audit.append(session, actor=actor.username, action=trigger, hazard_id=hazard.id,
                  before=before, after=after, reason=reason)
-    _flush(session, hazard)
+    _update(session, hazard, _snapshot(hazard, fields))
     if event:
         emit(session, DomainEvent(event, hazard, actor, {"reason": reason, **(audit_extra or {})}))
     return hazard
@@ -175,7 +235,7 @@ def confirm(
 ) -> Hazard:
     hazard = get_hazard(session, ref)
     data = {"basis_code": basis_code, "basis_clause": basis_clause, "level": level}
-    if basis_code and session.get(Standard, basis_code) is None:
+    if basis_code and _STANDARD_EXISTS.first(connection(session), {"code": basis_code}) is None:
         raise ValidationError(f"判定依据 {basis_code} 不在标准目录中（见 hazardloop ref standards）。")
     now = clock.utcnow()
     changes = {"basis_code": basis_code, "basis_clause": basis_clause, "level": level,
@@ -210,7 +270,7 @@ def plan(
     due = clock.end_of_day_utc(deadline)  # type: ignore[arg-type]
     # A plain INSERT in this transaction (no model object to build and flush); a
     # refusal further on rolls it back with everything else.
-    session.connection().execute(_INSERT_PLAN, dict(
+    _INSERT_PLAN.execute(connection(session), dict(
         hazard_id=hazard.id, responsible_person=responsible_person.strip(), measures=measures.strip(),  # type: ignore[union-attr]
         funds=str(funds).strip(), deadline=due, emergency_plan=emergency_plan.strip(),  # type: ignore[union-attr]
         submitted_by=actor.username, created_at=clock.utcnow(),
@@ -254,7 +314,7 @@ def add_evidence(session: Session, actor: AppUser, ref: int | str, path: str | P
 
 
 def evidence_count(session: Session, hazard: Hazard) -> int:
-    return session.exec(_EVIDENCE_COUNT, params={"hazard_id": hazard.id, "cycle": hazard.cycle}).one()
+    return _EVIDENCE_COUNT.scalar(connection(session), {"hazard_id": hazard.id, "cycle": hazard.cycle})
 
 
 def submit(session: Session, actor: AppUser, ref: int | str, *, evidence: list[str | Path] = (),
@@ -332,22 +392,29 @@ def decide_extension(session: Session, actor: AppUser, extension_id: int, *, app
     guards.decide_extension(actor, hazard)
     if ext.status != "pending":
         raise ValidationError(f"延期申请 {ext.id} 已处理（{ext.status}）。")
-    now = clock.utcnow()
-    ext.status, ext.decided_by, ext.decided_at, ext.decision_reason = (
-        "approved" if approve else "denied", actor.username, now, reason)
+    if not approve and (not reason or not reason.strip()):
+        raise MissingData("不批准延期需要说明理由。")
+    decision = {"status": "approved" if approve else "denied", "decided_by": actor.username,
+                "decided_at": clock.utcnow(), "decision_reason": reason}
     info = {"extension_id": ext.id, "approved": approve, "new_deadline": ext.new_deadline}
+    # The audit head is locked first (inside _transition or append), as everywhere.
     if approve:
         _transition(session, hazard, "extend", actor, {"deadline": clock.local_date(ext.new_deadline)},
                     {"deadline": ext.new_deadline, "cycle": hazard.cycle + 1}, reason=reason,
-                    event="extension_decided", audit_extra={"extension_id": ext.id})
+                    audit_extra={"extension_id": ext.id})
     else:
-        if not reason or not reason.strip():
-            raise MissingData("不批准延期需要说明理由。")
-        # Head row before the extension row (as in _transition), then write the decision.
         audit.append(session, actor=actor.username, action="extension_denied", hazard_id=hazard.id,
                      after={"extension_id": ext.id}, reason=reason)
-        session.flush()
-        emit(session, DomainEvent("extension_decided", hazard, actor, {**info, "reason": reason}))
+    # Only a request still pending is decided: of two regulators deciding it at once,
+    # the second finds it decided (READ COMMITTED re-checks the row) and gets a conflict.
+    done = connection(session).execute(
+        _DECIDE_EXTENSION.values(**decision), {"_id": ext.id}).rowcount
+    if done != 1:
+        raise ConflictError(f"延期申请 {ext.id} 已被他人同时处理，本次决定未生效，请刷新后查看。")
+    for name, value in decision.items():
+        set_committed_value(ext, name, value)
+    emit(session, DomainEvent("extension_decided", hazard, actor, {**info, "reason": reason} if not approve
+                              else {"reason": reason, "extension_id": ext.id}))
     return ext
 
 
