@@ -20,11 +20,11 @@ from sqlmodel import select
 from hazardloop.models import audit
 from hazardloop.models.errors import ConflictError
 from hazardloop.models.orgs import load_orgs
-from hazardloop.models.tables import AuditEvent, AuditHead, Hazard
+from hazardloop.models.tables import AuditEvent, AuditHead, Extension, Hazard
 from hazardloop.states import ledger
 from hazardloop.states.machine import TRANSITIONS, replay
 from tests.conftest import ORG_FILE
-from tests.helpers import evidence_file, future, reported, reviewed
+from tests.helpers import evidence_file, future, rectifying, reported, reviewed
 
 TRIGGERS = {t["trigger"] for t in TRANSITIONS}
 JOIN_TIMEOUT = 60
@@ -98,6 +98,46 @@ def test_two_supervisors_approving_at_once_one_wins(pg, tmp_path, round_):
         approvals = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == hid,
                                                     AuditEvent.action == "approve")).all()
         assert [e.actor for e in approvals] == winners
+        assert audit.verify(s).ok
+
+
+def _decide_after_barrier(db, username: str, ext_id: int, approve: bool, barrier: threading.Barrier) -> str:  # noqa: ANN001
+    with db.session() as s:
+        user = ledger.get_user(s, username)
+        ext = s.get(Extension, ext_id)
+        assert ext.status == "pending"  # both have read the pending request ...
+        barrier.wait(timeout=JOIN_TIMEOUT)  # ... before either decides
+        try:
+            ledger.decide_extension(s, user, ext_id, approve=approve, reason=f"{username} 的决定")
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+    return username
+
+
+@pytest.mark.parametrize("decisions", [(False, False), (True, False)], ids=["deny-deny", "approve-deny"])
+def test_two_regulators_deciding_one_extension_at_once_one_wins(pg, decisions):
+    """Without a guard on the pending status two denials were both recorded."""
+    _load_org(pg)
+    with pg.session() as s:
+        hid = rectifying(s)
+        ext_id = ledger.request_extension(s, ledger.get_user(s, "hd_safety"), hid, deadline=future(60),
+                                          reason="设备到货延迟").id
+        s.commit()
+    barrier = threading.Barrier(2)
+    results = _run_threads(_decide_after_barrier, [(pg, "sup_yingji", ext_id, decisions[0], barrier),
+                                                    (pg, "sup_yingji2", ext_id, decisions[1], barrier)])
+    winners = [r for r in results if isinstance(r, str)]
+    losers = [r for r in results if isinstance(r, BaseException)]
+    assert len(winners) == 1 and len(losers) == 1, results
+    assert isinstance(losers[0], ConflictError), repr(losers[0])
+    with pg.session(write=False) as s:
+        ext = s.get(Extension, ext_id)
+        assert ext.decided_by == winners[0]
+        decided = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == hid, AuditEvent.action.in_(
+            ["extend", "extension_denied"]))).all()
+        assert [e.actor for e in decided] == winners  # one decision in the trail, the winner's
         assert audit.verify(s).ok
 
 
