@@ -23,9 +23,7 @@ from hazardloop.models.errors import NotFound, ValidationError
 from hazardloop.models.intake import HazardMerge, HazardSource
 from hazardloop.models.tables import AppUser, Hazard
 from hazardloop.states import intake_guards, ledger
-from hazardloop.states.roles import CHANNELS
-
-MERGED_PREFIX = "重复隐患，已合并至 "
+from hazardloop.states.roles import CHANNELS, MERGED_PREFIX
 THRESHOLD = 0.55
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
@@ -154,31 +152,24 @@ def merge(session: Session, actor: AppUser, kept_ref: int | str, duplicate_ref: 
 
 
 def unmerge(session: Session, actor: AppUser, merge_id: int, reason: str | None = None) -> HazardMerge:
-    """Undo a merge: the sources go back and the duplicate returns to found.
-
-    The dismissed → found step is not a machine transition (dismissal is final for
-    real judgements); it is allowed only here, for a dismissal this merge made, and audited."""
+    """Undo a merge: the duplicate returns to found through the machine's reopen transition
+    (guards.reopen: a regulator of both hazards, this live merge record), then its sources go back."""
     rec = session.get(HazardMerge, merge_id)
     if rec is None:
         raise NotFound(f"没有编号为 {merge_id} 的合并记录。")
     if rec.undone_at is not None:
         raise ValidationError(f"合并记录 {merge_id} 已于 {clock.local_date(rec.undone_at)} 撤销。")
     kept, dup = session.get(Hazard, rec.kept_id), session.get(Hazard, rec.merged_id)
-    intake_guards.unmerge(actor, kept, dup)
-    if dup.state != "dismissed" or not (dup.dismissed_reason or "").startswith(MERGED_PREFIX):
-        raise ValidationError(f"{dup.code} 当前不是因合并而排除的状态，无法撤销合并。")
+    # Guard and fire first (the refusal comes before anything is touched); audited as "reopen".
+    ledger._transition(session, dup, "reopen", actor, {"merge": rec, "kept": kept}, {"dismissed_reason": None},
+                       reason=reason, event="reopened", audit_extra={"merge_id": rec.id, "kept": kept.code})
     for src in session.exec(select(HazardSource).where(HazardSource.id.in_(rec.moved))).all():  # type: ignore[union-attr]
         if src.merge_id == rec.id and src.kind == "merge":
             session.delete(src)
         else:
             src.hazard_id = dup.id
-    before = {"state": dup.state, "dismissed_reason": dup.dismissed_reason}
-    dup.state, dup.dismissed_reason = "found", None
     rec.undone_by, rec.undone_at = actor.username, clock.utcnow()
-    ledger._flush(session, dup)
-    audit.append(session, actor=actor.username, action="unmerge", hazard_id=dup.id, reason=reason,
-                 before=before, after={"state": "found", "dismissed_reason": None, "merge_id": rec.id,
-                                       "kept": kept.code})
+    session.flush()
     audit.append(session, actor=actor.username, action="unmerge", hazard_id=kept.id, reason=reason,
                  after={"merge_id": rec.id, "restored": dup.code, "channels": channels_of(session, kept)})
     return rec
