@@ -13,13 +13,15 @@ from hazardloop.intake import excel
 from hazardloop.models import audit
 from hazardloop.models.errors import ValidationError
 from hazardloop.models.intake import ImportBatch
-from hazardloop.models.tables import Enterprise, Hazard
+from hazardloop.models.tables import AuditEvent, Enterprise, Hazard
 from hazardloop.states import ledger
+from hazardloop.states.machine import TRANSITIONS, replay
 from hazardloop.states.errors import PermissionDenied
 from tests.fixtures_intake import HEADERS, _fresh_rules, read_back, row, write_sheet  # noqa: F401
 from tests.helpers import rectifying
 
 TODAY = date(2026, 11, 20)
+TRIGGERS = {t["trigger"] for t in TRANSITIONS}
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +68,20 @@ def test_import_tolerant_sheet_then_reimport_is_noop(org, tmp_path):
         assert hazards["冲压设备光电保护装置失效"].basis_code == "MEM10"
         new_ent = s.exec(select(Enterprise).where(Enterprise.name == "肥城市新兴粉体材料有限公司")).one()
         assert new_ent.region_code == "wangzhuang" and new_ent.industry_code == "dust_explosion"
+        # the rectified row (是否整改=是, 2026/10/20) is a historical close-out, through the machine;
+        # the others are found.  Every one was reported through the ledger ("report" + reported event).
+        done = hazards.pop("脚手架连墙件缺失")
+        assert done.state == "closed" and clock.local_date(done.closed_at) == date(2026, 10, 20)
+        assert done.closed_by == "office1" and done.confirmed_at is None
         assert all(h.state == "found" for h in hazards.values())
+        for h in [done, *hazards.values()]:
+            events = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == h.id).order_by(AuditEvent.seq)).all()
+            actions = [e.action for e in events]
+            assert actions == (["report", "close_imported"] if h is done else ["report"])
+            assert events[0].after["import_batch"] == out.batch_id and events[0].after["sheet_row"]
+            assert replay([a for a in actions if a in TRIGGERS]) == h.state
+        close = s.exec(select(AuditEvent).where(AuditEvent.action == "close_imported")).one()
+        assert close.after["completed_on"] == "2026-10-20" and "实际整改完成时间 2026-10-20" in close.reason
     again = _import(org, path)
     assert (again.created, again.existing, again.enterprises_created) == (0, 4, 0)
     with org.session() as s:
