@@ -189,3 +189,48 @@ def test_unmerge_guard_is_the_machine_guard(org):
         assert ev.actor == "sup_yingji" and ev.before["state"] == "dismissed" and ev.after["state"] == "found"
         assert ev.after["merge_id"] == rec.id and ev.reason == "两处不同"
         assert audit.verify(s).ok
+
+
+def test_cli_hazard_report_shows_duplicate_candidates(org, capsys, monkeypatch):
+    """`hazard report` lists the similar hazards at the same enterprise (code, state, similarity and the
+    real merge command); nothing extra when there are none; the reporter sees only what it may view."""
+    import json
+
+    from tests.helpers import cli_runner
+
+    cli = cli_runner(org.url, capsys, monkeypatch)
+    code, out, err = cli("hazard", "report", "--actor", "inspector1", "--enterprise", ENT_HD, "--title",
+                         "液氨储罐区未设置泄漏报警装置", "--channel", "inspection", "--location", "储罐区")
+    assert code == 0, err
+    assert out.count("\n") == 1 and "相似" not in out  # first of its kind: just the usual line
+    with org.session() as s:
+        first = s.exec(select(Hazard)).one().code
+    code, out, err = cli("hazard", "report", "--actor", "office1", "--enterprise", ENT_HD, "--title",
+                         "储罐区液氨泄漏报警装置未设置", "--channel", "assigned", "--location", "储罐区")
+    assert code == 0, err
+    with org.session() as s:
+        second = s.exec(select(Hazard).where(Hazard.code != first)).one().code
+    assert "同一企业有相似的隐患（可能重复）" in out and f"{first}  已发现（found）  相似度 " in out
+    command = f"hazardloop hazard merge {first} {second} --actor office1"
+    assert command in out
+    # JSON: the same candidates, with their score
+    code, out, err = cli("hazard", "report", "--actor", "office1", "--enterprise", ENT_HD, "--title",
+                         "液氨储罐区泄漏报警装置缺失", "--channel", "assigned", "--location", "储罐区", "--json")
+    data = json.loads(out)
+    assert code == 0 and {d["code"] for d in data["duplicate_candidates"]} == {first, second}
+    assert all(d["score"] >= merging.THRESHOLD and d["state"] == "found" and d["merge_command"].startswith(
+        "hazardloop hazard merge ") for d in data["duplicate_candidates"])
+    # an inspector sees only the candidate it reported itself, and no actor name is made up for it
+    code, out, err = cli("hazard", "report", "--actor", "inspector1", "--enterprise", ENT_HD, "--title",
+                         "液氨储罐区未设泄漏报警装置", "--channel", "inspection", "--location", "储罐区", "--json")
+    cands = json.loads(out)["duplicate_candidates"]
+    assert [d["code"] for d in cands] == [first] and cands[0]["merge_command"].endswith("--actor <监管人员用户名>")
+    # another enterprise: nothing
+    code, out, err = cli("hazard", "report", "--actor", "office1", "--enterprise", ENT_XY, "--title",
+                         "液氨储罐区未设置泄漏报警装置", "--channel", "assigned")
+    assert code == 0 and "相似" not in out
+    # the printed command is the real one
+    code, out, err = cli(*command.split()[1:])
+    assert code == 0, err
+    with org.session() as s:
+        assert ledger.get_hazard(s, second).state == "dismissed"

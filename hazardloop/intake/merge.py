@@ -22,8 +22,8 @@ from hazardloop.models import audit
 from hazardloop.models.errors import NotFound, ValidationError
 from hazardloop.models.intake import HazardMerge, HazardSource
 from hazardloop.models.tables import AppUser, Hazard
-from hazardloop.states import intake_guards, ledger
-from hazardloop.states.roles import CHANNELS, MERGED_PREFIX
+from hazardloop.states import guards, intake_guards, ledger
+from hazardloop.states.roles import CHANNELS, MERGED_PREFIX, STATE_NAMES
 THRESHOLD = 0.55
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
@@ -95,6 +95,21 @@ def candidates_for(session: Session, ref: int | str, threshold: float = THRESHOL
     h = ledger.get_hazard(session, ref)
     return candidates(session, h.enterprise_id, f"{h.title} {h.description}", h.location, exclude=h.id,
                       threshold=threshold)
+
+
+def intake_candidates(session: Session, hazard: Hazard, actor: AppUser) -> list[dict]:
+    """On intake: hazards at the new hazard's enterprise that look like it (those the reporter may
+    see), each with the command that merges the new one into it — the new one is the duplicate,
+    being still found."""
+    out = []
+    for c in candidates(session, hazard.enterprise_id, f"{hazard.title} {hazard.description}", hazard.location,
+                        exclude=hazard.id):
+        if not guards.can_view(actor, c.hazard):
+            continue  # the public and inspectors learn nothing of hazards they may not see
+        who = actor.username if all(guards.is_regulator_of(actor, h) for h in (c.hazard, hazard)) else "<监管人员用户名>"
+        out.append(c.as_dict() | {"state_name": STATE_NAMES[c.hazard.state],
+                                  "merge_command": f"hazardloop hazard merge {c.hazard.code} {hazard.code} --actor {who}"})
+    return out
 
 
 def add_source(session: Session, hazard: Hazard, *, channel: str, kind: str, ref: str, actor: str,
@@ -197,5 +212,5 @@ def channel_counts(session: Session, include_dismissed: bool = False) -> dict[st
     return counts
 
 
-__all__ = ["candidates", "candidates_for", "merge", "unmerge", "channel_counts", "sources_of", "channels_of",
+__all__ = ["candidates", "candidates_for", "intake_candidates", "merge", "unmerge", "channel_counts", "sources_of", "channels_of",
            "add_source"]
