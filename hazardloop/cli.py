@@ -104,11 +104,19 @@ def hazard_report(
     location: Annotated[Optional[str], typer.Option(help="部位")] = None,
     json_out: Json = False,
 ) -> None:
-    """上报一条隐患（状态：已发现）。"""
+    """上报一条隐患（状态：已发现）；同一企业有相似隐患时列出，并给出合并命令。"""
+    from hazardloop.cli_intake import merging, print_duplicates  # the intake feature's duplicate candidates
+
     with unit_of_work() as s:
-        h = ledger.report(s, ledger.get_user(s, actor), enterprise=enterprise, title=title, channel=channel,
+        user = ledger.get_user(s, actor)
+        h = ledger.report(s, user, enterprise=enterprise, title=title, channel=channel,
                           description=description, location=location)
+        dups = merging.intake_candidates(s, h, user)
+    if json_out:
+        print_json(hazard_dict(h) | {"duplicate_candidates": dups})
+        return
     _done(h, "已上报", json_out)
+    print_duplicates(dups)
 
 
 @hazard_app.command("confirm")

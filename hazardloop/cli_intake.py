@@ -131,6 +131,17 @@ def _print_candidates(cands: list[merging.Candidate], code: str) -> None:
     console.print(table)
 
 
+def print_duplicates(found: list[dict]) -> None:
+    """After `hazard report`: the similar hazards at the same enterprise and how to merge (nothing if none)."""
+    if not found:
+        return
+    console.print("同一企业有相似的隐患（可能重复）：", highlight=False)
+    for d in found:
+        console.print(f"  {d['code']}  {d['state_name']}（{d['state']}）  相似度 {d['score']:.2f}  {d['title']}",
+                      highlight=False, markup=False, soft_wrap=True)
+        console.print(f"    合并：{d['merge_command']}", highlight=False, markup=False, soft_wrap=True)
+
+
 @report_app.command("feedback")
 def report_feedback(report: str, actor: Actor,
                     text: Annotated[Optional[str], typer.Option("--text", help="反馈内容")] = None,

@@ -13,13 +13,15 @@ from hazardloop.intake import excel
 from hazardloop.models import audit
 from hazardloop.models.errors import ValidationError
 from hazardloop.models.intake import ImportBatch
-from hazardloop.models.tables import Enterprise, Hazard
+from hazardloop.models.tables import AuditEvent, Enterprise, Hazard
 from hazardloop.states import ledger
+from hazardloop.states.machine import TRANSITIONS, replay
 from hazardloop.states.errors import PermissionDenied
 from tests.fixtures_intake import HEADERS, _fresh_rules, read_back, row, write_sheet  # noqa: F401
 from tests.helpers import rectifying
 
 TODAY = date(2026, 11, 20)
+TRIGGERS = {t["trigger"] for t in TRANSITIONS}
 
 
 @pytest.fixture(autouse=True)
@@ -66,7 +68,20 @@ def test_import_tolerant_sheet_then_reimport_is_noop(org, tmp_path):
         assert hazards["冲压设备光电保护装置失效"].basis_code == "MEM10"
         new_ent = s.exec(select(Enterprise).where(Enterprise.name == "肥城市新兴粉体材料有限公司")).one()
         assert new_ent.region_code == "wangzhuang" and new_ent.industry_code == "dust_explosion"
+        # the rectified row (是否整改=是, 2026/10/20) is a historical close-out, through the machine;
+        # the others are found.  Every one was reported through the ledger ("report" + reported event).
+        done = hazards.pop("脚手架连墙件缺失")
+        assert done.state == "closed" and clock.local_date(done.closed_at) == date(2026, 10, 20)
+        assert done.closed_by == "office1" and done.confirmed_at is None
         assert all(h.state == "found" for h in hazards.values())
+        for h in [done, *hazards.values()]:
+            events = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == h.id).order_by(AuditEvent.seq)).all()
+            actions = [e.action for e in events]
+            assert actions == (["report", "close_imported"] if h is done else ["report"])
+            assert events[0].after["import_batch"] == out.batch_id and events[0].after["sheet_row"]
+            assert replay([a for a in actions if a in TRIGGERS]) == h.state
+        close = s.exec(select(AuditEvent).where(AuditEvent.action == "close_imported")).one()
+        assert close.after["completed_on"] == "2026-10-20" and "实际整改完成时间 2026-10-20" in close.reason
     again = _import(org, path)
     assert (again.created, again.existing, again.enterprises_created) == (0, 4, 0)
     with org.session() as s:
@@ -162,6 +177,8 @@ def test_export_format_and_reimport_is_noop(org, tmp_path):
     assert listed_row[col["督办级别"]] == "市级" and listed_row[col["整改措施"]] == "加装泄漏报警并联锁"
     assert all(r[col["已采取督办措施"]] is None for r in rows)
     assert isinstance(rows[0][col["检查时间"]], datetime)
+    closed_row = next(r for r in rows if r[col["状态"]] == "已销号")  # the imported historical close-out
+    assert closed_row[col["是否整改"]] == "是" and closed_row[col["实际整改完成时间"]] == datetime(2026, 10, 20)
     # reading the export back creates nothing
     again = _import(org, out)
     assert (again.created, again.existing, again.invalid) == (0, 5, 0)
@@ -252,3 +269,42 @@ def test_two_level_header(org, tmp_path):
 
         data = s.exec(select(ImportRow)).one().data
         assert data["rectified"] == "是" and data["completed_on"] == "2026-10-20"
+
+
+def test_import_goes_through_the_ledger_and_the_machine(org, tmp_path):
+    """Each created row is a ledger report (the "reported" domain event, with its import provenance);
+    the close-out transition is the import's own: refused for any hazard a row did not just create."""
+    from hazardloop.models.intake import ImportRow
+    from hazardloop.states import events, machine
+
+    seen = []
+    listener = events.subscribe(lambda s, ev: seen.append((ev.name, ev.hazard.code, dict(ev.info))))
+    try:
+        path = write_sheet(tmp_path / "in.xlsx", _messy_rows())
+        out = _import(org, path)
+    finally:
+        events._listeners.remove(listener)
+    reported = [x for x in seen if x[0] == "reported"]
+    assert sorted(c for _, c, _ in reported) == sorted(out.created_codes)
+    assert all(info["import_batch"] == out.batch_id for _, _, info in reported)
+    assert [x[0] for x in seen].count("closed_imported") == 1
+    with org.session() as s:
+        found = s.exec(select(Hazard).where(Hazard.state == "found")).first()
+        row_of_other = s.exec(select(ImportRow).where(ImportRow.hazard_id != found.id)).first()
+        office = ledger.get_user(s, "office1")
+        for data in ({}, {"import_row": row_of_other, "completed_on": date(2026, 10, 20)}):
+            with pytest.raises(PermissionDenied, match="审核销号"):
+                machine.fire(found, "close_imported", office, data)
+        with pytest.raises(PermissionDenied, match="市安委办"):
+            machine.fire(found, "close_imported", ledger.get_user(s, "sup_yingji"), {})
+        s.rollback()
+        assert s.get(Hazard, found.id).state == "found"
+
+
+def test_future_completion_date_is_a_validation_problem(org, tmp_path):
+    path = write_sheet(tmp_path / "f.xlsx", [row(rectified="是", done="2026-12-01")])
+    with pytest.raises(excel.ImportRejected) as err:
+        _import(org, path)
+    assert "实际整改完成时间 2026-12-01 晚于今天" in str(err.value)
+    with org.session() as s:
+        assert s.exec(select(Hazard)).all() == []

@@ -11,7 +11,9 @@ from hazardloop.models.errors import ValidationError
 from hazardloop.models.intake import HazardMerge
 from hazardloop.models.tables import AuditEvent, Hazard
 from hazardloop.states import ledger
-from hazardloop.states.errors import MissingData, PermissionDenied
+from hazardloop.states import machine
+from hazardloop.states.errors import InvalidTransition, MissingData, PermissionDenied
+from hazardloop.states.machine import TRANSITIONS, replay
 from tests.fixtures_intake import _fresh_rules, verified  # noqa: F401
 from tests.helpers import ENT_HD, listed
 
@@ -81,6 +83,12 @@ def test_merge_keeps_every_source_counts_stay_true_and_undo(org):
         assert merging.channels_of(s, s.get(Hazard, dup_id)) == ["public_report"]
         assert merging.channel_counts(s)["total"] == 2
         assert s.get(HazardMerge, rec.id).undone_by == "office1"
+        # the duplicate came back through the machine: dismiss (merge) then reopen (unmerge), and replay agrees
+        trail = [e.action for e in s.exec(select(AuditEvent).where(AuditEvent.hazard_id == dup_id)
+                                          .order_by(AuditEvent.seq)).all()]
+        assert trail[-2:] == ["dismiss", "reopen"]
+        triggers = {t["trigger"] for t in TRANSITIONS}
+        assert replay([a for a in trail if a in triggers]) == "found" == s.get(Hazard, dup_id).state
         with pytest.raises(ValidationError, match="已于"):
             merging.unmerge(s, ledger.get_user(s, "office1"), rec.id)
         s.rollback()
@@ -131,3 +139,98 @@ def test_cli_merge_unmerge_and_channels(org):
     assert res.exit_code == 0
     res = runner.invoke(app, ["--db", org.url, "hazard", "channels", "--json"])
     assert '"total": 2' in res.output
+
+
+def test_reopen_only_undoes_a_merge_never_a_judgement(org):
+    """dismiss stays final for a regulator's judgement: reopen is refused, naming the state and
+    what it allows, even with a dismissal reason that imitates a merge's."""
+    with org.session() as s:
+        judged = _report(s, "液氨储罐区未设置泄漏报警装置")
+        ledger.dismiss(s, ledger.get_user(s, "sup_yingji"), judged.id, reason="经核查不构成重大事故隐患")
+        s.commit()
+        h = s.get(Hazard, judged.id)
+        with pytest.raises(InvalidTransition) as err:
+            machine.fire(h, "reopen", ledger.get_user(s, "office1"), {})
+        msg = str(err.value)
+        assert "已排除" in msg and "dismissed" in msg and "reopen" in msg and "此状态允许：无" in msg
+        assert "经监管部门判定排除是最终结论" in msg
+        assert machine.allowed_for(h) == [] and not machine.check(h, "reopen", ledger.get_user(s, "office1"))
+        s.rollback()
+        # a regulator typing a merge-like reason is still no merge: without the live merge record, refused
+        forged = _report(s, "配电室无应急照明", location="配电室")
+        ledger.dismiss(s, ledger.get_user(s, "office1"), forged.id, reason=f"{merging.MERGED_PREFIX}{judged.code}")
+        s.commit()
+        with pytest.raises(MissingData, match="撤销合并"):
+            machine.fire(s.get(Hazard, forged.id), "reopen", ledger.get_user(s, "office1"), {})
+        s.rollback()
+        assert s.get(Hazard, forged.id).state == "dismissed" and s.get(Hazard, judged.id).state == "dismissed"
+
+
+def test_unmerge_guard_is_the_machine_guard(org):
+    """Who may unmerge is decided by guards.reopen: a regulator of both hazards; a refusal changes nothing."""
+    with org.session() as s:
+        a = _report(s, "液氨储罐区未设置泄漏报警装置")
+        b = _report(s, "液氨储罐区泄漏报警装置未设置", user="office1", channel="assigned")
+        rec = merging.merge(s, ledger.get_user(s, "office1"), a.id, b.id)
+        s.commit()
+        n = len(s.exec(select(AuditEvent)).all())
+        for user, error, text in (("sup_zhujian", PermissionDenied, "撤销合并需要"),
+                                  ("hd_safety", PermissionDenied, "撤销合并需要"),
+                                  ("inspector1", PermissionDenied, "撤销合并需要")):
+            with pytest.raises(error, match=text):
+                merging.unmerge(s, ledger.get_user(s, user), rec.id)
+            s.rollback()
+        assert s.get(Hazard, b.id).state == "dismissed" and s.get(HazardMerge, rec.id).undone_at is None
+        assert len(s.exec(select(AuditEvent)).all()) == n
+        assert merging.channels_of(s, s.get(Hazard, a.id)) == ["inspection", "assigned"]
+        merging.unmerge(s, ledger.get_user(s, "sup_yingji"), rec.id, reason="两处不同")
+        s.commit()
+        ev = s.exec(select(AuditEvent).where(AuditEvent.action == "reopen")).one()
+        assert ev.actor == "sup_yingji" and ev.before["state"] == "dismissed" and ev.after["state"] == "found"
+        assert ev.after["merge_id"] == rec.id and ev.reason == "两处不同"
+        assert audit.verify(s).ok
+
+
+def test_cli_hazard_report_shows_duplicate_candidates(org, capsys, monkeypatch):
+    """`hazard report` lists the similar hazards at the same enterprise (code, state, similarity and the
+    real merge command); nothing extra when there are none; the reporter sees only what it may view."""
+    import json
+
+    from tests.helpers import cli_runner
+
+    cli = cli_runner(org.url, capsys, monkeypatch)
+    code, out, err = cli("hazard", "report", "--actor", "inspector1", "--enterprise", ENT_HD, "--title",
+                         "液氨储罐区未设置泄漏报警装置", "--channel", "inspection", "--location", "储罐区")
+    assert code == 0, err
+    assert out.count("\n") == 1 and "相似" not in out  # first of its kind: just the usual line
+    with org.session() as s:
+        first = s.exec(select(Hazard)).one().code
+    code, out, err = cli("hazard", "report", "--actor", "office1", "--enterprise", ENT_HD, "--title",
+                         "储罐区液氨泄漏报警装置未设置", "--channel", "assigned", "--location", "储罐区")
+    assert code == 0, err
+    with org.session() as s:
+        second = s.exec(select(Hazard).where(Hazard.code != first)).one().code
+    assert "同一企业有相似的隐患（可能重复）" in out and f"{first}  已发现（found）  相似度 " in out
+    command = f"hazardloop hazard merge {first} {second} --actor office1"
+    assert command in out
+    # JSON: the same candidates, with their score
+    code, out, err = cli("hazard", "report", "--actor", "office1", "--enterprise", ENT_HD, "--title",
+                         "液氨储罐区泄漏报警装置缺失", "--channel", "assigned", "--location", "储罐区", "--json")
+    data = json.loads(out)
+    assert code == 0 and {d["code"] for d in data["duplicate_candidates"]} == {first, second}
+    assert all(d["score"] >= merging.THRESHOLD and d["state"] == "found" and d["merge_command"].startswith(
+        "hazardloop hazard merge ") for d in data["duplicate_candidates"])
+    # an inspector sees only the candidate it reported itself, and no actor name is made up for it
+    code, out, err = cli("hazard", "report", "--actor", "inspector1", "--enterprise", ENT_HD, "--title",
+                         "液氨储罐区未设泄漏报警装置", "--channel", "inspection", "--location", "储罐区", "--json")
+    cands = json.loads(out)["duplicate_candidates"]
+    assert [d["code"] for d in cands] == [first] and cands[0]["merge_command"].endswith("--actor <监管人员用户名>")
+    # another enterprise: nothing
+    code, out, err = cli("hazard", "report", "--actor", "office1", "--enterprise", ENT_XY, "--title",
+                         "液氨储罐区未设置泄漏报警装置", "--channel", "assigned")
+    assert code == 0 and "相似" not in out
+    # the printed command is the real one
+    code, out, err = cli(*command.split()[1:])
+    assert code == 0, err
+    with org.session() as s:
+        assert ledger.get_hazard(s, second).state == "dismissed"

@@ -54,6 +54,8 @@ from hazardloop.models.tables import (
     Hazard,
     RectificationPlan,
 )
+from hazardloop.intake import merge as merging
+from hazardloop.models.intake import HazardMerge
 from hazardloop.states import ledger
 from hazardloop.states.machine import TRANSITIONS, replay
 from hazardloop.states.roles import LEVELS
@@ -141,6 +143,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     hazards = Bundle("hazards")
     extensions = Bundle("extensions")
+    merges = Bundle("merges")
 
     def __init__(self) -> None:
         super().__init__()
@@ -337,6 +340,40 @@ class LedgerMachine(RuleBasedStateMachine):
         self._act("edit", lambda s: ledger.edit(s, ledger.get_user(s, actor), hid, **{field: value}),
                   ["edit"] if changes else [],
                   may=self._regulates(actor, h) or (h.state == "found" and actor == h.reported_by))
+
+    @rule(target=merges, kept=hazards, dup=hazards, who=who_st, pick=pick_st)
+    def merge(self, kept, dup, who, pick):  # noqa: ANN001, ANN201
+        k = self._hazard(kept)
+        if pick:  # mostly a plausible duplicate: another found hazard at the same enterprise
+            with self._read() as s:
+                dup = s.exec(select(Hazard.id).where(Hazard.enterprise_id == k.enterprise_id, Hazard.id != kept,
+                                                     Hazard.state == "found").order_by(Hazard.id)).first() or dup
+        d = self._hazard(dup)
+        actor = self._regulator(d, who, pick)
+        may = (kept != dup and k.enterprise_id == d.enterprise_id and d.state == "found" and k.state != "dismissed"
+               and self._regulates(actor, k) and self._regulates(actor, d))
+        rec = self._act("merge", lambda s: merging.merge(s, ledger.get_user(s, actor), kept, dup),
+                        ["dismiss", "merge"], may=may)
+        return multiple() if rec is REFUSED else rec.id
+
+    @rule(mid=merges, who=who_st, pick=pick_st)
+    def unmerge(self, mid, who, pick):  # noqa: ANN001, ANN201
+        with self._read() as s:
+            rec = s.get(HazardMerge, mid)
+        k, d = self._hazard(rec.kept_id), self._hazard(rec.merged_id)
+        actor = self._regulator(d, who, pick)
+        may = rec.undone_at is None and self._regulates(actor, k) and self._regulates(actor, d)
+        self._act("unmerge", lambda s: merging.unmerge(s, ledger.get_user(s, actor), mid),
+                  ["reopen", "unmerge"], may=may)
+
+    @rule(hid=hazards, who=who_st, pick=pick_st)
+    def reopen_without_merge(self, hid, who, pick):  # noqa: ANN001, ANN201
+        """reopen outside an unmerge (no merge record) is refused for anyone, whatever the state."""
+        h = self._hazard(hid)
+        actor = self._regulator(h, who, pick)
+        self._act("bare reopen", lambda s: ledger._transition(  # noqa: SLF001
+            s, ledger.get_hazard(s, hid), "reopen", ledger.get_user(s, actor), {}, {"dismissed_reason": None}),
+            ["reopen"], may=False)
 
     @rule(hid=hazards, pick=pick_st, days=st.integers(min_value=1, max_value=90),
           steps=st.integers(min_value=1, max_value=4))

@@ -36,7 +36,6 @@ from hazardloop.models.tables import (
     AppUser, Enterprise, Hazard, Industry, RectificationPlan, Region, Standard,
 )
 from hazardloop.states import intake_guards, ledger
-from hazardloop.states.events import DomainEvent, emit
 from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
 from hazardloop.intake import merge as merging
 
@@ -367,6 +366,8 @@ def validate(session: Session, sheet: Sheet) -> list[Problem]:
             add("completed_on", f"实际整改完成时间“{text(raw_done)}”不是可识别的日期")
         if row.rectified is True and row.completed_on is None and not text(raw_done):
             add("completed_on", "已整改的隐患须填写实际整改完成时间")
+        if row.completed_on and row.completed_on > clock.today():
+            add("completed_on", f"实际整改完成时间 {row.completed_on.isoformat()} 晚于今天")
         if row.completed_on and row.inspected_on and row.completed_on < row.inspected_on:
             add("completed_on", f"整改完成时间 {row.completed_on.isoformat()} 早于检查时间 {row.inspected_on.isoformat()}")
         row.channel = channel_of(text(v.get("method")))
@@ -533,29 +534,28 @@ def _possible_duplicates(session: Session, created: list[tuple[int, Hazard]]) ->
 
 
 def _create_hazard(session: Session, actor: AppUser, row: SheetRow, batch_id: int) -> Hazard:
+    """One sheet row -> one hazard, reported through the ledger (its guard, its audit event, its
+    "reported" domain event); a row the sheet says was rectified is then closed through the machine
+    (close_imported), so the state, the audit trail and machine.replay agree."""
     v = row.values
-    ent = session.get(Enterprise, row.enterprise_id)  # identity map: one SELECT per enterprise
-    industry = session.get(Industry, ent.industry_code)
     desc = text(v.get("description"))
     found_at = datetime.combine(row.inspected_on, time(12, 0), tzinfo=clock.SHANGHAI)
-    hazard = Hazard(
-        enterprise_id=ent.id, region_code=ent.region_code, industry_code=ent.industry_code,
-        supervising_department=industry.department_code if industry else None,
-        title=desc.splitlines()[0][:60], description=desc, channel=row.channel, reported_by=actor.username,
-        found_at=found_at, basis_code=row.basis_code, basis_clause=text(v.get("clause")) or None,
-    )
-    session.add(hazard)
-    session.flush()
-    hazard.code = f"YH-{row.inspected_on.year}-{hazard.id:06d}"
+    provenance = {"import_batch": batch_id, "sheet_row": row.row, "rectified_in_sheet": row.rectified}
+    hazard = ledger.report(session, actor, enterprise=row.enterprise_id, title=desc.splitlines()[0][:60],
+                           channel=row.channel, description=desc, found_at=found_at, basis_code=row.basis_code,
+                           basis_clause=text(v.get("clause")) or None, imported=provenance)
     data = {k: (parse_date(val).isoformat() if k in ("inspected_on", "completed_on") and parse_date(val)
                 else text(val)) for k, val in v.items() if k not in ("code",) and text(val)}
-    session.add(ImportRow(batch_id=batch_id, fingerprint=row.fingerprint, hazard_id=hazard.id, sheet_row=row.row,
-                          data=data))  # flushed with the audit append below
-    audit.append(session, actor=actor.username, action="import", hazard_id=hazard.id, after={
-        "state": hazard.state, "code": hazard.code, "enterprise_id": ent.id, "title": hazard.title,
-        "channel": hazard.channel, "found_at": hazard.found_at, "import_batch": batch_id, "sheet_row": row.row,
-        "rectified_in_sheet": row.rectified})
-    emit(session, DomainEvent("reported", hazard, actor, {"import_batch": batch_id}))
+    import_row = ImportRow(batch_id=batch_id, fingerprint=row.fingerprint, hazard_id=hazard.id, sheet_row=row.row,
+                           data=data)
+    session.add(import_row)  # flushed with the next audit append
+    if row.rectified is True and row.completed_on is not None:
+        done = row.completed_on
+        ledger._transition(  # noqa: SLF001 - the ledger's one guard+fire+audit unit, as merge.unmerge uses it
+            session, hazard, "close_imported", actor, {"import_row": import_row, "completed_on": done},
+            {"closed_by": actor.username, "closed_at": datetime.combine(done, time(12, 0), tzinfo=clock.SHANGHAI)},
+            reason=f"台账导入：表中“是否整改”为是，实际整改完成时间 {done.isoformat()}", event="closed_imported",
+            audit_extra={"import_batch": batch_id, "sheet_row": row.row, "completed_on": done.isoformat()})
     return hazard
 
 

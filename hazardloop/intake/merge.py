@@ -22,10 +22,8 @@ from hazardloop.models import audit
 from hazardloop.models.errors import NotFound, ValidationError
 from hazardloop.models.intake import HazardMerge, HazardSource
 from hazardloop.models.tables import AppUser, Hazard
-from hazardloop.states import intake_guards, ledger
-from hazardloop.states.roles import CHANNELS
-
-MERGED_PREFIX = "重复隐患，已合并至 "
+from hazardloop.states import guards, intake_guards, ledger
+from hazardloop.states.roles import CHANNELS, MERGED_PREFIX, STATE_NAMES
 THRESHOLD = 0.55
 
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
@@ -99,6 +97,21 @@ def candidates_for(session: Session, ref: int | str, threshold: float = THRESHOL
                       threshold=threshold)
 
 
+def intake_candidates(session: Session, hazard: Hazard, actor: AppUser) -> list[dict]:
+    """On intake: hazards at the new hazard's enterprise that look like it (those the reporter may
+    see), each with the command that merges the new one into it — the new one is the duplicate,
+    being still found."""
+    out = []
+    for c in candidates(session, hazard.enterprise_id, f"{hazard.title} {hazard.description}", hazard.location,
+                        exclude=hazard.id):
+        if not guards.can_view(actor, c.hazard):
+            continue  # the public and inspectors learn nothing of hazards they may not see
+        who = actor.username if all(guards.is_regulator_of(actor, h) for h in (c.hazard, hazard)) else "<监管人员用户名>"
+        out.append(c.as_dict() | {"state_name": STATE_NAMES[c.hazard.state],
+                                  "merge_command": f"hazardloop hazard merge {c.hazard.code} {hazard.code} --actor {who}"})
+    return out
+
+
 def add_source(session: Session, hazard: Hazard, *, channel: str, kind: str, ref: str, actor: str,
                merged_from: int | None = None, merge_id: int | None = None) -> HazardSource:
     src = HazardSource(hazard_id=hazard.id, channel=channel, kind=kind, ref=ref, merged_from=merged_from,
@@ -154,31 +167,24 @@ def merge(session: Session, actor: AppUser, kept_ref: int | str, duplicate_ref: 
 
 
 def unmerge(session: Session, actor: AppUser, merge_id: int, reason: str | None = None) -> HazardMerge:
-    """Undo a merge: the sources go back and the duplicate returns to found.
-
-    The dismissed → found step is not a machine transition (dismissal is final for
-    real judgements); it is allowed only here, for a dismissal this merge made, and audited."""
+    """Undo a merge: the duplicate returns to found through the machine's reopen transition
+    (guards.reopen: a regulator of both hazards, this live merge record), then its sources go back."""
     rec = session.get(HazardMerge, merge_id)
     if rec is None:
         raise NotFound(f"没有编号为 {merge_id} 的合并记录。")
     if rec.undone_at is not None:
         raise ValidationError(f"合并记录 {merge_id} 已于 {clock.local_date(rec.undone_at)} 撤销。")
     kept, dup = session.get(Hazard, rec.kept_id), session.get(Hazard, rec.merged_id)
-    intake_guards.unmerge(actor, kept, dup)
-    if dup.state != "dismissed" or not (dup.dismissed_reason or "").startswith(MERGED_PREFIX):
-        raise ValidationError(f"{dup.code} 当前不是因合并而排除的状态，无法撤销合并。")
+    # Guard and fire first (the refusal comes before anything is touched); audited as "reopen".
+    ledger._transition(session, dup, "reopen", actor, {"merge": rec, "kept": kept}, {"dismissed_reason": None},
+                       reason=reason, event="reopened", audit_extra={"merge_id": rec.id, "kept": kept.code})
     for src in session.exec(select(HazardSource).where(HazardSource.id.in_(rec.moved))).all():  # type: ignore[union-attr]
         if src.merge_id == rec.id and src.kind == "merge":
             session.delete(src)
         else:
             src.hazard_id = dup.id
-    before = {"state": dup.state, "dismissed_reason": dup.dismissed_reason}
-    dup.state, dup.dismissed_reason = "found", None
     rec.undone_by, rec.undone_at = actor.username, clock.utcnow()
-    ledger._flush(session, dup)
-    audit.append(session, actor=actor.username, action="unmerge", hazard_id=dup.id, reason=reason,
-                 before=before, after={"state": "found", "dismissed_reason": None, "merge_id": rec.id,
-                                       "kept": kept.code})
+    session.flush()
     audit.append(session, actor=actor.username, action="unmerge", hazard_id=kept.id, reason=reason,
                  after={"merge_id": rec.id, "restored": dup.code, "channels": channels_of(session, kept)})
     return rec
@@ -206,5 +212,5 @@ def channel_counts(session: Session, include_dismissed: bool = False) -> dict[st
     return counts
 
 
-__all__ = ["candidates", "candidates_for", "merge", "unmerge", "channel_counts", "sources_of", "channels_of",
+__all__ = ["candidates", "candidates_for", "intake_candidates", "merge", "unmerge", "channel_counts", "sources_of", "channels_of",
            "add_source"]

@@ -17,7 +17,8 @@ from hazardloop.models.tables import AppUser, Hazard
 
 @dataclass
 class DomainEvent:
-    name: str  # reported, listed, plan_accepted, extension_decided, rejected, closed, dismissed, submitted
+    name: str  # reported, listed, plan_accepted, extension_decided, rejected, closed, dismissed, submitted,
+    # reopened (unmerge), closed_imported (a ledger import's historical close-out)
     hazard: Hazard
     actor: AppUser
     info: dict[str, Any] = field(default_factory=dict)

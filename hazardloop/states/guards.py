@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from hazardloop.config import clock
 from hazardloop.models.tables import AppUser, Enterprise, Hazard
 from hazardloop.states.errors import MissingData, PermissionDenied
-from hazardloop.states.roles import LEVELS, PLAN_PARTS, REPORT_CHANNELS, ROLE_NAMES, Role
+from hazardloop.states.roles import LEVELS, MERGED_PREFIX, PLAN_PARTS, REPORT_CHANNELS, ROLE_NAMES, Role
 
 
 def _names(roles: set[Role] | list[Role]) -> str:
@@ -131,16 +131,66 @@ def reject(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
     return True
 
 
+def merge_dismissal(hazard: Hazard) -> bool:
+    """Was this hazard dismissed by a merge (not by a regulator's judgement)?  The machine opens
+    reopen only to such a hazard: a judgement's dismissal stays final."""
+    return hazard.state == "dismissed" and (hazard.dismissed_reason or "").startswith(MERGED_PREFIX)
+
+
+MERGE_DISMISSAL_ONLY = "只有因合并而排除的隐患可在撤销合并时恢复，经监管部门判定排除是最终结论"
+
+
+def reopen(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
+    """Undo a merge (the one rule for unmerge): a regulator of both hazards, with the live merge
+    record that dismissed this hazard (data: merge, kept)."""
+    _need_role(actor, {Role.supervisor, Role.committee}, "撤销合并")
+    rec, kept = data.get("merge"), data.get("kept")
+    if rec is None or kept is None or rec.merged_id != hazard.id or rec.kept_id != kept.id \
+            or rec.undone_at is not None:
+        raise MissingData(f"恢复 {hazard.code} 须通过撤销合并（hazardloop hazard unmerge 合并记录号），"
+                          f"且须是把它排除的、尚未撤销的那条合并记录。")
+    for h in (kept, hazard):
+        if not is_regulator_of(actor, h):
+            raise PermissionDenied(f"撤销合并需要 {h.code} 的监管部门（{h.supervising_department}）人员或市安委办；"
+                                   f"{actor.name}（{actor.username}）无权办理。")
+    return True
+
+
+def close_imported(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
+    """A ledger import records the close-out its sheet reports (是否整改=是 with 实际整改完成时间),
+    only for a hazard that same import row has just created: a hazard already in the ledger is
+    closed by review (approve), never by a spreadsheet."""
+    _need_role(actor, {Role.committee, Role.system}, "导入历史销号")
+    row = data.get("import_row")
+    if row is None or row.hazard_id != hazard.id or hazard.reported_by != actor.username \
+            or hazard.confirmed_at is not None:
+        raise PermissionDenied(f"只有台账导入本行新建的隐患才能按表格记为已销号；{hazard.code} 须经审核销号（approve）。")
+    done = data.get("completed_on")
+    if not isinstance(done, date):
+        raise MissingData("导入历史销号缺少实际整改完成时间。")
+    if done > clock.today():
+        raise MissingData(f"实际整改完成时间 {done.isoformat()} 晚于今天。")
+    if done < clock.local_date(hazard.found_at):
+        raise MissingData(f"实际整改完成时间 {done.isoformat()} 早于发现时间 {clock.local_date(hazard.found_at).isoformat()}。")
+    return True
+
+
 TRANSITION_GUARDS = {
     "confirm": confirm, "dismiss": dismiss, "start_rectification": start_rectification,
     "extend": extend, "submit": submit, "approve": approve, "reject": reject,
+    "reopen": reopen, "close_imported": close_imported,
 }
 
 
 # --- checks that are not transitions ---------------------------------------
 
 
-def report(actor: AppUser, enterprise: Enterprise, channel: str) -> bool:
+def report(actor: AppUser, enterprise: Enterprise, channel: str, imported: bool = False) -> bool:
+    if imported:
+        # A ledger import records what others found through every channel (the sheet's 检查方式):
+        # the importer's role decides, not the channel.
+        _need_role(actor, {Role.committee, Role.system}, "导入台账")
+        return True
     _need_role(actor, set(REPORT_CHANNELS), "上报隐患")
     allowed = REPORT_CHANNELS[Role(actor.role)]
     if actor.role == Role.enterprise and actor.enterprise_id != enterprise.id:

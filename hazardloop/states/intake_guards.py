@@ -1,4 +1,5 @@
-"""Who may merge hazards and import ledgers (the hazard's own rules stay in guards.py)."""
+"""Who may merge hazards and import ledgers (the hazard's own rules stay in guards.py; undoing a merge
+is the machine's reopen transition, so its rule is guards.reopen)."""
 
 from __future__ import annotations
 
@@ -23,13 +24,6 @@ def merge(actor: AppUser, kept: Hazard, duplicate: Hazard) -> bool:
         raise MissingData(f"只能合并尚未确认的隐患（已发现）；{duplicate.code} 当前为{STATE_NAMES[duplicate.state]}。")
     if kept.state == "dismissed":
         raise MissingData(f"保留的隐患 {kept.code} 已排除，不能作为合并目标。")
-    return True
-
-
-def unmerge(actor: AppUser, kept: Hazard, duplicate: Hazard) -> bool:
-    for h in (kept, duplicate):
-        if not guards.is_regulator_of(actor, h):
-            raise PermissionDenied(f"撤销合并需要 {h.code} 的监管部门人员或市安委办。")
     return True
 
 

@@ -199,20 +199,23 @@ def _transition(
 def report(
     session: Session, actor: AppUser, *, enterprise: int | str, title: str, channel: str,
     description: str = "", location: str | None = None, found_at: Any = None,
+    basis_code: str | None = None, basis_clause: str | None = None, imported: dict[str, Any] | None = None,
 ) -> Hazard:
-    """Record a hazard from any channel (state found)."""
+    """Record a hazard from any channel (state found).  `imported`: the ledger-import row it comes from
+    (the importer's guard instead of the channel's; kept in the audit event and the domain event)."""
     if channel not in CHANNELS:
         raise ValidationError(f"发现渠道必须是 {'、'.join(f'{k}（{v}）' for k, v in CHANNELS.items())} 之一。")
     if not title or not title.strip():
         raise ValidationError("上报隐患缺少隐患名称（title）。")
     ent = get_enterprise(session, enterprise)
-    guards.report(actor, ent, channel)
+    guards.report(actor, ent, channel, imported=imported is not None)
     industry = session.get(Industry, ent.industry_code)
     hazard = Hazard(
         enterprise_id=ent.id, region_code=ent.region_code, industry_code=ent.industry_code,
         supervising_department=industry.department_code if industry else None,
         title=title.strip(), description=description or "", location=location, channel=channel,
         reported_by=actor.username, found_at=found_at or clock.utcnow(),
+        basis_code=basis_code, basis_clause=basis_clause,
     )
     session.add(hazard)
     session.flush()
@@ -221,8 +224,10 @@ def report(
     audit.append(session, actor=actor.username, action="report", hazard_id=hazard.id, after={
         "state": hazard.state, "code": hazard.code, "enterprise_id": ent.id, "title": hazard.title,
         "channel": channel, "found_at": hazard.found_at, "location": location,
+        **({"basis_code": basis_code, "basis_clause": basis_clause} if basis_code or basis_clause else {}),
+        **(imported or {}),
     })
-    emit(session, DomainEvent("reported", hazard, actor))
+    emit(session, DomainEvent("reported", hazard, actor, dict(imported or {})))
     return hazard
 
 

@@ -27,6 +27,9 @@ class Lifecycle:
     trigger_names: dict[str, str]
     none_allowed: str  # what a refusal says when the state allows nothing
     guard_prefix: str = "guard"
+    # trigger -> (predicate on the record, why not): a transition open to only some records of its
+    # source state (reopen: only a hazard a merge dismissed).  Refusals list what is open to THIS record.
+    only_if: dict[str, tuple[Callable[[Any], bool], str]] = field(default_factory=dict)
     machine: Machine = field(init=False)
 
     def __post_init__(self) -> None:
@@ -48,14 +51,20 @@ class Lifecycle:
     def allowed_triggers(self, state: str) -> list[str]:
         return [t["trigger"] for t in self.transitions if t["source"] == state]
 
+    def allowed_for(self, obj: Any) -> list[str]:
+        """The triggers open to this record now (its state's, less those whose only_if fails)."""
+        return [t for t in self.allowed_triggers(obj.state) if t not in self.only_if or self.only_if[t][0](obj)]
+
     def fire(self, obj: Any, trigger: str, actor: Any, data: dict[str, Any] | None = None) -> str:
         """Run one trigger through its guard; returns the new state or raises."""
-        allowed = self.allowed_triggers(obj.state)
+        allowed = self.allowed_for(obj)
         if trigger not in allowed:
             allowed_text = "、".join(f"{t}（{self.trigger_names[t]}）" for t in allowed) or self.none_allowed
+            why = f"：{self.only_if[trigger][1]}" if trigger in self.only_if and \
+                trigger in self.allowed_triggers(obj.state) else ""
             raise InvalidTransition(
                 f"{self.noun}当前状态为“{self.state_names.get(obj.state, obj.state)}”（{obj.state}），"
-                f"不能执行 {trigger}（{self.trigger_names.get(trigger, trigger)}）；此状态允许：{allowed_text}。"
+                f"不能执行 {trigger}（{self.trigger_names.get(trigger, trigger)}）{why}；此状态允许：{allowed_text}。"
             )
         self.machine.events[trigger].trigger(obj, actor=actor, data=data or {})
         return obj.state

@@ -26,6 +26,12 @@ TRANSITIONS = [
     {"trigger": "submit", "source": "rectifying", "dest": "reviewed"},
     {"trigger": "approve", "source": "reviewed", "dest": "closed"},
     {"trigger": "reject", "source": "reviewed", "dest": "rectifying"},
+    # Undoing a merge (hazard unmerge) returns the duplicate it dismissed to found; open only to a
+    # merge's dismissal (only_if below) — a regulator's dismissal stays final.
+    {"trigger": "reopen", "source": "dismissed", "dest": "found"},
+    # A ledger import records a close-out its sheet reports, for the hazard the row has just created
+    # (guards.close_imported); every other close-out is approve after review.
+    {"trigger": "close_imported", "source": "found", "dest": "closed"},
 ]
 
 
@@ -33,16 +39,18 @@ LIFECYCLE = Lifecycle(
     noun="隐患", states=STATES, initial="found", terminal=TERMINAL, transitions=TRANSITIONS,
     guards=guards.TRANSITION_GUARDS, state_names=STATE_NAMES, trigger_names=TRIGGER_NAMES,
     none_allowed="无（已是终态）",
+    only_if={"reopen": (guards.merge_dismissal, guards.MERGE_DISMISSAL_ONLY)},
 )
 MACHINE = LIFECYCLE.machine
 allowed_triggers = LIFECYCLE.allowed_triggers
+allowed_for = LIFECYCLE.allowed_for  # what is open to this hazard (reopen only after a merge)
 fire = LIFECYCLE.fire  # run one trigger through its guard; returns the new state or raises
 mermaid = LIFECYCLE.mermaid  # docs/lifecycle.md is generated from it
 
 
 def check(hazard: Any, trigger: str, actor: Any, data: dict[str, Any] | None = None) -> bool:
     """Would the guard let this actor fire this trigger now?  (Runs the same guard, changes nothing.)"""
-    if trigger not in allowed_triggers(hazard.state):
+    if trigger not in allowed_for(hazard):
         return False
     try:
         return bool(guards.TRANSITION_GUARDS[trigger](hazard, actor, data or {}))

@@ -42,7 +42,12 @@ TRIGGER_NAMES = {
     "submit": "提交整改完成",
     "approve": "审核销号",
     "reject": "驳回",
+    "reopen": "撤销合并恢复",
+    "close_imported": "导入历史销号",
 }
+
+# The dismissal reason a merge writes; only a hazard dismissed with it (and its live merge record) may reopen.
+MERGED_PREFIX = "重复隐患，已合并至 "
 
 CHANNELS = {
     "self_inspection": "企业自查",
