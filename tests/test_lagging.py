@@ -333,3 +333,32 @@ def test_run_day_is_first_working_day():
     assert lagging.first_workday(2025, 2) == date(2025, 2, 5)  # after the Spring Festival holiday
     assert lagging.is_run_day(date(2025, 6, 3)) and not lagging.is_run_day(date(2025, 6, 4))
     assert lagging.first_workday(2025, 10) == date(2025, 10, 9)  # after the National Day week
+
+
+# --- the monthly flow ----------------------------------------------------------------------------
+
+
+def test_monthly_flow_runs_on_first_working_day_once(org, prefect_harness, monkeypatch, tmp_path):
+    from hazardloop.flows.lagging import lagging_flow
+
+    path = tmp_path / "lagging.yaml"
+    path.write_text(SIM_POLICY, encoding="utf-8")
+    monkeypatch.setenv("HAZARDLOOP_LAGGING_POLICY", str(path))
+    with org.session() as s:
+        _overdue_hazard(s, date(2024, 12, 2), date(2024, 12, 20), "液氨储罐区未设泄漏报警")
+    with clock.frozen(date(2025, 3, 1)):  # a Saturday: not the first working day
+        assert lagging_flow(db_url=org.url)["skipped"] is True
+    with clock.frozen(date(2025, 3, 3)):
+        first = lagging_flow(db_url=org.url)
+        again = lagging_flow(db_url=org.url)
+    assert first["month"] == "2025-02" and first["documents"] == 2 and first["lagging"] == 2
+    assert again["documents"] == 0 and again["notifications"] == 0
+    assert _steps(org) == [(1, "letter", "issued", "2025-02")]
+
+
+def test_deployment_registered():
+    from hazardloop.flows.deployments import all_deployments
+
+    deps = {d.name: d for d in all_deployments()}
+    sched = deps["monthly-lagging-units"].schedules[0].schedule
+    assert sched.cron == "45 8 * * *" and sched.timezone == "Asia/Shanghai"
