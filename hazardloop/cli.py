@@ -412,6 +412,7 @@ cli_intake.register(app)
 from hazardloop import cli_stats  # noqa: E402
 cli_stats.register(app)
 from hazardloop.cli_escalation import register as _register_escalation; _register_escalation(app)  # noqa: E402,E702
+from hazardloop.cli_lagging import register as _register_lagging; _register_lagging(app)  # noqa: E402,E702  regions/departments that lag
 # --- end feature commands ---
 
 

@@ -27,3 +27,4 @@ __all__ = [
     "Standard",
 ]
 from hazardloop.models import escalation as _escalation  # noqa: E402,F401  (escalation tables)
+from hazardloop.models import lagging as _lagging  # noqa: E402,F401  (lagging-unit ladder tables)

@@ -213,6 +213,13 @@ def decide_escalation_step(actor: AppUser, action: str) -> bool:
     return True
 
 
+def decide_lag_exposure(actor: AppUser, action: str) -> bool:
+    """Only the committee office approves or declines exposing a lagging region or department
+    (落后单位曝光): the unit itself, its peers and the supervisors may not."""
+    _need_role(actor, {Role.committee}, action)
+    return True
+
+
 def upload_evidence(actor: AppUser, hazard: Hazard) -> bool:
     _need_own_enterprise(actor, hazard.enterprise_id, "上传整改证明材料")
     return True
