@@ -15,7 +15,7 @@ from hazardloop.intake import reports
 from hazardloop.models.intake import PublicReport
 from hazardloop.models.tables import AuditEvent, Hazard
 from tests.fixtures_intake import SECRET_NAME, SECRET_PHONE, _fresh_rules, accepted, submitted, verified  # noqa: F401
-from tests.fixtures_web import csrf_of, web  # noqa: F401
+from tests.fixtures_web import csrf_of, web, web_sqlite  # noqa: F401
 from tests.helpers import ENT_HD
 
 CONTENT = "恒达化工液氨储罐区泄漏报警装置长期损坏未修复"
@@ -335,3 +335,135 @@ def test_queue_sections_follow_the_guards(web):
     for u in ("sup_zhujian", "citizen1", "hd_safety", "inspector1", "town_shiheng"):
         assert names[u] == {}, u
     assert reports.list_reports  # the engine's list is what the page and the API use
+
+
+def test_report_api_never_answers_500(web):
+    """Schemathesis on the report operations, as the accepting office (every step open to it)."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    with web.db.session() as s:
+        submitted(s)
+        accepted(s)
+        verified(s)
+    headers = {"Authorization": f"Bearer {web.token('office1')}"}
+    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", web.app)
+    operations = [r.ok() for r in schema.get_all_operations() if "/reports" in r.ok().path]
+    assert len(operations) == 12
+    seen: dict[str, set[int]] = {}
+    for operation in operations:
+        label = f"{operation.method.upper()} {operation.path}"
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        def run(case):  # noqa: ANN001
+            response = case.call_and_validate(headers=headers, checks=[not_a_server_error])
+            seen.setdefault(label, set()).add(response.status_code)
+
+        run()
+    assert len(seen) == len(operations)
+    assert all(code < 500 for codes in seen.values() for code in codes), seen
+
+
+# --- in a real browser ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser():
+    from tests.fixtures_web import CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
+
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live(web_sqlite):  # noqa: F811
+    from hazardloop.web import server
+
+    bg = server.start_background(db_url=web_sqlite.url)
+    yield bg.url.rstrip("/"), web_sqlite
+    bg.stop()
+
+
+def _sign_in(page, base: str, username: str) -> None:  # noqa: ANN001
+    from tests.fixtures_web import PASSWORD
+
+    page.goto(f"{base}/queue")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(f"{base}/queue")
+
+
+def test_report_from_submission_to_verification_in_a_real_browser(browser, live):
+    import os
+    from pathlib import Path
+
+    base, db = live
+    out = Path(os.environ.get("HAZARDLOOP_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "test-output")) \
+        / "web-reports-e2e"
+    out.mkdir(parents=True, exist_ok=True)
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN")
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    citizen, office, sup = phone.new_page(), desk.new_page(), browser.new_context(locale="zh-CN").new_page()
+    errors: list[str] = []
+    for p in (citizen, office, sup):
+        p.on("pageerror", lambda e: errors.append(str(e)))
+
+    # A citizen reports on a phone, with a real name.
+    _sign_in(citizen, base, "citizen1")
+    assert citizen.locator("#nav-reports").count() == 0  # the public never lists reports
+    citizen.click("#nav-report-new")
+    citizen.fill("#form-submit textarea[name=content]", CONTENT)
+    citizen.fill("#form-submit input[name=enterprise]", "肥城市恒达化工有限公司")
+    citizen.fill("#form-submit input[name=location]", "液氨储罐区")
+    citizen.fill("#form-submit input[name=reporter_name]", SECRET_NAME)
+    citizen.fill("#form-submit input[name=reporter_contact]", SECRET_PHONE)
+    citizen.click("#form-submit button")
+    code = citizen.inner_text("#report-code")
+    assert re.fullmatch(r"JB-\d{4}-\d{6}", code) and "已登记" in citizen.inner_text("#notice")
+    citizen.screenshot(path=out / "01-citizen-submitted-phone.png", full_page=True)
+
+    # The accepting office finds it in its queue, reads the identity (audited) and accepts it.
+    _sign_in(office, base, "office1")
+    assert code in office.inner_text("#queue-report-accept")
+    assert SECRET_NAME not in office.content()
+    office.click(f"#queue-report-accept a:has-text('{code}')")
+    assert office.inner_text("#report-state") == "已收到" and SECRET_NAME not in office.content()
+    office.click("#form-reveal button")
+    assert office.inner_text("#identity-name") == SECRET_NAME and office.inner_text("#identity-contact") == SECRET_PHONE
+    office.screenshot(path=out / "02-office-identity.png", full_page=True)
+    office.click("#form-accept button")
+    assert "已受理" in office.inner_text("#notice") and office.inner_text("#report-state") == "已受理"
+    assert "#identity" not in office.content() and SECRET_NAME not in office.content()
+    assert "查看举报人身份" in office.inner_text("#audit")
+
+    # The department's supervisor verifies it: true, a hazard is created (channel 群众举报查实).
+    _sign_in(sup, base, "sup_yingji")
+    assert code in sup.inner_text("#queue-report-verify")
+    sup.click(f"#queue-report-verify a:has-text('{code}')")
+    assert sup.locator("#form-reveal").count() == 0 and SECRET_NAME not in sup.content()
+    sup.check("#form-verify input[name=verdict][value=true]")
+    sup.fill("#form-verify textarea[name=note]", "现场核查：报警装置损坏属实，已责令停用储罐并整改")
+    sup.click("#form-verify button")
+    assert "核查结论已记录" in sup.inner_text("#notice")
+    assert sup.inner_text("#report-state") == "已核查" and sup.inner_text("#verdict") == "属实"
+    hazard_code = sup.inner_text("#hazard-link")
+    sup.screenshot(path=out / "03-supervisor-verified.png", full_page=True)
+    sup.click("#hazard-link")
+    assert sup.inner_text("#hazard-code") == hazard_code and sup.inner_text("#hazard-state") == "已发现"
+    assert SECRET_NAME not in sup.content()
+    assert not errors, errors
+    with db.session() as s:
+        report = s.exec(select(PublicReport).where(PublicReport.code == code)).one()
+        assert report.state == "verified" and s.get(Hazard, report.hazard_id).code == hazard_code
+        actions = [e.action for e in s.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()
+                   if e.action.startswith("report")]
+    assert actions == ["report_submit", "report_identity_read", "report_accept", "report_start_verification",
+                       "report_verify", "report", "report_link"]

@@ -251,9 +251,10 @@ def trail(session: Session, report: PublicReport) -> list[dict[str, Any]]:
     """The report's own audit events (they name it in `after.report`)."""
     from hazardloop.models.tables import AuditEvent
 
+    # JSON field access (->> on PostgreSQL, json_extract on SQLite): only this report's events are read.
     stmt = select(AuditEvent).where(AuditEvent.action.like("report\\_%", escape="\\"),  # type: ignore[attr-defined]
-                                    AuditEvent.action != "report_sweep")
-    events = [e for e in session.exec(stmt.order_by(AuditEvent.seq)).all() if (e.after or {}).get("report") == report.code]
+                                    AuditEvent.after["report"].as_string() == report.code)  # type: ignore[index]
+    events = session.exec(stmt.order_by(AuditEvent.seq)).all()
     names = dict(session.exec(select(AppUser.username, AppUser.name)
                               .where(AppUser.username.in_({e.actor for e in events}))).all()) if events else {}
     out = []
@@ -269,7 +270,11 @@ def detail(session: Session, user: AppUser, report: PublicReport) -> dict[str, A
     hazard = session.get(Hazard, report.hazard_id) if report.hazard_id else None
     dept = session.get(Department, report.department_code) if report.department_code else None
     running = reports.current_deadline(report)
+    staff = {report.accepted_by, report.verified_by, report.feedback_by, report.reward_decided_by, report.paid_by} - {None}
+    names = dict(session.exec(select(AppUser.username, AppUser.name).where(AppUser.username.in_(staff))).all()) \
+        if staff else {}
     return {
+        "names": {u: f"{names.get(u, u)}（{u}）" for u in staff},
         "report": report, "data": reports.report_dict(report), "enterprise": ent, "hazard": hazard,
         "department": dept.name if dept else (report.department_code or ""),
         "deadline": (reports.PHASE_NAMES[running[0]], running[1]) if running else None,
