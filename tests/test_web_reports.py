@@ -117,6 +117,10 @@ def test_submission_to_payment_on_the_pages(web):
     for words in ("登记举报", "受理", "开始核查", "核查结论", "关联隐患", "反馈举报人", "核定奖励", "兑付奖励"):
         assert words in page, words
     assert "举报人（身份保密）" in page  # the submission's actor on the trail
+    with web.db.session() as s:
+        hid = s.get(PublicReport, rid).hazard_id
+    hazard_page = sup.get(f"/hazards/{hid}").text
+    assert "举报：关联隐患" in hazard_page and "举报：兑付奖励" in hazard_page  # the report's steps, by name
 
 
 def test_decline_and_extension_on_the_pages(web):
