@@ -149,6 +149,7 @@ class QueueSectionOut(BaseModel):
     title: str
     total: int
     items: list[HazardOut]
+    reports: list[str] = Field(default_factory=list, description="待办的举报编号（详情：/api/v1/reports/{编号}）")
 
 
 class ReportIn(BaseModel):
@@ -284,7 +285,8 @@ def my_queue(request: Request, user: User) -> list[QueueSectionOut]:
     with _db(request) as s:
         sections = services.queue(s, user)
     return [QueueSectionOut(key=sec.key, title=sec.title, total=sec.total,
-                            items=[hazard_out(i["hazard"], i["enterprise"]) for i in sec.items]) for sec in sections]
+                            items=[hazard_out(i["hazard"], i["enterprise"]) for i in sec.items if "hazard" in i],
+                            reports=[i["report"].code for i in sec.items if "report" in i]) for sec in sections]
 
 
 @router.get("/hazards", response_model=HazardPage, responses=ERRORS, summary="隐患台账（按权限过滤）")

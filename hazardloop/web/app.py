@@ -75,6 +75,7 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     if secure_cookies is None:
         secure_cookies = os.environ.get("HAZARDLOOP_SECURE_COOKIES", "").lower() in ("1", "true", "yes")
     from hazardloop.web import api, pages
+    from hazardloop.web import reports as reports_web
 
     app = FastAPI(title="HazardLoop 重大事故隐患闭环管理 API", version="1",
                   description="与网页、命令行相同的操作和权限规则（同一状态机与 guards）。系统对接使用令牌："
@@ -152,4 +153,5 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    reports_web.install(app)  # public reports (举报): pages, /api/v1/reports, queue sections, nav links
     return app
