@@ -179,6 +179,12 @@ def bulletin_steps(session: Session, first: date, as_of: date, overdue: dict[int
 
 
 def context(session: Session, month: str, doc_number: str | None = None) -> dict[str, Any]:
+    # Every per-hazard question below is asked as of the same moment: answer it once (a temporary table).
+    with stats.snapshot(session, redblack.month_bounds(month)[1]):
+        return _context(session, month, doc_number)
+
+
+def _context(session: Session, month: str, doc_number: str | None = None) -> dict[str, Any]:
     first, as_of = redblack.month_bounds(month)
     by_region = stats.compute(session, as_of, "region")
     by_industry = stats.compute(session, as_of, "industry")

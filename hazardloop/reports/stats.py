@@ -24,6 +24,8 @@ Definitions (also in docs/stats.md):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -192,6 +194,40 @@ hz AS MATERIALIZED (
 )"""
 
 
+SNAPSHOT_TABLE = "hz_snapshot"
+_SNAPSHOT_KEY = "hazardloop_hz_snapshot"
+
+
+def _hz_ctes(conn: Connection, t: Any, escalation_sql: str | None) -> str:
+    """The `hz` CTE: from the snapshot taken for this very cutoff, if one is active, else computed."""
+    if conn.info.get(_SNAPSHOT_KEY) == t:
+        return f"hz AS (SELECT * FROM {SNAPSHOT_TABLE})"
+    return per_hazard_sql(conn.dialect.name, escalation_sql).strip()
+
+
+@contextmanager
+def snapshot(session: Session, as_of: date) -> Iterator[None]:
+    """Compute the per-hazard rows as of `as_of` once, into a temporary table, for several reports.
+
+    The bulletin asks the same question (each hazard's state at the month's end) of
+    compute (by region, by industry), hazard_states and enterprise_closure; each would
+    read the whole audit trail again.  Inside this block they read the snapshot instead
+    (same rows, same figures: it is the same CTE, escalations counted).  Temporary:
+    private to this connection, dropped on exit."""
+    conn = session.connection()
+    t = bind_time(conn, cutoff(as_of))
+    esc_sql, _ = escalation_source(conn)
+    conn.execute(text(f"DROP TABLE IF EXISTS {SNAPSHOT_TABLE}"))
+    conn.execute(text(f"CREATE TEMPORARY TABLE {SNAPSHOT_TABLE} AS WITH "
+                      f"{per_hazard_sql(conn.dialect.name, esc_sql).strip()} SELECT * FROM hz"), {"t": t})
+    conn.info[_SNAPSHOT_KEY] = t
+    try:
+        yield
+    finally:
+        conn.info.pop(_SNAPSHOT_KEY, None)
+        conn.execute(text(f"DROP TABLE IF EXISTS {SNAPSHOT_TABLE}"))
+
+
 def _key_expr(by: str) -> str:
     if by == "state":
         return "CASE st " + " ".join(f"WHEN {c} THEN '{s}'" for s, c in STATE_CODES.items()) + " END"
@@ -199,13 +235,13 @@ def _key_expr(by: str) -> str:
             "level": "COALESCE(level, '')"}[by]
 
 
-def stats_sql(dialect: str, by: str, escalation_sql: str | None) -> str:
+def stats_sql(dialect: str, by: str, escalation_sql: str | None, hz_ctes: str | None = None) -> str:
     """Counts per (group, found year) -- summed to groups, years and the total by the caller --
     and the medians per group and overall, in one statement."""
     p = _sql_parts(dialect)
     nulls = ", ".join(f"NULL AS {m}" for m in METRICS)
     return f"""
-WITH {per_hazard_sql(dialect, escalation_sql).strip()},
+WITH {hz_ctes or per_hazard_sql(dialect, escalation_sql).strip()},
 agg AS (
   SELECT {_key_expr(by)} AS k, found_year,
          COUNT(*) AS found,
@@ -247,7 +283,8 @@ def compute(session: Session, as_of: date | None = None, by: str = "region") -> 
     conn = session.connection()
     esc_sql, note = escalation_source(conn)
     t = bind_time(conn, cutoff(as_of))
-    result = conn.execute(text(stats_sql(conn.dialect.name, by, esc_sql)), {"t": t}).mappings().all()
+    result = conn.execute(text(stats_sql(conn.dialect.name, by, esc_sql, _hz_ctes(conn, t, esc_sql))),
+                          {"t": t}).mappings().all()
     groups: dict[str, Row] = {}
     years: dict[int, YearRow] = {}
     total = Row(key="")
@@ -359,7 +396,7 @@ def hazard_states(session: Session, as_of: date, *, only_overdue: bool = False) 
     keeps the overdue ones (filtered in SQL: the bulletin names them)."""
     conn = session.connection()
     params: dict[str, Any] = {"t": bind_time(conn, cutoff(as_of))}
-    sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
+    sql = text(f"""WITH {_hz_ctes(conn, params["t"], None)}
 SELECT * FROM (
   SELECT hazard_id, enterprise_id, st, rejections, deadline,
          CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END AS on_time,
@@ -376,12 +413,13 @@ ORDER BY hazard_id""")
 def enterprise_closure(session: Session, as_of: date) -> dict[int, tuple[int, int]]:
     """Per enterprise as of the date: (hazards not dismissed, of which closed on time) -- in SQL."""
     conn = session.connection()
-    sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
+    t = bind_time(conn, cutoff(as_of))
+    sql = text(f"""WITH {_hz_ctes(conn, t, None)}
 SELECT enterprise_id, SUM(CASE WHEN st <> 2 THEN 1 ELSE 0 END) AS n,
        SUM(CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END) AS on_time
 FROM hz GROUP BY enterprise_id""")
     return {int(r[0]): (int(r[1] or 0), int(r[2] or 0))
-            for r in conn.execute(sql, {"t": bind_time(conn, cutoff(as_of))}).all()}
+            for r in conn.execute(sql, {"t": t}).all()}
 
 
 def _local_day(value: Any) -> date | None:
