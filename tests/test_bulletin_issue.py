@@ -271,3 +271,33 @@ def test_monthly_flow_under_prefect(ledger_sept, prefect_harness):
     assert again["number"] == done["number"] and again["created"] is False
     assert "monthly-bulletin" in {d.name for d in all_deployments()}
     assert deployments()[0].schedules[0].schedule.cron == "0 9 * * *"
+
+
+def test_concurrent_issues_of_one_month_take_one_number(pg):
+    """Two issuers at once on PostgreSQL: the second waits on the counter row, then finds the first's
+    bulletin and returns it -- one 文号, one set of notices."""
+    import threading
+
+    day = date(2024, 10, 8)
+    first = pg.session()
+    a = bi.issue(first, "2024-09", issue_date=day)  # holds the (通报, 2024) counter row until commit
+    result: dict[str, bi.Issued] = {}
+
+    def second() -> None:
+        with pg.session() as s:
+            result["b"] = bi.issue(s, "2024-09", issue_date=day)
+            s.commit()
+
+    t = threading.Thread(target=second)
+    t.start()
+    t.join(1.5)
+    assert t.is_alive()  # blocked behind the first transaction's counter lock
+    first.commit()
+    first.close()
+    t.join(30)
+    assert a.created and not result["b"].created and result["b"].document.number == a.document.number
+    with pg.session(write=False) as s:
+        assert s.get(DocumentCounter, ("通报", 2024)).last == 1
+        assert s.execute(select(func.count()).select_from(Document).where(Document.period == "2024-09")).scalar_one() == 1
+        assert s.execute(select(func.count()).select_from(Notification)
+                         .where(Notification.event == "bulletin")).scalar_one() == a.queued
