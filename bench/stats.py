@@ -25,6 +25,9 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+# bench/ holds transitions.py (the transitions benchmark), which would shadow the `transitions`
+# package the ledger imports: drop the script's own directory from the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402

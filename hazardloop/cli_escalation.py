@@ -177,7 +177,7 @@ def document_list(
     for col in ("文号", "标题", "隐患", "日期", "SHA-256"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["number"], r["title"], str(r["hazard_id"]), str(r["issue_date"]), r["sha256"][:16])
+        table.add_row(r["number"], r["title"], "—" if r["hazard_id"] is None else str(r["hazard_id"]), str(r["issue_date"]), r["sha256"][:16])
     console.print(table)
 
 

@@ -67,6 +67,13 @@ def lagging_deployments() -> list[Any]:
     return deployments()
 
 
+@register
+def bulletin_deployments() -> list[Any]:
+    from hazardloop.flows.bulletin import deployments
+
+    return deployments()
+
+
 def all_deployments() -> list[Any]:
     """Every registered deployment (RunnerDeployment objects), in registration order."""
     return [d for factory in _factories for d in factory()]

@@ -71,7 +71,11 @@ class EscalationStep(SQLModel, table=True):
 
 
 class Document(SQLModel, table=True):
-    """An official document (公文) as issued: rendered once, stored, hashed; never re-rendered."""
+    """An official document (公文) as issued: rendered once, stored, hashed; never re-rendered.
+
+    Escalation documents belong to one hazard's step (step_id, hazard_id, cycle set).
+    The monthly bulletin (月通报) belongs to no hazard: those columns are NULL and
+    `period` ("2026-10", unique) says which month it reports (migration 0007)."""
 
     __table_args__ = (UniqueConstraint("doc_type", "year", "serial", name="uq_document_serial"),)
 
@@ -81,9 +85,9 @@ class Document(SQLModel, table=True):
     year: int
     serial: int
     title: str = Field(max_length=200)
-    step_id: int = Field(foreign_key="escalation_step.id", unique=True)
-    hazard_id: int = Field(foreign_key="hazard.id", index=True)
-    cycle: int
+    step_id: int | None = Field(default=None, foreign_key="escalation_step.id", unique=True)
+    hazard_id: int | None = Field(default=None, foreign_key="hazard.id", index=True)
+    cycle: int | None = None
     step: str = Field(max_length=32)
     issue_date: date
     html: str
@@ -91,6 +95,7 @@ class Document(SQLModel, table=True):
     sha256: str = Field(max_length=64)  # of the UTF-8 HTML (the document of record)
     text_sha256: str = Field(max_length=64)  # of the UTF-8 plain text (what messages carry)
     issued_at: datetime = Field(default_factory=utcnow)
+    period: str | None = Field(default=None, max_length=16, unique=True)  # the bulletin's month (0007)
 
 
 class DocumentCounter(SQLModel, table=True):

@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlmodel import Session, select
 
 from hazardloop.config.settings import get_settings
+from hazardloop.models.escalation import Document, EscalationCycle, EscalationStep
 from hazardloop.models.tables import Enterprise, Hazard
 from hazardloop.reports import inspections, redblack, stats
 
@@ -148,7 +149,42 @@ def rank_regions(rows: list[stats.Row], names: dict[str, str]) -> list[RankedReg
             for i, r in enumerate(ranked, 1)]
 
 
+def bulletin_steps(session: Session, first: date, as_of: date, overdue: dict[int, date | None]) -> list[dict[str, Any]]:
+    """Hazards whose 通报 step (kind bulletin) was issued during the month, oldest deadline first.
+
+    A step counts from its created_at (the sweep's issue time), so steps issued
+    after the month never change a past bulletin.  Days overdue are as of the
+    month's end, for hazards still overdue then (`overdue`: hazard id -> deadline in
+    force); None means it was submitted or closed by then."""
+    lo, hi = stats.cutoff(first - timedelta(days=1)), stats.cutoff(as_of)
+    rows = session.exec(
+        select(EscalationStep.hazard_id, Hazard.code, Hazard.title, Hazard.region_code, Enterprise.name,
+               Document.number, Document.issue_date, EscalationCycle.deadline)
+        .join(Hazard, Hazard.id == EscalationStep.hazard_id)
+        .join(Enterprise, Enterprise.id == Hazard.enterprise_id)
+        .join(EscalationCycle, (EscalationCycle.hazard_id == EscalationStep.hazard_id)
+              & (EscalationCycle.cycle == EscalationStep.cycle))
+        .outerjoin(Document, Document.step_id == EscalationStep.id)
+        .where(EscalationStep.kind == "bulletin", EscalationStep.status.in_(("issued", "approved")),
+               EscalationStep.created_at > lo, EscalationStep.created_at <= hi)).all()
+    out = []
+    for hid, code, title, region, ent, number, issued, cycle_deadline in rows:
+        deadline = stats._local_day(cycle_deadline)
+        still = hid in overdue
+        out.append({"code": code, "title": title, "region": region, "enterprise": ent, "number": number or "—",
+                    "issue_date": issued, "deadline": deadline,
+                    "days": (as_of - (overdue[hid] or deadline)).days if still else None})
+    out.sort(key=lambda r: (r["deadline"], r["code"]))
+    return out
+
+
 def context(session: Session, month: str, doc_number: str | None = None) -> dict[str, Any]:
+    # Every per-hazard question below is asked as of the same moment: answer it once (a temporary table).
+    with stats.snapshot(session, redblack.month_bounds(month)[1]):
+        return _context(session, month, doc_number)
+
+
+def _context(session: Session, month: str, doc_number: str | None = None) -> dict[str, Any]:
     first, as_of = redblack.month_bounds(month)
     by_region = stats.compute(session, as_of, "region")
     by_industry = stats.compute(session, as_of, "industry")
@@ -172,6 +208,9 @@ def context(session: Session, month: str, doc_number: str | None = None) -> dict
                      "enterprise": info[h["hazard_id"]][3], "deadline": h["deadline"],
                      "days": (as_of - h["deadline"]).days} for h in overdue[:MAX_LISTED]]
     overdue_rows.sort(key=lambda r: (-r["days"], r["code"]))
+    named = bulletin_steps(session, first, as_of, {h["hazard_id"]: h["deadline"] for h in overdue})
+    for r in named:
+        r["region"] = region_names.get(r["region"], r["region"] or "")
     t = by_region.total
     settings = get_settings()
     return {
@@ -182,6 +221,7 @@ def context(session: Session, month: str, doc_number: str | None = None) -> dict
         "industries": [(industry_names.get(r.key, r.key), r, _pct(r.closed, r.confirmed)) for r in by_industry.rows],
         "trend_png": trend_chart(trend), "stock_png": stock_chart(stock), "trend": trend,
         "overdue": overdue_rows, "overdue_more": max(0, len(overdue) - MAX_LISTED),
+        "named": named[:MAX_LISTED], "named_more": max(0, len(named) - MAX_LISTED),
         "gaps": gaps, "red": lists.red, "black": lists.black, "notes": by_region.notes + lists.notes,
         "stock_last_year": stats.STOCK_LAST_YEAR,
     }
@@ -189,7 +229,7 @@ def context(session: Session, month: str, doc_number: str | None = None) -> dict
 
 @lru_cache(maxsize=1)
 def _env() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]),
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "html.j2"]),
                       undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日"
     env.filters["days"] = lambda v: "—" if v is None else f"{v:.1f}"
@@ -199,5 +239,12 @@ def _env() -> Environment:
 def render(session: Session, month: str, doc_number: str | None = None) -> str:
     """The bulletin for `month` (YYYY-MM) as HTML text."""
     return _env().get_template("bulletin.html.j2").render(**context(session, month, doc_number))
+
+
+def render_both(session: Session, month: str, doc_number: str | None = None) -> tuple[str, str]:
+    """(HTML, plain text) from one computation of the figures: the text is what messages carry."""
+    ctx = context(session, month, doc_number)
+    env = _env()
+    return env.get_template("bulletin.html.j2").render(**ctx), env.get_template("bulletin.txt.j2").render(**ctx)
 
 

@@ -131,11 +131,16 @@ def compute(session: Session, month: str, rules: dict[str, list[dict[str, Any]]]
     red_ok: dict[int, list[str | None]] = {e.id: [] for e in ents}  # None: a red rule not met
     closure = stats.enterprise_closure(session, as_of)
 
+    memo: dict[int, dict[int, list[inspections.Gap]]] = {}
+
     def gaps_since(window: int) -> dict[int, list[inspections.Gap]]:
-        out: dict[int, list[inspections.Gap]] = {}
-        for g in inspections.missing(session, as_of, since=months_back(as_of, window), config=inspection_config):
-            out.setdefault(g.enterprise_id, []).append(g)
-        return out
+        # The black and the red rule usually ask for the same window: walk the periods once.
+        if window not in memo:
+            out: dict[int, list[inspections.Gap]] = {}
+            for g in inspections.missing(session, as_of, since=months_back(as_of, window), config=inspection_config):
+                out.setdefault(g.enterprise_id, []).append(g)
+            memo[window] = out
+        return memo[window]
 
     for rule in rules.get("black", []):
         window = int(rule.get("window_months", 12))

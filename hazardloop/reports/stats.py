@@ -24,6 +24,8 @@ Definitions (also in docs/stats.md):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -192,6 +194,40 @@ hz AS MATERIALIZED (
 )"""
 
 
+SNAPSHOT_TABLE = "hz_snapshot"
+_SNAPSHOT_KEY = "hazardloop_hz_snapshot"
+
+
+def _hz_ctes(conn: Connection, t: Any, escalation_sql: str | None) -> str:
+    """The `hz` CTE: from the snapshot taken for this very cutoff, if one is active, else computed."""
+    if conn.info.get(_SNAPSHOT_KEY) == t:
+        return f"hz AS (SELECT * FROM {SNAPSHOT_TABLE})"
+    return per_hazard_sql(conn.dialect.name, escalation_sql).strip()
+
+
+@contextmanager
+def snapshot(session: Session, as_of: date) -> Iterator[None]:
+    """Compute the per-hazard rows as of `as_of` once, into a temporary table, for several reports.
+
+    The bulletin asks the same question (each hazard's state at the month's end) of
+    compute (by region, by industry), hazard_states and enterprise_closure; each would
+    read the whole audit trail again.  Inside this block they read the snapshot instead
+    (same rows, same figures: it is the same CTE, escalations counted).  Temporary:
+    private to this connection, dropped on exit."""
+    conn = session.connection()
+    t = bind_time(conn, cutoff(as_of))
+    esc_sql, _ = escalation_source(conn)
+    conn.execute(text(f"DROP TABLE IF EXISTS {SNAPSHOT_TABLE}"))
+    conn.execute(text(f"CREATE TEMPORARY TABLE {SNAPSHOT_TABLE} AS WITH "
+                      f"{per_hazard_sql(conn.dialect.name, esc_sql).strip()} SELECT * FROM hz"), {"t": t})
+    conn.info[_SNAPSHOT_KEY] = t
+    try:
+        yield
+    finally:
+        conn.info.pop(_SNAPSHOT_KEY, None)
+        conn.execute(text(f"DROP TABLE IF EXISTS {SNAPSHOT_TABLE}"))
+
+
 def _key_expr(by: str) -> str:
     if by == "state":
         return "CASE st " + " ".join(f"WHEN {c} THEN '{s}'" for s, c in STATE_CODES.items()) + " END"
@@ -199,13 +235,13 @@ def _key_expr(by: str) -> str:
             "level": "COALESCE(level, '')"}[by]
 
 
-def stats_sql(dialect: str, by: str, escalation_sql: str | None) -> str:
+def stats_sql(dialect: str, by: str, escalation_sql: str | None, hz_ctes: str | None = None) -> str:
     """Counts per (group, found year) -- summed to groups, years and the total by the caller --
     and the medians per group and overall, in one statement."""
     p = _sql_parts(dialect)
     nulls = ", ".join(f"NULL AS {m}" for m in METRICS)
     return f"""
-WITH {per_hazard_sql(dialect, escalation_sql).strip()},
+WITH {hz_ctes or per_hazard_sql(dialect, escalation_sql).strip()},
 agg AS (
   SELECT {_key_expr(by)} AS k, found_year,
          COUNT(*) AS found,
@@ -247,7 +283,8 @@ def compute(session: Session, as_of: date | None = None, by: str = "region") -> 
     conn = session.connection()
     esc_sql, note = escalation_source(conn)
     t = bind_time(conn, cutoff(as_of))
-    result = conn.execute(text(stats_sql(conn.dialect.name, by, esc_sql)), {"t": t}).mappings().all()
+    result = conn.execute(text(stats_sql(conn.dialect.name, by, esc_sql, _hz_ctes(conn, t, esc_sql))),
+                          {"t": t}).mappings().all()
     groups: dict[str, Row] = {}
     years: dict[int, YearRow] = {}
     total = Row(key="")
@@ -284,19 +321,32 @@ def series(session: Session, dates: list[date]) -> list[dict[str, Any]]:
     event's (LEAD); a date falls into exactly one such interval per hazard, the one
     of the last event by then -- the same rule as `compute`, so the figures agree
     (tested).  Close-outs and dismissals hold no open state and are left out, so a
-    closed hazard is joined only to the dates while it was open."""
+    closed hazard counts only at the dates while it was open.
+
+    No join of intervals with dates (that is rows x dates comparisons): each interval
+    is turned into index ranges over the sorted dates by CASE chains -- the dates it
+    covers are [i0, i1), the overdue ones from i2 on -- and grouped on those indexes,
+    which leaves a few hundred rows; Python adds them up with difference arrays."""
     if not dates:
         return []
     conn = session.connection()
     dialect = conn.dialect.name
     p = _sql_parts(dialect)
     actions = ", ".join(f"'{a}'" for a in LIFECYCLE)
-    stamp = "CAST({} AS TIMESTAMPTZ)" if dialect == "postgresql" else "{}"
-    values = ", ".join(f"({stamp.format(f':d{i}')})" for i in range(len(dates)))
-    params: dict[str, Any] = {f"d{i}": bind_time(conn, cutoff(d)) for i, d in enumerate(dates)}
-    params["tmax"] = bind_time(conn, cutoff(max(dates)))
+    days = sorted(set(dates))
+    n = len(days)
+    params: dict[str, Any] = {f"d{i}": bind_time(conn, cutoff(d)) for i, d in enumerate(days)}
+    params["tmax"] = bind_time(conn, cutoff(days[-1]))
     # found in 2023 or before (Shanghai) <=> found_at before 2024-01-01 00:00 Shanghai
     params["stock_end"] = bind_time(conn, cutoff(date(STOCK_LAST_YEAR, 12, 31)))
+    stamp = "CAST(:{} AS TIMESTAMPTZ)" if dialect == "postgresql" else ":{}"
+
+    def first_index(expr: str, op: str, null_is: str | None = None) -> str:
+        """The first date index k with `expr op d_k` (n when none)."""
+        whens = " ".join(f"WHEN {expr} {op} {stamp.format(f'd{i}')} THEN {i}" for i in range(n))
+        head = f"WHEN {expr} IS NULL THEN {null_is} " if null_is is not None else ""
+        return f"CASE {head}{whens} ELSE {n} END"
+
     sql = text(f"""
 WITH ev AS (
   SELECT e.hazard_id, e.seq, e.ts, e.action,
@@ -304,7 +354,7 @@ WITH ev AS (
   FROM audit_event e
   WHERE e.hazard_id IS NOT NULL AND e.ts <= :tmax AND e.action IN ({actions})
 ),
-live AS MATERIALIZED (
+live AS (
   SELECT ev.ts, ev.next_ts,
          CASE WHEN ev.action IN ('start_rectification', 'extend', 'reject') THEN {p['deadline']} END AS deadline,
          CASE WHEN h.found_at <= :stock_end THEN 1 ELSE 0 END AS stock
@@ -313,22 +363,32 @@ live AS MATERIALIZED (
   LEFT JOIN audit_event d ON d.seq = ev.seq AND ev.action IN ('start_rectification', 'extend', 'reject')
   WHERE ev.action NOT IN ('approve', 'dismiss')
 ),
-dates (t) AS (VALUES {values})
-SELECT dates.t AS t, COUNT(live.ts) AS open,
-       SUM(CASE WHEN live.deadline < dates.t THEN 1 ELSE 0 END) AS overdue,
-       SUM(live.stock) AS stock_open
-FROM dates
-LEFT JOIN live ON live.ts <= dates.t AND (live.next_ts IS NULL OR live.next_ts > dates.t)
-GROUP BY dates.t""")
-    got = {}
-    for r in conn.execute(sql, params).mappings().all():
-        got[str(r["t"]) if dialect == "sqlite" else r["t"]] = r
-    out = []
-    for i, d in enumerate(dates):
-        r = got.get(params[f"d{i}"])
-        out.append({"date": d, "open": int(r["open"] or 0) if r else 0, "overdue": int(r["overdue"] or 0) if r else 0,
-                    "stock_open": int(r["stock_open"] or 0) if r else 0})
-    return out
+idx AS (
+  SELECT {first_index('live.ts', '<=')} AS i0,
+         {first_index('live.next_ts', '<=', str(n))} AS i1,
+         {first_index('live.deadline', '<', str(n))} AS i2,
+         live.stock AS stock
+  FROM live
+)
+SELECT i0, i1, i2, stock, COUNT(*) AS cnt FROM idx WHERE i0 < i1 GROUP BY i0, i1, i2, stock""")
+    open_d, overdue_d, stock_d = [0] * (n + 1), [0] * (n + 1), [0] * (n + 1)
+    for i0, i1, i2, stock, cnt in conn.execute(sql, params).all():
+        i0, i1, i2, cnt = int(i0), int(i1), int(i2), int(cnt)
+        open_d[i0] += cnt
+        open_d[i1] -= cnt
+        if int(stock):
+            stock_d[i0] += cnt
+            stock_d[i1] -= cnt
+        lo = max(i0, i2)
+        if lo < i1:
+            overdue_d[lo] += cnt
+            overdue_d[i1] -= cnt
+    got: dict[date, dict[str, int]] = {}
+    o = od = st = 0
+    for i, d in enumerate(days):
+        o, od, st = o + open_d[i], od + overdue_d[i], st + stock_d[i]
+        got[d] = {"open": o, "overdue": od, "stock_open": st}
+    return [{"date": d, **got[d]} for d in dates]
 
 
 def hazard_states(session: Session, as_of: date, *, only_overdue: bool = False) -> list[dict[str, Any]]:
@@ -336,7 +396,7 @@ def hazard_states(session: Session, as_of: date, *, only_overdue: bool = False) 
     keeps the overdue ones (filtered in SQL: the bulletin names them)."""
     conn = session.connection()
     params: dict[str, Any] = {"t": bind_time(conn, cutoff(as_of))}
-    sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
+    sql = text(f"""WITH {_hz_ctes(conn, params["t"], None)}
 SELECT * FROM (
   SELECT hazard_id, enterprise_id, st, rejections, deadline,
          CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END AS on_time,
@@ -353,12 +413,13 @@ ORDER BY hazard_id""")
 def enterprise_closure(session: Session, as_of: date) -> dict[int, tuple[int, int]]:
     """Per enterprise as of the date: (hazards not dismissed, of which closed on time) -- in SQL."""
     conn = session.connection()
-    sql = text(f"""WITH {per_hazard_sql(conn.dialect.name, None).strip()}
+    t = bind_time(conn, cutoff(as_of))
+    sql = text(f"""WITH {_hz_ctes(conn, t, None)}
 SELECT enterprise_id, SUM(CASE WHEN st <> 2 THEN 1 ELSE 0 END) AS n,
        SUM(CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END) AS on_time
 FROM hz GROUP BY enterprise_id""")
     return {int(r[0]): (int(r[1] or 0), int(r[2] or 0))
-            for r in conn.execute(sql, {"t": bind_time(conn, cutoff(as_of))}).all()}
+            for r in conn.execute(sql, {"t": t}).all()}
 
 
 def _local_day(value: Any) -> date | None:
