@@ -10,7 +10,7 @@ from sqlmodel import func, select
 
 from hazardloop.models.escalation import Document, EscalationStep
 from hazardloop.models.tables import AuditEvent, Notification
-from hazardloop.web import auth
+from hazardloop.models.web import WebCredential
 from tests.fixtures_escalation import ENT_XY, rectifying_with_deadline, sweep_on
 from tests.fixtures_web import PASSWORD, csrf_of, web  # noqa: F401
 
@@ -56,6 +56,8 @@ def test_committee_approves_on_the_page(org, web):  # noqa: F811
     assert wrong.status_code == 403 and "批准曝光需要再次输入本人密码" in wrong.text
     after = _snapshot(org, sid)
     assert after[:3] == before[:3] and after[4:] == before[4:]  # only the failed sign-in's count may move
+    with org.session(write=False) as s:  # and it counts toward lock-out, as at close-out
+        assert s.get(WebCredential, org.user(s, "office1").id).failed_attempts == 1
 
     response = office.post(f"/escalation/steps/{sid}/approve", data={"csrf_token": csrf_of(html), "password": PASSWORD})
     assert response.status_code == 303
@@ -106,14 +108,13 @@ def test_others_see_no_forms_and_a_forged_post_is_refused(org, web, username):  
     assert "待市安委办批准" in html
     assert "form-exposure-" not in html  # ... but no decision forms
     before = _snapshot(org, sid)
-    for action, data in (("approve", {"password": PASSWORD}), ("decline", {"reason": "不同意"})):
+    for action, data in (("approve", {"password": "wrong-password"}), ("decline", {"reason": "不同意"})):
         response = client.post(f"/escalation/steps/{sid}/{action}", data={"csrf_token": csrf_of(html), **data})
         assert response.status_code == 403, response.text[:300]
         assert "市安委办" in response.text
     assert _snapshot(org, sid) == before
-    with org.session(write=False) as s:  # the refused password check did not count toward lock-out
-        assert s.exec(select(func.count()).select_from(AuditEvent)
-                      .where(AuditEvent.action.in_(["escalation_approved", "escalation_declined"]))).one() == 0
+    with org.session(write=False) as s:  # the guard refused before the (wrong) password was checked
+        assert s.get(WebCredential, org.user(s, username).id).failed_attempts == 0
 
 
 def test_other_enterprise_gets_not_found(org, web):  # noqa: F811
