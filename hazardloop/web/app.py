@@ -154,4 +154,5 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     app.include_router(api.router)
     app.include_router(pages.router)
     reports_web.install(app)  # public reports (举报): pages, /api/v1/reports, queue sections, nav links
+    _escalation_blocks.install(app)  # 批准曝光 / 不予批准: page forms and /api/v1/escalation/steps/...
     return app
