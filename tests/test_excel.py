@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 
 from hazardloop.config import clock
+from hazardloop.reports import stats
 from hazardloop.intake import excel
 from hazardloop.models import audit
 from hazardloop.models.errors import ValidationError
@@ -82,6 +83,10 @@ def test_import_tolerant_sheet_then_reimport_is_noop(org, tmp_path):
             assert replay([a for a in actions if a in TRIGGERS]) == h.state
         close = s.exec(select(AuditEvent).where(AuditEvent.action == "close_imported")).one()
         assert close.after["completed_on"] == "2026-10-20" and "实际整改完成时间 2026-10-20" in close.reason
+    # statistics from the trail see the imported close-out as closed (not on time: no submission)
+    with org.session(write=False) as s:
+        total = stats.compute(s, clock.today(), "region").total
+        assert (total.found, total.closed, total.open, total.closed_on_time) == (4, 1, 3, 0)
     again = _import(org, path)
     assert (again.created, again.existing, again.enterprises_created) == (0, 4, 0)
     with org.session() as s:

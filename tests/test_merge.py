@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from hazardloop.config import clock
 from hazardloop.intake import merge as merging
 from hazardloop.models import audit
 from hazardloop.models.errors import ValidationError
 from hazardloop.models.intake import HazardMerge
 from hazardloop.models.tables import AuditEvent, Hazard
+from hazardloop.reports import stats
 from hazardloop.states import ledger
 from hazardloop.states import machine
 from hazardloop.states.errors import InvalidTransition, MissingData, PermissionDenied
@@ -89,6 +91,9 @@ def test_merge_keeps_every_source_counts_stay_true_and_undo(org):
         assert trail[-2:] == ["dismiss", "reopen"]
         triggers = {t["trigger"] for t in TRANSITIONS}
         assert replay([a for a in trail if a in triggers]) == "found" == s.get(Hazard, dup_id).state
+        # statistics from the trail: the duplicate is open again, not dismissed
+        total = stats.compute(s, clock.today(), "region").total
+        assert (total.found, total.dismissed, total.open) == (2, 0, 2)
         with pytest.raises(ValidationError, match="已于"):
             merging.unmerge(s, ledger.get_user(s, "office1"), rec.id)
         s.rollback()

@@ -39,11 +39,15 @@ from hazardloop.config import clock
 DIMENSIONS = ("region", "industry", "channel", "level", "state")
 DIMENSION_NAMES = {"region": "镇街区", "industry": "行业领域", "channel": "发现渠道", "level": "督办级别",
                    "state": "状态"}
-LIFECYCLE = ("report", "confirm", "dismiss", "start_rectification", "extend", "reject", "submit", "approve")
+LIFECYCLE = ("report", "confirm", "dismiss", "start_rectification", "extend", "reject", "submit", "approve",
+             "reopen", "close_imported")
 # The state after each lifecycle action (the last action as of a date gives the state then).
 STATE_CODES = {"found": 0, "listed": 1, "dismissed": 2, "rectifying": 3, "reviewed": 4, "closed": 5}
 ACTION_STATE = {"report": 0, "confirm": 1, "dismiss": 2, "start_rectification": 3, "extend": 3, "reject": 3,
-                "submit": 4, "approve": 5}
+                "submit": 4, "approve": 5,
+                # unmerge returns a merge's duplicate to found; a ledger import records a close-out its
+                # sheet reports (closed as of the import: the trail's time, like every figure here)
+                "reopen": 0, "close_imported": 5}
 STOCK_LAST_YEAR = 2023  # 存量: found in 2023 or before
 ESCALATION_TIME_COLUMNS = ("issued_at", "fired_at", "created_at", "ts")
 METRICS = ("found", "confirmed", "closed", "open", "overdue", "closed_on_time", "dismissed", "rejections",
@@ -361,7 +365,7 @@ live AS (
   FROM ev
   JOIN hazard h ON h.id = ev.hazard_id
   LEFT JOIN audit_event d ON d.seq = ev.seq AND ev.action IN ('start_rectification', 'extend', 'reject')
-  WHERE ev.action NOT IN ('approve', 'dismiss')
+  WHERE ev.action NOT IN ('approve', 'dismiss', 'close_imported')
 ),
 idx AS (
   SELECT {first_index('live.ts', '<=')} AS i0,
