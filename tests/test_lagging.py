@@ -362,3 +362,29 @@ def test_deployment_registered():
     deps = {d.name: d for d in all_deployments()}
     sched = deps["monthly-lagging-units"].schedules[0].schedule
     assert sched.cron == "45 8 * * *" and sched.timezone == "Asia/Shanghai"
+
+
+def test_bulletin_names_the_units_letters_of_its_month(org):
+    """The monthly bulletin lists the unit ladder's issued steps of its month, with 文号; a 曝光
+    still awaiting approval is not named (it is decided, and published, later)."""
+    from hazardloop.reports import bulletin
+
+    policy = parse_policy(SIM_POLICY, "sim")
+    with org.session() as s:
+        _overdue_hazard(s, date(2024, 12, 2), date(2024, 12, 20), "液氨储罐区未设泄漏报警")
+    _run(org, "2025-01", date(2025, 2, 5), policy)
+    _run(org, "2025-02", date(2025, 3, 3), policy)
+    with org.session() as s:
+        jan = bulletin.render(s, "2025-01")
+        feb = bulletin.render(s, "2025-02")
+    assert "本月没有镇街区、部门因工作进展滞后被函告、通报或约谈。" in jan and 'id="lagging"' not in jan
+    section = feb[feb.index('<table id="lagging">'):feb.index("九、工作要求")]
+    assert "石横镇" in section and "肥安办函〔2025〕1号" in section and "市应急管理局" in section
+    assert "逾期隐患占未销号隐患比例" in section
+    # later months' steps do not leak back into February's bulletin (reproducible)
+    for month, day in [("2025-03", date(2025, 4, 1)), ("2025-04", date(2025, 5, 6)), ("2025-05", date(2025, 6, 3))]:
+        _run(org, month, day, policy)
+    with org.session() as s:
+        assert bulletin.render(s, "2025-02") == feb
+        may = bulletin.render(s, "2025-05")
+    assert 'id="lagging"' not in may  # only the 曝光 proposals that month: not named until decided

@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 from hazardloop.config.settings import get_settings
 from hazardloop.models.escalation import Document, EscalationCycle, EscalationStep
 from hazardloop.models.tables import Enterprise, Hazard
-from hazardloop.reports import inspections, redblack, stats
+from hazardloop.reports import inspections, lagging, redblack, stats
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
@@ -211,6 +211,9 @@ def _context(session: Session, month: str, doc_number: str | None = None) -> dic
     named = bulletin_steps(session, first, as_of, {h["hazard_id"]: h["deadline"] for h in overdue})
     for r in named:
         r["region"] = region_names.get(r["region"], r["region"] or "")
+    # The unit ladder's letters, bulletins and interviews of the month (issued steps never change;
+    # a 曝光 proposal is decided later and published by its own document).
+    units = lagging.steps_for_month(session, month, status="issued")
     t = by_region.total
     settings = get_settings()
     return {
@@ -222,6 +225,7 @@ def _context(session: Session, month: str, doc_number: str | None = None) -> dic
         "trend_png": trend_chart(trend), "stock_png": stock_chart(stock), "trend": trend,
         "overdue": overdue_rows, "overdue_more": max(0, len(overdue) - MAX_LISTED),
         "named": named[:MAX_LISTED], "named_more": max(0, len(named) - MAX_LISTED),
+        "lagging_units": units,
         "gaps": gaps, "red": lists.red, "black": lists.black, "notes": by_region.notes + lists.notes,
         "stock_last_year": stats.STOCK_LAST_YEAR,
     }

@@ -35,7 +35,7 @@ from hazardloop.models.tables import AppUser, Department, Region
 from hazardloop.notifications import documents
 from hazardloop.notifications.outbox import insert_rows, notice_rows
 from hazardloop.notifications.recipients import Recipient
-from hazardloop.reports import bulletin, redblack
+from hazardloop.reports import bulletin, lagging, redblack
 
 BULLETIN_DOC_TYPE = "通报"  # 肥安办通报〔2026〕3号; the per-hazard 通报 step numbers as 通 (its own counter)
 STEP = "monthly_bulletin"
@@ -152,6 +152,10 @@ def issue(session: Session, month: str, *, actor: str = SYSTEM_ACTOR, issue_date
     existing = stored(session, key)
     if existing is not None:
         return Issued(existing, created=False)
+    # The month's unit ladder first (idempotent), so the bulletin names its letters, bulletins
+    # and interviews, and a later re-rendering finds the same ones.
+    if key >= lagging.load_policy().start:
+        lagging.run(session, key, as_of=day)
     serial = documents.allocate(session, BULLETIN_DOC_TYPE, day.year, 1)
     number = documents.format_number(get_settings().doc_prefix, BULLETIN_DOC_TYPE, day.year, serial)
     html, text = bulletin.render_both(session, key, number)

@@ -512,13 +512,14 @@ def list_steps(session: Session, month: str | None = None, status: str | None = 
     return out
 
 
-def steps_for_month(session: Session, month: str) -> list[dict[str, Any]]:
+def steps_for_month(session: Session, month: str, status: str | None = None) -> list[dict[str, Any]]:
     """For the monthly bulletin: the unit steps of the month that are in effect or awaiting
-    approval -- unit name and kind, step, 文号 (None while proposed), missed thresholds."""
+    approval (or only those of `status`) -- unit name and kind, step, 文号 (None while proposed),
+    missed thresholds."""
     return [{"unit_name": s["unit_name"], "unit_kind": s["unit_kind"], "unit_kind_name": s["unit_kind_name"],
              "step": s["name"], "status": s["status_name"], "number": s["number"],
              "missed": [{"name": m["name"], "value": m["value_text"], "rule": m["rule"]} for m in s["missed"]]}
-            for s in list_steps(session, month) if s["status"] != "declined"]
+            for s in list_steps(session, month, status) if s["status"] != "declined"]
 
 
 def get_document(session: Session, number: str) -> LagDocument:
