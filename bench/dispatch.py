@@ -23,6 +23,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+# bench/transitions.py would shadow the `transitions` package when a script here runs
+# with bench/ first on sys.path: drop the script's own directory.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 SERVER = r"""
 import http.server, sys, threading
 count = 0

@@ -36,6 +36,10 @@ from datetime import date, datetime, time as dtime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
+# bench/transitions.py would shadow the `transitions` package when a script here runs
+# with bench/ first on sys.path: drop the script's own directory.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 AS_OF = date(2026, 6, 30)  # a Tuesday; 2026 is covered by the holiday data

@@ -16,7 +16,12 @@ import statistics
 import tempfile
 import time
 from datetime import timedelta
+import sys
 from pathlib import Path
+
+# bench/transitions.py would shadow the `transitions` package when a script here runs
+# with bench/ first on sys.path: drop the script's own directory.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
