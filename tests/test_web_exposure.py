@@ -70,6 +70,7 @@ def test_committee_approves_on_the_page(org, web):  # noqa: F811
         event = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == hid,
                                                 AuditEvent.action == "escalation_approved")).one()
         assert event.actor == "office1" and event.after["number"] == doc.number
+        assert event.after["reauthenticated"] is True  # the password was given again, as for close-out
         sent = s.exec(select(Notification).where(Notification.hazard_id == hid, Notification.step == "exposure",
                                                  Notification.document_id == doc.id)).all()
         assert sent and all(n.subject == f"曝光：{doc.number}" for n in sent)
@@ -171,6 +172,9 @@ def test_api_approve_decline_and_refusals(org, web):  # noqa: F811
     assert "曝〔" in body["number"]
     with org.session(write=False) as s:
         assert s.exec(select(Document.number).where(Document.step_id == sid)).one() == body["number"]
+        event = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == hid,
+                                                AuditEvent.action == "escalation_approved")).one()
+        assert event.after["reauthenticated"] is True
 
     before = _snapshot(org, sid)
     for action, payload in (("approve", {}), ("decline", {"reason": "重复"})):

@@ -643,7 +643,8 @@ def _need_committee(actor, action: str) -> None:  # noqa: ANN001
     guards.decide_escalation_step(actor, action)
 
 
-def approve_step(session: Session, actor, step_id: int, *, as_of: date | None = None) -> tuple[EscalationStep, Any]:  # noqa: ANN001
+def approve_step(session: Session, actor, step_id: int, *, as_of: date | None = None,  # noqa: ANN001
+                 reauthenticated: bool | None = None) -> tuple[EscalationStep, Any]:
     """The committee office approves a proposed step: its document is issued now, numbered and sent."""
     _need_committee(actor, "批准曝光等督办措施")
     row = session.execute(select(EscalationStep).where(EscalationStep.id == step_id).with_for_update()).scalar_one_or_none()
@@ -678,7 +679,9 @@ def approve_step(session: Session, actor, step_id: int, *, as_of: date | None = 
                    subject=f"{step.name}：{number}", body=text, document_id=doc_id)
     audit.append(session, actor=actor.username, action="escalation_approved", hazard_id=hazard.id,
                  after={"step": step.code, "cycle": row.cycle, "step_id": row.id, "number": number,
-                        "sha256": doc["sha256"]})
+                        "sha256": doc["sha256"],
+                        # as for close-out: whether the approver gave the password again (web)
+                        **({"reauthenticated": reauthenticated} if reauthenticated is not None else {})})
     return row, documents.get_document(session, number)
 
 

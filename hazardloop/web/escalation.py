@@ -99,14 +99,14 @@ def _visible_step(session: Session, user: AppUser, step_id: int) -> EscalationSt
     return step
 
 
-def decide(session: Session, actor: AppUser, step_id: int, action: str, *, reason: str | None = None
-           ) -> tuple[EscalationStep, str | None]:
+def decide(session: Session, actor: AppUser, step_id: int, action: str, *, reason: str | None = None,
+           reauthenticated: bool | None = None) -> tuple[EscalationStep, str | None]:
     """Approve or decline in the caller's transaction; returns the step and the 文号 (approve)."""
     from hazardloop.notifications import escalation as esc
 
     _visible_step(session, actor, step_id)
     if action == "approve":
-        row, document = esc.approve_step(session, actor, step_id)
+        row, document = esc.approve_step(session, actor, step_id, reauthenticated=reauthenticated)
         return row, document.number
     try:
         return esc.decline_step(session, actor, step_id, reason=reason), None
@@ -187,7 +187,8 @@ def _act(request: Request, step_ref: str, action: str, fields: dict[str, str]) -
             if result.user is None:
                 return page(403, "批准曝光需要再次输入本人密码：" + (result.message or auth.FAILED))
         with _db(request, write=True) as s:
-            decide(s, s.get(AppUser, user.id), step_id, action, reason=fields.get("reason"))
+            decide(s, s.get(AppUser, user.id), step_id, action, reason=fields.get("reason"),
+                   reauthenticated=True if action == "approve" else None)
     except HazardLoopError as exc:
         return page(status_for(exc), str(exc))
     return RedirectResponse(f"/hazards/{hazard_id}?done=exposure_{action}#escalation", status_code=303)
@@ -231,12 +232,14 @@ def _refusal(exc: HazardLoopError) -> JSONResponse:
     return JSONResponse({"detail": str(exc), "error": kind_for(exc)}, status_code=status_for(exc))
 
 
-def _api_decide(request: Request, user: AppUser, step_id: int, action: str, reason: str | None = None) -> Any:
+def _api_decide(request: Request, user: AppUser, step_id: int, action: str, reason: str | None = None,
+                reauthenticated: bool | None = None) -> Any:
     if reason is not None and "\x00" in reason:
         return JSONResponse({"detail": "理由不能包含 NUL 字符。", "error": "invalid"}, status_code=422)
     try:
         with _db(request, write=True) as s:
-            row, number = decide(s, s.get(AppUser, user.id), step_id, action, reason=reason)
+            row, number = decide(s, s.get(AppUser, user.id), step_id, action, reason=reason,
+                                 reauthenticated=reauthenticated)
             return step_out(s, row, number)
     except HazardLoopError as exc:
         return _refusal(exc)
@@ -269,7 +272,8 @@ def _api_router() -> APIRouter:
             if result.user is None:
                 return JSONResponse({"detail": "重新验证密码失败：" + (result.message or auth.FAILED),
                                      "error": "forbidden"}, status_code=403)
-        return _api_decide(request, user, step_id, "approve")
+        return _api_decide(request, user, step_id, "approve",
+                           reauthenticated=body is not None and body.password is not None)
 
     @api.post("/escalation/steps/{step_id}/decline", response_model=StepOut, responses=ERRORS,
               summary="不予批准曝光（市安委办，须说明理由）")
