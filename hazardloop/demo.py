@@ -310,7 +310,32 @@ def run_demo(engine: Engine, *, reset: bool, n_enterprises: int, n_hazards: int,
     summary["documents"] = dict(issued)
     if sweeps:
         _print_documents(console, issued, engine)
+        summary["bulletin"] = _issue_bulletin(engine, console, end)
     return summary
+
+
+def _issue_bulletin(engine: Engine, console: Console, end: date) -> dict[str, Any]:
+    """Last month's bulletin, as the monthly flow issues it: the lagging regions and departments
+    evaluated month by month first (their letters numbered and queued), then the 月通报 itself."""
+    from hazardloop.models.lagging import LagStep
+    from hazardloop.reports import bulletin_issue
+
+    month = bulletin_issue.previous_month(end)
+    with Session(engine.execution_options(hazardloop_write=True), expire_on_commit=False) as s, \
+            clock.frozen(datetime(end.year, end.month, end.day, 9, tzinfo=clock.SHANGHAI)):
+        issued = bulletin_issue.issue(s, month, issue_date=end)
+        s.commit()
+        lag = Counter(name for (name,) in s.exec(select(LagStep.name)).all())
+    t = Table(title="落后镇街区和部门督办（按月考核，至上月）")
+    t.add_column("措施")
+    t.add_column("份数", justify="right")
+    for name, count in lag.items():
+        t.add_row(name, str(count))
+    console.print(t)
+    number = issued.document.number
+    console.print(f"{month} 月通报：{number}，发往 {issued.units} 个成员单位（{issued.queued} 条通知）；"
+                  f"阅读：hazardloop document show {number} --html", highlight=False, soft_wrap=True)
+    return {"number": number, "units": issued.units, "lagging_steps": dict(lag)}
 
 
 @contextlib.contextmanager

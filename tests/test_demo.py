@@ -26,6 +26,9 @@ def test_demo_walks_hazards_and_refuses_to_overwrite(db):
     assert "按镇街区" in text and "审计链完整" in text
     # the daily sweep ran across the simulated days: late hazards climbed the ladder
     assert summary["documents"].get("提示函", 0) > 0 and "督办扫描出具的文书" in text
+    # last month's bulletin was issued as the monthly flow would, to every member unit
+    assert summary["bulletin"]["number"].startswith("肥安办通报〔2026〕") and summary["bulletin"]["units"] > 0
+    assert "2026-10 月通报" in text
     with Session(db.engine) as s:
         hazards = s.exec(select(Hazard)).all()
         states = {h.state for h in hazards}

@@ -80,17 +80,17 @@ def _sqlite_pragmas(engine: Engine) -> None:
             dbapi.execute("BEGIN")
 
 
-_WRITE_ENGINES: dict[int, Engine] = {}
+_WRITE_ENGINES: dict[int, tuple[Engine, Engine]] = {}
 
 
 def write_engine(url: str | None = None) -> Engine:
     """The engine for units of work that write (serialised on SQLite).  One option
     view per engine, kept: building it costs more than a whole small query."""
     engine = get_engine(url)
-    view = _WRITE_ENGINES.get(id(engine))
-    if view is None or view.engine is not engine:
-        view = _WRITE_ENGINES[id(engine)] = engine.execution_options(hazardloop_write=True)
-    return view
+    known = _WRITE_ENGINES.get(id(engine))
+    if known is None or known[0] is not engine:
+        known = _WRITE_ENGINES[id(engine)] = (engine, engine.execution_options(hazardloop_write=True))
+    return known[1]
 
 
 def connection(session: Session):  # noqa: ANN201

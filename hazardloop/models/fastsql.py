@@ -14,6 +14,7 @@ the session's transaction, so it commits and rolls back with everything else.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -30,7 +31,8 @@ class _Compiled:
     fixed: dict[str, Any]  # values written into the statement itself (e.g. `id == 1`)
     binds: tuple[tuple[str, Processor], ...]  # parameters that need converting
     columns: tuple[str, ...]  # result column names
-    results: tuple[Processor, ...]  # one per result column
+    results: tuple[tuple[str, Callable[[Any], Any]], ...]  # result columns that need converting
+    getter: Callable[[dict], tuple] | None  # the positional parameters out of a dict, in order
 
 
 def _bind_processor(type_: Any, dialect: Dialect) -> Processor:
@@ -63,10 +65,16 @@ class Prepared:
         returning = getattr(self.statement, "_returning", None) or ()
         cols = list(selected) if selected is not None else list(returning)
         fixed = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+        results = tuple((c.key, proc) for c in cols if (proc := _result_processor(c.type, dialect)) is not None)
+        getter = None
+        if positional is not None:
+            getter = (lambda p: ()) if not positional else operator.itemgetter(*positional)
+            if len(positional) == 1:  # itemgetter of one name returns the value, not a tuple
+                one = positional[0]
+                getter = lambda p: (p[one],)  # noqa: E731
         done = _Compiled(
             sql=compiled.string, positional=positional, fixed=fixed, binds=binds,
-            columns=tuple(c.key for c in cols),
-            results=tuple(_result_processor(c.type, dialect) for c in cols),
+            columns=tuple(c.key for c in cols), results=results, getter=getter,
         )
         self._compiled[dialect.name] = done
         return done
@@ -79,10 +87,7 @@ class Prepared:
                 if name in params:
                     params[name] = proc(params[name])
         cursor = conn.connection.dbapi_connection.cursor()
-        if c.positional is not None:
-            cursor.execute(c.sql, tuple(params[name] for name in c.positional))
-        else:
-            cursor.execute(c.sql, params)
+        cursor.execute(c.sql, c.getter(params) if c.getter is not None else params)
         return c, cursor
 
     def execute(self, conn: Connection, params: dict[str, Any] | None = None) -> int:
@@ -99,8 +104,10 @@ class Prepared:
         cursor.close()
         if raw is None:
             return None
-        return {name: (proc(value) if proc is not None else value)
-                for name, proc, value in zip(c.columns, c.results, raw)}
+        row = dict(zip(c.columns, raw))
+        for name, proc in c.results:
+            row[name] = proc(row[name])
+        return row
 
     def scalar(self, conn: Connection, params: dict[str, Any] | None = None) -> Any:
         row = self.first(conn, params)

@@ -111,7 +111,7 @@ class Hazard(SQLModel, table=True):
     description: str = Field(default="")
     location: str | None = Field(default=None, max_length=200)
     channel: str = Field(max_length=32, index=True)
-    state: str = Field(default="found", max_length=16, index=True)
+    state: str = Field(default="found", max_length=16)  # indexed by ix_hazard_state_deadline
     found_at: datetime = Field(default_factory=utcnow)
     reported_by: str = Field(max_length=64)
     basis_code: str | None = Field(default=None, foreign_key="standard.code", max_length=32)
@@ -188,7 +188,7 @@ class AuditEvent(SQLModel, table=True):
     ts: datetime
     actor: str = Field(max_length=64, index=True)
     action: str = Field(max_length=48, index=True)
-    hazard_id: int | None = Field(default=None, index=True)
+    hazard_id: int | None = Field(default=None)  # indexed by ix_audit_event_hazard_action_ts
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     reason: str | None = None

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, func
-from sqlalchemy.orm import class_mapper, make_transient_to_detached
+from sqlalchemy.orm import class_mapper
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select
 
 from hazardloop.config import clock
@@ -77,16 +76,26 @@ def _attach(session: Session, cls: type, row: Any) -> Any:
     new persistent one holding exactly the row's values (as a query would load it)."""
     if row is None:
         return None
-    known = session.identity_map.get(identity_key(cls, row["id"]))
+    key = (cls, (row["id"],), None)  # the ORM's identity key: class, primary key, token
+    known = session.identity_map.get(key)
     if known is not None:
         return known
-    # As the ORM's own loading does: a bare instance, the row's values in its dict
-    # (no per-attribute events or model validation), then keyed and attached.
-    obj = class_mapper(cls).class_manager.new_instance()
+    # What the ORM's own loading does for a row it has not seen (orm/loading.py): a bare
+    # instance, the row's values in its dict (no attribute events, no model validation),
+    # keyed, marked as loaded, put in the identity map.  The public spelling,
+    # make_transient_to_detached + Session.add, costs 2.5x as much (cascade walk over every
+    # column); tests/test_fastsql.py holds this to the ORM's behaviour.
+    obj = _MANAGERS.get(cls) or _MANAGERS.setdefault(cls, class_mapper(cls).class_manager)
+    obj = obj.new_instance()
     obj.__dict__.update(row)
-    make_transient_to_detached(obj)  # loaded values, no pending changes
-    session.add(obj)
+    state = instance_state(obj)
+    state.key = key
+    state._commit_all(state.dict)  # noqa: SLF001
+    session._update_impl(state)  # noqa: SLF001
     return obj
+
+
+_MANAGERS: dict[type, Any] = {}
 
 
 def get_user(session: Session, username: str) -> AppUser:
@@ -100,7 +109,7 @@ def get_hazard(session: Session, ref: int | str) -> Hazard:
     """By id or by code (YH-2026-000123)."""
     conn, row = connection(session), None
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        known = session.identity_map.get(identity_key(Hazard, int(ref)))
+        known = session.identity_map.get((Hazard, (int(ref),), None))
         if known is not None:
             return known
         row = _HAZARD_BY_ID.first(conn, {"id": int(ref)})
