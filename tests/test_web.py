@@ -340,8 +340,15 @@ def test_api_report_by_a_system_and_the_full_loop(web, tmp_path):
     office = web.api("office1")
     r = office.post("/api/v1/hazards", json={"enterprise": ENT_HD, "title": "省平台推送：储罐区无报警",
                                              "channel": "assigned"})
-    assert r.status_code == 201
+    assert r.status_code == 201 and r.json()["duplicate_candidates"] == []
     hid = r.json()["id"]
+    # the same problem through another channel: intake shows the first as a duplicate candidate
+    again = web.api("sup_yingji").post("/api/v1/hazards", json={"enterprise": ENT_HD, "title": "储罐区无报警装置",
+                                                                "channel": "inspection"})
+    assert again.status_code == 201, again.text
+    [cand] = again.json()["duplicate_candidates"]
+    assert cand["hazard_id"] == hid and cand["state"] == "found" and cand["score"] >= 0.55
+    assert cand["merge_command"] == f"hazardloop hazard merge {cand['code']} {again.json()['code']} --actor sup_yingji"
     assert web.api("hd_safety").post("/api/v1/hazards", json={"enterprise": ENT_XY, "title": "x",
                                                               "channel": "self_inspection"}).status_code == 403
     sup, ent = web.api("sup_yingji"), web.api("hd_safety")

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from hazardloop.intake import merge
 from hazardloop.models.db import session_scope
 from hazardloop.models.errors import ConflictError, HazardLoopError, NotFound, ValidationError
 from hazardloop.models.tables import AppUser, Evidence, Extension, Hazard
@@ -309,15 +310,36 @@ def list_hazards(
                       items=[hazard_out(h, name) for h, name in r.items])
 
 
-@router.post("/hazards", response_model=HazardOut, status_code=201, responses=ERRORS, summary="上报隐患")
-def report(request: Request, user: User, body: ReportIn) -> HazardOut:
+class CandidateOut(BaseModel):
+    hazard_id: int
+    code: str | None
+    title: str
+    location: str | None
+    state: str
+    state_name: str
+    channel: str
+    score: float
+    merge_command: str
+
+
+class ReportedOut(HazardOut):
+    # On intake: similar hazards at the same enterprise the reporter may see (issue 6), with the
+    # command a regulator runs to merge the new one into it; empty when there are none.
+    duplicate_candidates: list[CandidateOut] = []
+
+
+@router.post("/hazards", response_model=ReportedOut, status_code=201, responses=ERRORS, summary="上报隐患")
+def report(request: Request, user: User, body: ReportIn) -> ReportedOut:
     ref = body.enterprise.strip()
     if ref.isdigit() and services.small_int(ref) is None:  # '²' or a number too big for an id column
         raise NotFound(f"没有企业 {ref[:40]}。")
     with _db(request, write=True) as s:
-        hazard = ledger.report(s, s.get(AppUser, user.id), enterprise=ref, title=body.title,
+        actor = s.get(AppUser, user.id)
+        hazard = ledger.report(s, actor, enterprise=ref, title=body.title,
                                channel=body.channel, description=body.description, location=body.location)
-        return hazard_out(hazard)
+        out = hazard_out(hazard)
+        similar = merge.intake_candidates(s, hazard, actor)
+        return ReportedOut(**out.model_dump(), duplicate_candidates=[CandidateOut(**c) for c in similar])
 
 
 @router.get("/hazards/{ref}", response_model=HazardDetailOut, responses=ERRORS, summary="隐患详情")
