@@ -325,8 +325,8 @@ def _issue_bulletin(engine: Engine, console: Console, end: date) -> dict[str, An
             clock.frozen(datetime(end.year, end.month, end.day, 9, tzinfo=clock.SHANGHAI)):
         issued = bulletin_issue.issue(s, month, issue_date=end)
         s.commit()
-        lag = Counter(name for (name,) in s.exec(select(LagStep.name)).all())
-    t = Table(title="落后镇街区和部门督办（按月考核，至上月）")
+        lag = Counter(s.exec(select(LagStep.name)).all())
+    t = Table(title="落后单位督办（至上月）")
     t.add_column("措施")
     t.add_column("份数", justify="right")
     for name, count in lag.items():

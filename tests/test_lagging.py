@@ -388,3 +388,22 @@ def test_bulletin_names_the_units_letters_of_its_month(org):
         assert bulletin.render(s, "2025-02") == feb
         may = bulletin.render(s, "2025-05")
     assert 'id="lagging"' not in may  # only the 曝光 proposals that month: not named until decided
+
+
+def test_demo_ending_prints_the_unit_ladder_and_the_bulletin(org):
+    """The demo's last step (demo._issue_bulletin) on a ledger whose units have climbed the ladder."""
+    from rich.console import Console
+
+    from hazardloop import demo
+
+    policy = parse_policy(SIM_POLICY, "sim")
+    with org.session() as s:
+        _overdue_hazard(s, date(2024, 12, 2), date(2024, 12, 20), "液氨储罐区未设泄漏报警")
+    _run(org, "2025-01", date(2025, 2, 5), policy)
+    _run(org, "2025-02", date(2025, 3, 3), policy)
+    console = Console(record=True, width=120)
+    out = demo._issue_bulletin(org.engine, console, date(2025, 3, 3))
+    text = console.export_text()
+    assert out["number"] == "肥安办通报〔2025〕1号" and out["units"] > 0
+    assert out["lagging_steps"]["函告"] >= 2  # the region and its department
+    assert "函告" in text and "2025-02 月通报：肥安办通报〔2025〕1号" in text
