@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from functools import cached_property, lru_cache
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from hazardloop.config import policyfile
 
 DEFAULT_FILE = Path(__file__).with_name("escalation.yaml")
 TEMPLATES = Path(__file__).resolve().parent.parent / "notifications" / "templates"
@@ -99,28 +100,12 @@ class Policy:
 # --- loading with line numbers ---------------------------------------------------------
 
 
-class _Checker:
+class _Checker(policyfile.LineChecker):
     def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, node: yaml.Node | None, reason: str) -> None:
-        line = f"第 {node.start_mark.line + 1} 行：" if node is not None else ""
-        raise PolicyError(f"督办规则文件 {self.source} {line}{reason}")
-
-    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        if not isinstance(node, yaml.MappingNode):
-            self.fail(node, f"{what}应为键值映射。")
-        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key, value in node.value:
-            if key.value in out:
-                self.fail(key, f"{what}中键 {key.value} 重复。")
-            out[key.value] = (key, value)
-        return out
+        super().__init__(source, "督办规则文件", PolicyError)
 
     def scalar(self, node: yaml.Node, what: str, kind: type) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            self.fail(node, f"{what}应为单个值。")
-        value = yaml.safe_load(yaml.serialize(node))
+        value = self.value(node, what)
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             self.fail(node, f"{what}应为整数，收到 {node.value!r}。")
         if kind is bool and not isinstance(value, bool):
@@ -155,14 +140,7 @@ def parse_policy(text: str, source: str = "<text>") -> Policy:
 @lru_cache(maxsize=16)
 def _parse_cached(text: str, source: str) -> Policy:
     chk = _Checker(source)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f"第 {mark.line + 1} 行：" if mark else ""
-        raise PolicyError(f"督办规则文件 {source} {line}YAML 格式错误（{exc.problem}）。") from None
-    if root is None:
-        raise PolicyError(f"督办规则文件 {source} 是空的。")
+    root = chk.compose(text)
     top = chk.mapping(root, "文件顶层")
     for key, (knode, _v) in top.items():
         if key not in ("steps", "stage_timeouts"):
@@ -241,22 +219,10 @@ def _parse_cached(text: str, source: str) -> Policy:
 
 
 def policy_path(path: str | Path | None = None) -> Path:
-    if path:
-        return Path(path)
-    env = os.environ.get("HAZARDLOOP_ESCALATION_POLICY")
-    if env:
-        return Path(env)
-    from hazardloop.config.settings import get_settings
-
-    local = get_settings().data_dir / "escalation.yaml"
-    return local if local.is_file() else DEFAULT_FILE
+    return policyfile.policy_path(path, "HAZARDLOOP_ESCALATION_POLICY", "escalation.yaml", DEFAULT_FILE)
 
 
 def load_policy(path: str | Path | None = None) -> Policy:
     """The policy in force: read and checked every time (files are small; edits take effect at once)."""
     p = policy_path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"无法读取督办规则文件 {p}：{exc.strerror}") from None
-    return parse_policy(text, str(p))
+    return parse_policy(policyfile.read(p, "督办规则文件", PolicyError), str(p))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from hazardloop.config import policyfile
 
 DEFAULT_FILE = Path(__file__).with_name("lagging.yaml")
 TEMPLATES = Path(__file__).resolve().parent.parent / "notifications" / "templates"
@@ -114,35 +115,9 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-class _Checker:
+class _Checker(policyfile.LineChecker):
     def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, node: yaml.Node | None, reason: str) -> None:
-        line = f"第 {node.start_mark.line + 1} 行：" if node is not None else ""
-        raise LaggingPolicyError(f"落后单位督办规则文件 {self.source} {line}{reason}")
-
-    def mapping(self, node: yaml.Node, what: str, allowed: set[str]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        if not isinstance(node, yaml.MappingNode):
-            self.fail(node, f"{what}应为键值映射。")
-        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key, value in node.value:
-            if key.value in out:
-                self.fail(key, f"{what}中键 {key.value} 重复。")
-            if key.value not in allowed:
-                self.fail(key, f"{what}中未知的键 {key.value!r}；可用：{'、'.join(sorted(allowed))}。")
-            out[key.value] = (key, value)
-        return out
-
-    def need(self, node: yaml.Node, m: dict, keys: tuple[str, ...], what: str) -> None:
-        for key in keys:
-            if key not in m:
-                self.fail(node, f"{what}缺少 {key}。")
-
-    def value(self, node: yaml.Node, what: str) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            self.fail(node, f"{what}应为单个值。")
-        return yaml.safe_load(yaml.serialize(node))
+        super().__init__(source, "落后单位督办规则文件", LaggingPolicyError)
 
     def text(self, node: yaml.Node, what: str) -> str:
         v = self.value(node, what)
@@ -173,14 +148,7 @@ class _Checker:
 
 def parse_policy(text: str, source: str = "<text>") -> LaggingPolicy:
     chk = _Checker(source)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f"第 {mark.line + 1} 行：" if mark else ""
-        raise LaggingPolicyError(f"落后单位督办规则文件 {source} {line}YAML 格式错误（{exc.problem}）。") from None
-    if root is None:
-        raise LaggingPolicyError(f"落后单位督办规则文件 {source} 是空的。")
+    root = chk.compose(text)
     top = chk.mapping(root, "文件顶层", {"start", "consecutive", "units", "thresholds", "steps"})
     chk.need(root, top, ("start", "consecutive", "thresholds", "steps"), "文件")
     start = chk.month(top["start"][1], "start")
@@ -257,21 +225,10 @@ def parse_policy(text: str, source: str = "<text>") -> LaggingPolicy:
 
 
 def policy_path(path: str | Path | None = None) -> Path:
-    if path:
-        return Path(path)
-    env = os.environ.get("HAZARDLOOP_LAGGING_POLICY")
-    if env:
-        return Path(env)
-    from hazardloop.config.settings import get_settings
-
-    local = get_settings().data_dir / "lagging.yaml"
-    return local if local.is_file() else DEFAULT_FILE
+    return policyfile.policy_path(path, "HAZARDLOOP_LAGGING_POLICY", "lagging.yaml", DEFAULT_FILE)
 
 
 def load_policy(path: str | Path | None = None) -> LaggingPolicy:
     p = policy_path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise LaggingPolicyError(f"无法读取落后单位督办规则文件 {p}：{exc.strerror}") from None
-    return parse_policy(text, str(p))
+    return parse_policy(policyfile.read(p, "落后单位督办规则文件", LaggingPolicyError), str(p))
+
