@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlmodel import select
 
-from hazardloop.clihelp import console, db_url, engine, fail, parse_date, print_json, unit_of_work
+from hazardloop.clihelp import console, db_url, engine, fail, parse_date, print_json, unit_of_work, write_document
 from hazardloop.config.escalation import KINDS, PolicyError, load_policy
 from hazardloop.models.escalation import Document, EscalationStep
 from hazardloop.notifications import documents
@@ -146,12 +145,7 @@ def document_show(number: Annotated[str, typer.Argument(help="文号，如 肥�
     """按文号输出公文原文（出具时存储的字节，逐字节一致；哈希不符则报错）。"""
     with unit_of_work() as s:
         doc = documents.get_document(s, number)
-    body = doc.html if html else doc.text
-    if documents.sha256(body) != (doc.sha256 if html else doc.text_sha256):
-        fail(f"公文 {doc.number} 的存储内容与出具时的 SHA-256 不符（可能被篡改）。")
-    sys.stdout.flush()
-    sys.stdout.buffer.write(body.encode("utf-8"))
-    sys.stdout.buffer.flush()
+    write_document(doc, html)
 
 
 @document_app.command("list")

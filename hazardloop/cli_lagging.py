@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from hazardloop.clihelp import console, fail, print_json, unit_of_work
+from hazardloop.clihelp import console, print_json, unit_of_work, write_document
 from hazardloop.config.lagging import STEP_KINDS, UNIT_KINDS
-from hazardloop.notifications import documents
 from hazardloop.reports import lagging
 from hazardloop.states import ledger
 
@@ -132,12 +130,7 @@ def show_cmd(number: Annotated[str, typer.Argument(help="文号，如 肥安办�
     """按文号输出落后单位督办公文的原文（存储的字节；哈希不符则报错）。"""
     with unit_of_work() as s:
         doc = lagging.get_document(s, number)
-    body = doc.html if html else doc.text
-    if documents.sha256(body) != (doc.sha256 if html else doc.text_sha256):
-        fail(f"公文 {doc.number} 的存储内容与出具时的 SHA-256 不符（可能被篡改）。")
-    sys.stdout.flush()
-    sys.stdout.buffer.write(body.encode("utf-8"))
-    sys.stdout.buffer.flush()
+    write_document(doc, html)
 
 
 @lagging_app.command("policy")

@@ -54,3 +54,16 @@ def print_json(data: Any) -> None:
 def fail(error: HazardLoopError | str, code: int = 1) -> None:
     err_console.print(f"[bold red]错误：[/]{error}", highlight=False, markup=True)
     raise SystemExit(code)
+
+
+def write_document(doc: Any, html: bool) -> None:
+    """Print an issued document's stored bytes as they are (HTML or text); a hash mismatch exits 1."""
+    from hazardloop.notifications.documents import stored_body
+
+    try:
+        body = stored_body(doc, html)
+    except HazardLoopError as exc:
+        fail(exc)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(body.encode("utf-8"))
+    sys.stdout.buffer.flush()

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from hazardloop.models.escalation import Document, DocumentCounter
-from hazardloop.models.errors import NotFound
+from hazardloop.models.errors import NotFound, ValidationError
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -99,6 +99,15 @@ def store(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
     table = Document.__table__
     result = session.execute(insert(table).returning(table.c.id, table.c.step_id), rows).all()
     return {r.step_id: r.id for r in result}
+
+
+def stored_body(doc: Any, html: bool = True) -> str:
+    """An issued document's stored HTML (or text), refused if it no longer matches the hash
+    recorded at issue.  Any stored 公文 row: hazard letters, bulletins, lagging-unit letters."""
+    body, digest = (doc.html, doc.sha256) if html else (doc.text, doc.text_sha256)
+    if sha256(body) != digest:
+        raise ValidationError(f"公文 {doc.number} 的存储内容与出具时的 SHA-256 不符（可能被篡改）。")
+    return body
 
 
 def get_document(session: Session, number: str) -> Document:
