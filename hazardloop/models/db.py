@@ -6,7 +6,11 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import event
+from typing import Any
+
+from sqlalchemy import event, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -140,3 +144,14 @@ def dispose_engines() -> None:
     _WRITE_ENGINES.clear()
     while _ENGINES:
         _ENGINES.popitem()[1].dispose()
+
+
+def insert_or_skip(session: Session, table: Any, index_elements: list[str]) -> Any:
+    """INSERT … ON CONFLICT (index_elements) DO NOTHING in the session's dialect: a unique key
+    makes the write happen once however often it is tried (outbox rows, counters, ladder steps)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    if dialect == "sqlite":
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    return insert(table)  # pragma: no cover - only the two databases are supported

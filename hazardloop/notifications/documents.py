@@ -21,10 +21,9 @@ from typing import Any
 
 import jinja2
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from hazardloop.models.db import insert_or_skip
 from hazardloop.models.escalation import Document, DocumentCounter
 from hazardloop.models.errors import NotFound, ValidationError
 
@@ -64,19 +63,10 @@ def format_number(prefix: str, doc_type: str, year: int, serial: int) -> str:
     return f"{prefix}{doc_type}〔{year}〕{serial}号"
 
 
-def _insert(session: Session, table):  # noqa: ANN001, ANN202
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return pg_insert(table)
-    if dialect == "sqlite":
-        return sqlite_insert(table)
-    return insert(table)  # pragma: no cover
-
-
 def allocate(session: Session, doc_type: str, year: int, count: int = 1) -> int:
     """Reserve `count` consecutive serials; returns the first.  Locks the counter row until commit."""
     table = DocumentCounter.__table__
-    session.execute(_insert(session, table).on_conflict_do_nothing(index_elements=["doc_type", "year"]),
+    session.execute(insert_or_skip(session, table, ["doc_type", "year"]),
                     {"doc_type": doc_type, "year": year, "last": 0})
     last = session.execute(
         update(table).where(table.c.doc_type == doc_type, table.c.year == year)

@@ -40,6 +40,7 @@ from hazardloop.config import calendar, clock
 from hazardloop.config.escalation import KINDS, STAGES, Policy, Step, load_policy
 from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
+from hazardloop.models.db import insert_or_skip
 from hazardloop.models.errors import NotFound, ValidationError
 from hazardloop.models.escalation import EscalationCycle, EscalationPolicy, EscalationStep
 from hazardloop.models.tables import Department, Enterprise, Hazard, Region, Standard
@@ -98,14 +99,10 @@ def _retryable(exc: DBAPIError) -> bool:
 # --- policies -----------------------------------------------------------------------
 
 
-def _dialect_insert(session: Session, table):  # noqa: ANN001, ANN202
-    return documents._insert(session, table)
-
-
 def ensure_policy(session: Session, policy: Policy) -> str:
     """Store the policy body under its version (once) and return the version."""
     table = EscalationPolicy.__table__
-    session.execute(_dialect_insert(session, table).on_conflict_do_nothing(index_elements=["version"]),
+    session.execute(insert_or_skip(session, table, ["version"]),
                     {"version": policy.version, "body": policy.to_dict(), "source": policy.source[:500],
                      "first_used_at": clock.utcnow()})
     return policy.version
@@ -149,7 +146,7 @@ def start_cycle(session: Session, hazard: Hazard, policy: Policy | None = None) 
     first = ladder_dates(policy, clock.local_date(hazard.deadline))[0]
     table = EscalationCycle.__table__
     rows = session.execute(
-        _dialect_insert(session, table).on_conflict_do_nothing(index_elements=["hazard_id", "cycle"])
+        insert_or_skip(session, table, ["hazard_id", "cycle"])
         .returning(table.c.id),
         {"hazard_id": hazard.id, "cycle": hazard.cycle, "deadline": hazard.deadline, "policy_version": version,
          "next_index": 0, "next_due": first, "status": "active", "started_at": clock.utcnow()},
@@ -341,7 +338,7 @@ def start_missing_cycles(session: Session, as_of: date, policy: Policy, *, regio
                "next_index": 0, "next_due": ladder_dates(policy, clock.local_date(r.deadline))[0],
                "status": "active", "started_at": now} for r in rows]
     inserted = session.execute(
-        _dialect_insert(session, c).on_conflict_do_nothing(index_elements=["hazard_id", "cycle"])
+        insert_or_skip(session, c, ["hazard_id", "cycle"])
         .returning(c.c.id), params).all()
     return len(inserted), rows[-1].id
 
@@ -402,7 +399,7 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
                "due_date": d.due, "status": "proposed" if d.step.approval else "issued",
                "policy_version": d.policy.version, "created_at": now} for d in items]
     inserted = session.execute(
-        _dialect_insert(session, st).on_conflict_do_nothing(index_elements=["hazard_id", "cycle", "step"])
+        insert_or_skip(session, st, ["hazard_id", "cycle", "step"])
         .returning(st.c.id, st.c.hazard_id, st.c.cycle, st.c.step), params).all()
     ids = {(r.hazard_id, r.cycle, r.step): r.id for r in inserted}
     mine = [d for d in items if (d.hazard.id, d.cycle_row.cycle, d.step.code) in ids]
@@ -585,7 +582,7 @@ def _stage_timeout_batch(session: Session, day: date, policy: Policy, timeout, r
                "due_date": calendar.add_workdays(clock.local_date(r.since), timeout.workdays),
                "status": "issued", "policy_version": policy.version, "created_at": now} for r in rows]
     inserted = session.execute(
-        _dialect_insert(session, st).on_conflict_do_nothing(index_elements=["hazard_id", "cycle", "step"])
+        insert_or_skip(session, st, ["hazard_id", "cycle", "step"])
         .returning(st.c.hazard_id), params).all()
     mine = {r.hazard_id for r in inserted}
     if mine:

@@ -11,16 +11,13 @@ A recipient with no reachable channel still gets a row: channel "none", status
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from collections.abc import Callable, Sequence
-
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from hazardloop.config.clock import utcnow
+from hazardloop.models.db import insert_or_skip
 from hazardloop.models.tables import Notification
 from hazardloop.notifications.recipients import RECIPIENT_ROLES, Recipient
 from hazardloop.notifications.routes import UNDELIVERABLE, load_routes, recipient_key
@@ -94,14 +91,8 @@ def insert_rows(session: Session, rows: list[dict], chunk: int = 2000) -> int:
     """Insert outbox rows, skipping keys already queued; returns how many were new."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
     table = Notification.__table__
-    if dialect == "postgresql":
-        stmt = pg_insert(table).on_conflict_do_nothing(index_elements=["key"])
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=["key"])
-    else:  # pragma: no cover - only the two databases are supported
-        stmt = insert(table)
+    stmt = insert_or_skip(session, table, ["key"])
     # Count what RETURNING gives back: rowcount is unreliable for executemany.
     stmt = stmt.returning(table.c.id)
     return sum(len(session.execute(stmt, rows[k:k + chunk]).all()) for k in range(0, len(rows), chunk))

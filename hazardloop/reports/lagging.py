@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from hazardloop.config import calendar, clock
@@ -37,6 +35,7 @@ from hazardloop.config.lagging import LagStep as StepRule
 from hazardloop.config.lagging import load_policy as _load_policy
 from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
+from hazardloop.models.db import insert_or_skip
 from hazardloop.models.errors import NotFound, ValidationError
 from hazardloop.models.lagging import LagDocument, LagEvaluation, LagStep
 from hazardloop.models.tables import AppUser, Department, Industry, Region
@@ -191,15 +190,6 @@ def check(policy: LaggingPolicy, month: str, f: dict[str, int]) -> list[dict[str
 # --- evaluation -----------------------------------------------------------------------------
 
 
-def _insert(session: Session, table):  # noqa: ANN001, ANN202
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return pg_insert(table)
-    if dialect == "sqlite":
-        return sqlite_insert(table)
-    return insert(table)  # pragma: no cover
-
-
 def _stored(session: Session, month: str) -> dict[tuple[str, str], LagEvaluation]:
     rows = session.execute(select(LagEvaluation).where(LagEvaluation.month == month)).scalars()
     return {(r.unit_kind, r.unit_code): r for r in rows}
@@ -229,8 +219,8 @@ def _evaluate_one(session: Session, month: str, policy: LaggingPolicy, unit_list
         rows.append({"unit_kind": u.kind, "unit_code": u.code, "month": month, "figures": f, "missed": missed,
                      "streak": streak, "cycle": cycle, "policy_version": policy.version, "evaluated_at": now})
     table = LagEvaluation.__table__
-    new = session.execute(_insert(session, table).on_conflict_do_nothing(
-        index_elements=["unit_kind", "unit_code", "month"]).returning(table.c.id), rows).all()
+    new = session.execute(insert_or_skip(session, table, ["unit_kind", "unit_code", "month"])
+                          .returning(table.c.id), rows).all()
     if new:
         lagging = [f"{r['unit_kind']}:{r['unit_code']}" for r in rows if r["missed"]]
         audit.append(session, actor=SYSTEM_ACTOR, action="lag_evaluated",
@@ -394,8 +384,8 @@ def run(session: Session, month: str, *, dry_run: bool = False, policy: LaggingP
         if not due or _cycle_ended(session, e["unit_kind"], e["unit_code"], e["cycle"], month):
             continue
         for step in due:
-            new_id = session.execute(_insert(session, table).on_conflict_do_nothing(
-                index_elements=["unit_kind", "unit_code", "cycle", "step"]).returning(table.c.id), {
+            new_id = session.execute(insert_or_skip(session, table, ["unit_kind", "unit_code", "cycle", "step"])
+                                     .returning(table.c.id), {
                 "unit_kind": e["unit_kind"], "unit_code": e["unit_code"], "cycle": e["cycle"], "step": step.code,
                 "name": step.name, "kind": step.kind, "month": month, "evaluation_id": e["evaluation_id"],
                 "status": "proposed" if step.approval else "issued", "policy_version": policy.version,
