@@ -100,3 +100,21 @@ def test_edit_after_a_transition_in_one_session(org):
     with org.session(write=False) as s:
         h = s.get(Hazard, hid)
         assert (h.state, h.title, h.version) == ("dismissed", "改过的名称", version + 2)
+
+
+def test_unwritten_edit_before_a_transition_is_kept(org):
+    """An attribute set on the hazard and not yet flushed survives the transition: the fast
+    UPDATE marks the whole object as loaded, so the edit must be written before it."""
+    with org.session() as s:
+        hid = listed(s)
+        version = s.get(Hazard, hid).version
+    with org.session() as s:
+        hazard = ledger.get_hazard(s, hid)
+        hazard.location = "二号罐区东侧"  # plain ORM edit, not flushed
+        ledger.plan(s, org.user(s, "hd_safety"), hid, responsible_person="孙立新", measures="加装报警",
+                    funds="5000", deadline=future(20), emergency_plan="专项预案")
+        assert hazard.__pydantic_fields_set__ >= {"deadline", "cycle"}  # as setattr would record
+        s.commit()
+    with org.session(write=False) as s:
+        h = s.get(Hazard, hid)
+        assert (h.state, h.location, h.cycle, h.version) == ("rectifying", "二号罐区东侧", 1, version + 2)

@@ -27,8 +27,13 @@ from hazardloop.models.tables import AuditEvent, AuditHead
 GENESIS = "0" * 64
 
 
+_AS_IS = frozenset((str, int, float, bool))
+
+
 def jsonable(value: Any) -> Any:
     """The JSON value an audit field is stored (and hashed) as."""
+    if value is None or type(value) in _AS_IS:  # most values: nothing to convert
+        return value
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)

@@ -182,21 +182,26 @@ def _transition(
 ) -> Hazard:
     """Guard, fire, apply the field changes, audit and announce — one unit."""
     _check_version(hazard, expected_version)
-    fields = ("state", *changes)
-    before = _snapshot(hazard, fields)
+    if instance_state(hazard).modified:
+        # Edits made to the object in this session and not yet written: the ORM writes them
+        # first (version-checked), so the transition's UPDATE below, which marks the whole
+        # object as loaded, never drops one.
+        _flush(session, hazard)
+    before = _snapshot(hazard, ("state", *changes))
     fire(hazard, trigger, actor, data)
-    for name, value in changes.items():
-        setattr(hazard, name, value)
-    after = _snapshot(hazard, fields)
-    if audit_extra:
-        after.update(audit_extra)
+    # The changes go straight into the object's dict: _update writes them and marks them
+    # loaded in the same step, so attribute history (what setattr would record) has no use.
+    hazard.__dict__.update(changes)
+    hazard.__pydantic_fields_set__.update(changes)
+    values = {"state": hazard.state, **changes}
+    after = {**values, **audit_extra} if audit_extra else values
     # The audit event first, then the hazard's UPDATE: every unit of work locks the
     # chain's head row before any hazard row, so two writers never wait on each
     # other in opposite orders (a deadlock on PostgreSQL).  A version conflict in the
     # UPDATE rolls the event back with everything else.
     audit.append(session, actor=actor.username, action=trigger, hazard_id=hazard.id,
                  before=before, after=after, reason=reason)
-    _update(session, hazard, _snapshot(hazard, fields))
+    _update(session, hazard, values)
     if event:
         emit(session, DomainEvent(event, hazard, actor, {"reason": reason, **(audit_extra or {})}))
     return hazard
