@@ -17,16 +17,25 @@ audit event under the head-row lock, the domain event), commit.  Untimed setup:
 the organisation (tests/data/org.yaml), N hazards reported through the ledger,
 and one evidence row per hazard (the file upload is I/O, not a transition).
 
-The baseline does the same writes with plain DB-API SQL on its own tables
-(baseline_*): per transition an UPDATE of the hazard row with a version check
-(plus the INSERT of the plan row for start_rectification) and an INSERT of a
-hash-chained audit row (same canonical JSON and SHA-256), each committed.  It
-keeps what a single hand-written writer would keep in memory (each hazard's
-version, the previous hash), so it reads nothing.  The same SQL text is also run
-through SQLAlchemy's Connection (the application's engine setup, no ORM) on a
-third table set, for information: it shows how much of the gap is SQLAlchemy
-itself.  Engine and baselines take turns in chunks of 250 transitions, so load
-from other processes hits them alike.
+The baseline does the same writes with plain DB-API SQL, in a copy of the
+engine's own tables taken right after the setup: the same columns, indexes,
+constraints and rows (SQLite: a backup of the database file; PostgreSQL: the
+written tables copied into a schema of their own, LIKE … INCLUDING ALL, with
+their foreign keys).  Per transition it runs an UPDATE of the hazard row with a
+version check (plus the INSERT of the plan row for start_rectification) and an
+INSERT of a hash-chained audit row (same canonical JSON and SHA-256), each
+committed.  It keeps what a single hand-written writer would keep in memory
+(each hazard's version, the previous hash), so it reads nothing, and it does not
+move the audit head row (the engine's SQLite trigger is dropped from the copy):
+the head, the reads, the guards and the ORM are the engine's own cost.
+
+Two more baselines run beside it, for information: the same SQL through
+SQLAlchemy's Connection (the application's engine setup, no ORM) on another
+copy, which shows how much of the gap is SQLAlchemy itself; and the minimal
+tables this bench used before 2026-11-29 (baseline_*: fewer columns, no
+state/deadline index), whose ratio is printed too so runs stay comparable.
+Engine and baselines take turns in chunks of 250 transitions, so load from
+other processes hits them alike.
 
 Output: the rates, then `ratio: N.NN` (engine time / DB-API baseline time) last.
 See docs/bench.md for measured numbers.
@@ -193,6 +202,54 @@ BASELINE_DDL = {
 }
 
 
+# The engine's tables a transition writes, as the baseline copies them.
+WRITTEN = ("hazard", "rectification_plan", "audit_event")
+
+
+def copy_written_tables(url: str, kind: str, name: str) -> tuple[str, str]:
+    """A copy of the engine's tables, indexes, constraints and rows for a baseline to write to.
+    Returns (URL, table prefix): SQLite, a backup of the whole file (prefix ""); PostgreSQL, the
+    written tables in a schema `name` of the same database (prefix "name.")."""
+    if kind == "sqlite":
+        src_path = Path(make_url(url).database)
+        path = src_path.with_name(f"{src_path.stem}-{name}.sqlite")
+        src, dst = sqlite3.connect(src_path), sqlite3.connect(path)
+        src.backup(dst)
+        # The baseline does "an UPDATE and an INSERT": the head row the engine's trigger moves
+        # is the engine's own cost.
+        dst.execute("DROP TRIGGER IF EXISTS audit_event_moves_head")
+        dst.commit()
+        src.close()
+        dst.close()
+        return f"sqlite:///{path}", ""
+    from hazardloop.models.db import get_engine
+    from hazardloop.models.tables import SQLModel
+
+    tables = SQLModel.metadata.tables
+    with get_engine(url).begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+        for t in WRITTEN:
+            conn.exec_driver_sql(f'CREATE TABLE "{name}".{t} (LIKE public.{t} INCLUDING ALL)')
+            conn.exec_driver_sql(f'INSERT INTO "{name}".{t} SELECT * FROM public.{t}')
+        for t in WRITTEN:  # LIKE copies no foreign keys; the engine's UPDATE checks them
+            for fk in tables[t].foreign_key_constraints:
+                ref = fk.referred_table.name
+                target = f'"{name}".{ref}' if ref in WRITTEN else f"public.{ref}"
+                conn.exec_driver_sql(
+                    f'ALTER TABLE "{name}".{t} ADD FOREIGN KEY ({", ".join(c.name for c in fk.columns)}) '
+                    f'REFERENCES {target} ({", ".join(e.column.name for e in fk.elements)})')
+    return url, f'"{name}".'
+
+
+def drop_copy(url: str, kind: str, name: str) -> None:
+    if kind == "sqlite":
+        return  # the file goes with the temp directory
+    from hazardloop.models.db import get_engine
+
+    with get_engine(url).begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
 class _SqlaCursor:
     """The same SQL text through SQLAlchemy's Connection (exec_driver_sql: no ORM, no compiling)."""
 
@@ -200,7 +257,12 @@ class _SqlaCursor:
         self.conn, self.rowcount = conn, -1
 
     def execute(self, sql: str, params=()) -> None:  # noqa: ANN001
-        self.rowcount = self.conn.exec_driver_sql(sql, tuple(params)).rowcount
+        result = self.conn.exec_driver_sql(sql, tuple(params))
+        self.rowcount = result.rowcount
+        self._result = result
+
+    def fetchall(self):  # noqa: ANN201
+        return self._result.fetchall()
 
     def executemany(self, sql: str, rows) -> None:  # noqa: ANN001
         self.conn.exec_driver_sql(sql, list(rows))
@@ -211,11 +273,16 @@ class Baseline:
 
     via="dbapi" (the baseline the ratio is taken against): the driver itself.
     via="sqlalchemy" (shown for information): the same SQL text through the same
-    SQLAlchemy engine setup the application uses (pragmas, BEGIN IMMEDIATE, pool)."""
+    SQLAlchemy engine setup the application uses (pragmas, BEGIN IMMEDIATE, pool).
+    minimal=True (for information): its own minimal tables (baseline_*), created here,
+    instead of a copy of the engine's tables."""
 
-    def __init__(self, url: str, n: int, via: str = "dbapi", prefix: str = "baseline_") -> None:
+    def __init__(self, url: str, hazard_ids: list[int], via: str = "dbapi", prefix: str = "",
+                 minimal: bool = False) -> None:
         self.kind = "sqlite" if url.startswith("sqlite") else "postgresql"
         self.via, self.prefix = via, prefix
+        names = ("baseline_hazard", "baseline_plan", "baseline_audit") if minimal else WRITTEN
+        self.hazard, self.plan, self.audit = (prefix + t for t in names)
         if via == "sqlalchemy":
             from hazardloop.models.db import write_engine
 
@@ -234,29 +301,35 @@ class Baseline:
             self.conn = psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
                                         dbname=u.database)
             self.p = "%s"
-        self._ddl(n)
-        self.seq, self.prev_hash = 0, "0" * 64
-        self.version = {hid: 1 for hid in range(1, n + 1)}
+        if minimal:
+            self._ddl(hazard_ids)
+            self.seq, self.prev_hash = 0, "0" * 64
+            self.version = dict.fromkeys(hazard_ids, 1)
+        else:  # what a writer would have kept in memory from the rows so far (read once, untimed)
+            cur = self._cursor()
+            cur.execute(f"SELECT id, version FROM {self.hazard}")
+            self.version = dict(cur.fetchall())
+            cur.execute(f"SELECT seq, hash FROM {self.audit} ORDER BY seq DESC LIMIT 1")
+            self.seq, self.prev_hash = cur.fetchall()[0]
+            self._commit(cur)
 
     def _cursor(self):  # noqa: ANN202
         return _SqlaCursor(self.conn) if self.via == "sqlalchemy" else self.conn.cursor()
 
     def _commit(self, cur) -> None:  # noqa: ANN001
         if self.kind == "sqlite" and self.via == "dbapi":
-            cur.execute("COMMIT")
+            if self.conn.in_transaction:
+                cur.execute("COMMIT")
         else:
             self.conn.commit()
 
-    def _t(self, sql: str) -> str:
-        return sql.replace("baseline_", self.prefix)
-
-    def _ddl(self, n: int) -> None:
+    def _ddl(self, hazard_ids: list[int]) -> None:
         cur = self._cursor()
         self._begin(cur)
         for stmt in BASELINE_DDL[self.kind]:
-            cur.execute(self._t(stmt))
-        cur.executemany(self._t(f"INSERT INTO baseline_hazard (id, state, cycle, version) VALUES ({self.p}, 'found', 0, 1)"),
-                        [(i,) for i in range(1, n + 1)])
+            cur.execute(stmt.replace("baseline_", self.prefix + "baseline_"))
+        cur.executemany(f"INSERT INTO {self.hazard} (id, state, cycle, version) VALUES ({self.p}, 'found', 0, 1)",
+                        [(i,) for i in hazard_ids])
         self._commit(cur)
 
     def _begin(self, cur) -> None:  # noqa: ANN001
@@ -275,16 +348,16 @@ class Baseline:
         from hazardloop.config.clock import utcnow
         from hazardloop.models.audit import canonical, jsonable
 
-        p, t = self.p, self.prefix
+        p = self.p
         cur = self._cursor()
         self._begin(cur)
         if plan is not None:
             cols = ", ".join(plan)
-            cur.execute(f"INSERT INTO {t}plan (hazard_id, {cols}) VALUES ({p}, {', '.join([p] * len(plan))})",
+            cur.execute(f"INSERT INTO {self.plan} (hazard_id, {cols}) VALUES ({p}, {', '.join([p] * len(plan))})",
                         (hid, *(self._ts(v) for v in plan.values())))
         version = self.version[hid]
         assign = ", ".join(f"{k} = {p}" for k in sets)
-        cur.execute(f"UPDATE {t}hazard SET {assign}, version = {p} WHERE id = {p} AND version = {p}",
+        cur.execute(f"UPDATE {self.hazard} SET {assign}, version = {p} WHERE id = {p} AND version = {p}",
                     (*(self._ts(v) for v in sets.values()), version + 1, hid, version))
         if cur.rowcount != 1:
             raise RuntimeError(f"baseline conflict on hazard {hid}")
@@ -292,7 +365,7 @@ class Baseline:
         before, after = jsonable(before), jsonable(after)
         digest = hashlib.sha256(canonical(seq, ts, actor, action, hid, before, after, reason,
                                           self.prev_hash)).hexdigest()
-        cur.execute(f"INSERT INTO {t}audit (seq, ts, actor, action, hazard_id, before, after, reason, "
+        cur.execute(f'INSERT INTO {self.audit} (seq, ts, actor, action, hazard_id, "before", "after", reason, '
                     f"prev_hash, hash) VALUES ({', '.join([p] * 10)})",
                     (seq, self._ts(ts), actor, action, hid, json.dumps(before, ensure_ascii=False),
                      json.dumps(after, ensure_ascii=False), reason, self.prev_hash, digest))
@@ -348,17 +421,21 @@ def _rate_line(label: str, times: dict[str, float], n: int) -> str:
     return f"{label}: {n * len(times)} transitions in {total:.2f} s = {n * len(times) / total:,.0f} transitions/s  ({per})"
 
 
-def bench(url: str, baseline_url: str, sqla_url: str, n: int, profile: str | None, chunk: int = 250) -> float:
+def bench(url: str, minimal_url: str, n: int, profile: str | None, chunk: int = 250) -> float:
     from hazardloop.models.db import forget_engine
 
+    kind = "sqlite" if url.startswith("sqlite") else "postgresql"
     hazards = setup_engine_db(url, n)
-    # The baselines' hazards are numbered 1..n in the same order as the engine's.
-    base = Baseline(baseline_url, n)
-    sqla = Baseline(sqla_url, n, via="sqlalchemy", prefix="baseline_sqla_")
-    base_hazards = [(i, who) for i, (_, who) in enumerate(hazards, 1)]
-    engine_times = dict.fromkeys(PHASES, 0.0)
-    base_times = dict.fromkeys(PHASES, 0.0)
-    sqla_times = dict.fromkeys(PHASES, 0.0)
+    ids = [hid for hid, _ in hazards]
+    copies = {"base": copy_written_tables(url, kind, "hl_copy_dbapi"),
+              "sqla": copy_written_tables(url, kind, "hl_copy_sqla")}
+    runs = {
+        "engine": None,
+        "base": Baseline(copies["base"][0], ids, prefix=copies["base"][1]),
+        "sqla": Baseline(copies["sqla"][0], ids, via="sqlalchemy", prefix=copies["sqla"][1]),
+        "minimal": Baseline(minimal_url, ids, minimal=True),
+    }
+    times = {name: dict.fromkeys(PHASES, 0.0) for name in runs}
     prof = None
     if profile:
         import cProfile
@@ -369,27 +446,34 @@ def bench(url: str, baseline_url: str, sqla_url: str, n: int, profile: str | Non
         # the machine is doing slows them alike.
         for phase in PHASES:
             for start in range(0, n, chunk):
+                part = hazards[start:start + chunk]
                 if prof:
                     prof.enable()
-                engine_times[phase] += engine_phase(url, phase, hazards[start:start + chunk])
+                times["engine"][phase] += engine_phase(url, phase, part)
                 if prof:
                     prof.disable()
-                base_times[phase] += base.phase(phase, base_hazards[start:start + chunk])
-                sqla_times[phase] += sqla.phase(phase, base_hazards[start:start + chunk])
+                for name, base in runs.items():
+                    if base is not None:
+                        times[name][phase] += base.phase(phase, part)
     finally:
-        base.close()
-        sqla.close()
+        for base in runs.values():
+            if base is not None:
+                base.close()
     if prof:
         prof.dump_stats(profile)
         _say(f"engine profile written to {profile} (python -m pstats {profile})")
     _say("engine check: " + check_engine(url, n))
+    for name in ("hl_copy_dbapi", "hl_copy_sqla"):
+        drop_copy(url, kind, name)
     forget_engine(url)
-    engine_total, base_total = sum(engine_times.values()), sum(base_times.values())
-    _say(_rate_line("same SQL through SQLAlchemy's Connection (for information)", sqla_times, n))
-    _say(f"engine / SQLAlchemy-Connection baseline (for information): {engine_total / sum(sqla_times.values()):.2f}")
-    _say(_rate_line("engine  ", engine_times, n))
-    _say(_rate_line("baseline", base_times, n))
-    ratio = engine_total / base_total
+    total = {name: sum(t.values()) for name, t in times.items()}
+    _say(_rate_line("minimal baseline tables, DB-API (for information)", times["minimal"], n))
+    _say(f"engine / minimal-table baseline (for information): {total['engine'] / total['minimal']:.2f}")
+    _say(_rate_line("same SQL through SQLAlchemy's Connection (for information)", times["sqla"], n))
+    _say(f"engine / SQLAlchemy-Connection baseline (for information): {total['engine'] / total['sqla']:.2f}")
+    _say(_rate_line("engine  ", times["engine"], n))
+    _say(_rate_line("baseline", times["base"], n))
+    ratio = total["engine"] / total["base"]
     _say(f"ratio: {ratio:.2f}")
     return ratio
 
@@ -411,17 +495,16 @@ def main(argv: list[str] | None = None) -> int:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
         path = Path(make_url(url).database)
-        baseline_url = f"sqlite:///{path.with_name(path.stem + '-baseline.sqlite')}"
-        sqla_url = f"sqlite:///{path.with_name(path.stem + '-baseline-sqla.sqlite')}"
-        _say(f"database: SQLite {path} (baselines: {make_url(baseline_url).database}, {make_url(sqla_url).database})")
+        minimal_url = f"sqlite:///{path.with_name(path.stem + '-minimal.sqlite')}"
+        _say(f"database: SQLite {path} (baselines: copies beside it, minimal tables in {make_url(minimal_url).database})")
         try:
-            bench(url, baseline_url, sqla_url, args.hazards, args.profile)
+            bench(url, minimal_url, args.hazards, args.profile)
         finally:
             tmp.cleanup()
         return 0
     if args.in_place:
         _say(f"database: {make_url(url).render_as_string(hide_password=True)} (in place)")
-        bench(url, url, url, args.hazards, args.profile)
+        bench(url, url, args.hazards, args.profile)
         return 0
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     name = f"hl_bench_{uuid.uuid4().hex[:8]}"
@@ -430,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = make_url(url).set(database=name).render_as_string(hide_password=False)
     _say(f"database: throw-away {name} on {make_url(url).host}:{make_url(url).port or 5432}")
     try:
-        bench(scratch, scratch, scratch, args.hazards, args.profile)
+        bench(scratch, scratch, args.hazards, args.profile)
     finally:
         from hazardloop.models.db import dispose_engines
 
