@@ -118,3 +118,18 @@ def test_unwritten_edit_before_a_transition_is_kept(org):
     with org.session(write=False) as s:
         h = s.get(Hazard, hid)
         assert (h.state, h.location, h.cycle, h.version) == ("rectifying", "二号罐区东侧", 1, version + 2)
+
+
+def test_json_columns_keep_chinese_as_utf8(org):
+    """The audit event's JSON is stored as readable UTF-8 (not \\uXXXX escapes) and reads back equal."""
+    with org.session() as s:
+        hid = listed(s)
+    text_of = 'CAST("after" AS TEXT)' if org.kind == "pg" else '"after"'
+    with org.session(write=False) as s:
+        conn = s.connection()
+        stored = conn.exec_driver_sql(
+            f"SELECT {text_of} FROM audit_event WHERE hazard_id = {hid} AND action = 'confirm'").scalar_one()
+        decoded = conn.execute(select(AuditEvent.after).where(AuditEvent.hazard_id == hid,
+                                                              AuditEvent.action == "confirm")).scalar_one()
+    assert "第十三条" in stored and "\\u" not in stored
+    assert decoded["basis_clause"] == "第十三条"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,15 +47,22 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
+def _json_text(value: Any) -> str:
+    # JSON columns (audit before/after, outbox payloads) keep Chinese as UTF-8, not \uXXXX
+    # escapes: readable in the database and about half the bytes for Chinese text.
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _make_engine(url: str) -> Engine:
     if is_sqlite(url):
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               json_serializer=_json_text)
         _sqlite_pragmas(engine)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_json_text)
     return engine
 
 
