@@ -52,7 +52,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -339,9 +339,10 @@ class Baseline:
             cur.execute("BEGIN IMMEDIATE")
 
     def _ts(self, value):  # noqa: ANN001, ANN202
-        from hazardloop.models.audit import jsonable
-
-        return jsonable(value) if self.kind == "sqlite" else value
+        # SQLite: the text SQLAlchemy stores for the engine's UTC datetimes, so the rows are alike.
+        if self.kind == "sqlite" and isinstance(value, datetime):
+            return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return value
 
     def transition(self, hid: int, actor: str, action: str, sets: dict, before: dict, after: dict,
                    reason: str | None = None, plan: dict | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -72,8 +73,9 @@ def test_baseline_writes_the_same_rows_into_a_copy_of_the_engines_tables(db, tb,
         prev = head_before[1]
         for e in events:
             before, after = (v if v is None or isinstance(v, dict) else json.loads(v) for v in (e.before, e.after))
+            ts = datetime.fromisoformat(e.ts) if isinstance(e.ts, str) else e.ts  # SQLite: stored as text
             assert e.prev_hash == prev
-            assert hashlib.sha256(canonical(e.seq, e.ts, e.actor, e.action, e.hazard_id, before, after, e.reason,
+            assert hashlib.sha256(canonical(e.seq, ts, e.actor, e.action, e.hazard_id, before, after, e.reason,
                                             e.prev_hash)).hexdigest() == e.hash
             prev = e.hash
         assert [e.action for e in events[:: n]] == list(tb.PHASES)
