@@ -227,6 +227,7 @@ def copy_written_tables(url: str, kind: str, name: str) -> tuple[str, str]:
 
     tables = SQLModel.metadata.tables
     with get_engine(url).begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')  # left by a run that failed
         conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
         for t in WRITTEN:
             conn.exec_driver_sql(f'CREATE TABLE "{name}".{t} (LIKE public.{t} INCLUDING ALL)')
