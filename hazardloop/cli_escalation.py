@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from hazardloop.clihelp import console, db_url, engine, fail, parse_date, print_json, unit_of_work, write_document
 from hazardloop.config.escalation import KINDS, PolicyError, load_policy
+from hazardloop.models.errors import NotFound
 from hazardloop.models.escalation import Document, EscalationStep
 from hazardloop.notifications import documents
 from hazardloop.notifications import escalation as esc
@@ -142,9 +143,18 @@ def escalation_policy(file: Annotated[Optional[Path], typer.Option("--file", hel
 @document_app.command("show")
 def document_show(number: Annotated[str, typer.Argument(help="文号，如 肥安办函〔2026〕12号")],
                   html: Annotated[bool, typer.Option("--html", help="输出 HTML 原文（默认纯文本）")] = False) -> None:
-    """按文号输出公文原文（出具时存储的字节，逐字节一致；哈希不符则报错）。"""
+    """按文号输出公文原文（出具时存储的字节，逐字节一致；哈希不符则报错）。隐患督办公文、通报和
+    落后单位督办公文共用文号序列，都可按文号查看。"""
+    from hazardloop.reports import lagging
+
     with unit_of_work() as s:
-        doc = documents.get_document(s, number)
+        try:
+            doc = documents.get_document(s, number)
+        except NotFound:
+            try:  # a lagging unit's 函告/通报/约谈/曝光 is stored in its own table
+                doc = lagging.get_document(s, number)
+            except NotFound:
+                raise NotFound(f"没有文号为 {number} 的公文（见 hazardloop document list、hazardloop lagging list）。")
     write_document(doc, html)
 
 

@@ -252,6 +252,33 @@ def test_region_climbs_the_ladder_across_months(org, tmp_path, capsys, monkeypat
     assert [(it["unit_code"], it["name"]) for it in aug.steps] == [("shiheng", "函告"), ("yingji", "函告")]
 
 
+def test_document_show_finds_unit_letters_and_refuses_a_tampered_one(org, capsys, monkeypatch):
+    """`document show` knows every stored 公文 by its 文号, a lagging unit's letter included; a
+    stored body that no longer matches its SHA-256 is refused, in Chinese, by both commands."""
+    policy = parse_policy(SIM_POLICY, "sim")
+    with org.session() as s:
+        _overdue_hazard(s, date(2024, 12, 2), date(2024, 12, 20), "液氨储罐区未设泄漏报警")
+    _run(org, "2025-01", date(2025, 2, 5), policy)
+    _run(org, "2025-02", date(2025, 3, 3), policy)
+    with org.session() as s:
+        letter = s.execute(select(LagDocument).where(LagDocument.unit_code == "shiheng")).scalar_one()
+    run = cli_runner(org.url, capsys, monkeypatch)
+    code, out, err = run("document", "show", letter.number)
+    assert code == 0 and out == letter.text, err
+    code, out, _err = run("document", "show", letter.number, "--html")
+    assert code == 0 and out == letter.html
+    code, _out, err = run("document", "show", "肥安办函〔2031〕9号")
+    assert code == 1 and "没有文号为 肥安办函〔2031〕9号 的公文" in err and "Traceback" not in err
+    with org.engine.begin() as conn:  # behind the application's back
+        conn.execute(LagDocument.__table__.update().where(LagDocument.__table__.c.id == letter.id)
+                     .values(text=letter.text.replace("石横镇", "某某镇")))
+    for cmd in ("document", "lagging"):
+        code, out, err = run(cmd, "show", letter.number)
+        assert code == 1 and out == "" and "SHA-256 不符" in err and "Traceback" not in err
+    code, out, _err = run("document", "show", letter.number, "--html")  # the HTML is untouched
+    assert code == 0 and out == letter.html
+
+
 def test_month_not_ended_and_before_start_refused(org):
     policy = parse_policy(SIM_POLICY, "sim")
     with org.session() as s, clock.frozen(date(2025, 3, 31)):
