@@ -4,8 +4,10 @@ argon2 is deliberately slow)."""
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -124,3 +126,42 @@ def web_sqlite(sqlite_template, tmp_path):  # noqa: ANN001
     give_passwords(db)
     yield db
     forget_engine(url)
+
+
+def screenshot_dir(name: str) -> Path:
+    """Where a browser test leaves its screenshots: $HAZARDLOOP_TEST_OUTPUT (default test-output/)/name."""
+    out = Path(os.environ.get("HAZARDLOOP_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "test-output")) / name
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+@pytest.fixture
+def browser():
+    """Debian's chromium, headless, driven by Playwright (no browser download)."""
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live(web_sqlite):  # noqa: ANN001
+    """The console served on a loopback port over web_sqlite: (base URL, Db)."""
+    from hazardloop.web import server
+
+    bg = server.start_background(db_url=web_sqlite.url)
+    yield bg.url.rstrip("/"), web_sqlite
+    bg.stop()
+
+
+def browser_sign_in(page, base: str, username: str) -> None:  # noqa: ANN001
+    """Open the queue signed out, get sent to the sign-in page, sign in, land on the queue."""
+    page.goto(f"{base}/queue")
+    assert "/login" in page.url
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(f"{base}/queue")

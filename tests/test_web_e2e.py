@@ -7,21 +7,15 @@ shows all of it.  Screenshots go to $HAZARDLOOP_TEST_OUTPUT (default test-output
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
 from hazardloop.models.tables import AuditEvent, Hazard
-from hazardloop.web import server
-from tests.fixtures_web import CHROMIUM, CHROMIUM_ARGS, PASSWORD, chromium_or_skip, web_sqlite  # noqa: F401
+from tests.fixtures_web import PASSWORD, browser, browser_sign_in, live, screenshot_dir, web_sqlite  # noqa: F401
 from tests.helpers import future, rectifying
-
-OUT = Path(os.environ.get("HAZARDLOOP_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "test-output")) / "web-e2e"
-
 
 def png(path: Path, rgb: tuple[int, int, int], w: int = 64, h: int = 48) -> Path:
     """A real PNG (so the browser can decode and show it)."""
@@ -35,36 +29,9 @@ def png(path: Path, rgb: tuple[int, int, int], w: int = 64, h: int = 48) -> Path
     return path
 
 
-@pytest.fixture
-def browser():
-    chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def live(web_sqlite):  # noqa: F811
-    bg = server.start_background(db_url=web_sqlite.url)
-    yield bg.url.rstrip("/"), web_sqlite
-    bg.stop()
-
-
-def sign_in(page, base: str, username: str) -> None:  # noqa: ANN001
-    page.goto(f"{base}/queue")
-    assert "/login" in page.url
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(f"{base}/queue")
-
-
 def test_close_out_in_a_real_browser(browser, live, tmp_path):
     base, db = live
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = screenshot_dir("web-e2e")
     with db.session() as s:
         hid = rectifying(s)
         code = s.get(Hazard, hid).code
@@ -77,10 +44,10 @@ def test_close_out_in_a_real_browser(browser, live, tmp_path):
         p.on("pageerror", lambda e: errors.append(str(e)))
 
     # The enterprise signs in on a phone and finds the hazard in its queue.
-    sign_in(ent, base, "hd_safety")
+    browser_sign_in(ent, base, "hd_safety")
     session_cookie = next(c for c in phone.cookies() if c["name"] == "hl_session")
     assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Lax" and session_cookie["expires"] > 0
-    ent.screenshot(path=OUT / "01-enterprise-queue-phone.png", full_page=True)
+    ent.screenshot(path=out / "01-enterprise-queue-phone.png", full_page=True)
     ent.click(f"#queue-rectify a:has-text('{code}')")
     ent.set_input_files("#form-evidence input[type=file]", str(png(tmp_path / "整改后现场.png", (200, 30, 30))))
     ent.click("#form-evidence button")
@@ -91,19 +58,19 @@ def test_close_out_in_a_real_browser(browser, live, tmp_path):
     ent.click("#form-submit button")
     assert "整改完成已提交" in ent.inner_text("#notice")
     assert ent.inner_text("#hazard-state") == "待审核"
-    ent.screenshot(path=OUT / "02-enterprise-submitted-phone.png", full_page=True)
+    ent.screenshot(path=out / "02-enterprise-submitted-phone.png", full_page=True)
 
     # The supervisor sees it waiting for review and rejects it with a reason.
-    sign_in(sup, base, "sup_yingji")
+    browser_sign_in(sup, base, "sup_yingji")
     assert code in sup.inner_text("#queue-review")
-    sup.screenshot(path=OUT / "03-supervisor-queue.png", full_page=True)
+    sup.screenshot(path=out / "03-supervisor-queue.png", full_page=True)
     sup.click(f"#queue-review a:has-text('{code}')")
     sup.fill("#form-reject textarea[name=reason]", "报警装置未与紧急切断阀联锁，请整改后重新提交")
     sup.fill("#form-reject input[name=deadline]", future(10).isoformat())
     sup.click("#form-reject button")
     assert "已驳回" in sup.inner_text("#notice")
     assert sup.inner_text("#hazard-state") == "整改中"
-    sup.screenshot(path=OUT / "04-supervisor-rejected.png", full_page=True)
+    sup.screenshot(path=out / "04-supervisor-rejected.png", full_page=True)
 
     # The enterprise sees the reason, uploads new evidence and resubmits.
     ent.reload()
@@ -132,17 +99,17 @@ def test_close_out_in_a_real_browser(browser, live, tmp_path):
                   "报警装置未与紧急切断阀联锁", "审核销号", "同意销号", "已重新验证密码"):
         assert words in trail, words
     assert trail.count("提交整改完成") == 2 and trail.count("上传整改材料") == 2
-    sup.screenshot(path=OUT / "05-supervisor-closed-audit.png", full_page=True)
+    sup.screenshot(path=out / "05-supervisor-closed-audit.png", full_page=True)
 
     # The enterprise's page shows the close-out too; another enterprise gets 404 by URL.
     ent.reload()
     assert ent.inner_text("#hazard-state") == "已销号"
-    ent.screenshot(path=OUT / "06-enterprise-closed-phone.png", full_page=True)
+    ent.screenshot(path=out / "06-enterprise-closed-phone.png", full_page=True)
     ent.click("#nav-list")
     assert "共 1 条" in ent.inner_text("#total") and "1已销号" in ent.inner_text("#counts").replace("\n", "")
-    ent.screenshot(path=OUT / "07-enterprise-list-phone.png", full_page=True)
+    ent.screenshot(path=out / "07-enterprise-list-phone.png", full_page=True)
     other = browser.new_context().new_page()
-    sign_in(other, base, "xy_safety")
+    browser_sign_in(other, base, "xy_safety")
     response = other.goto(f"{base}/hazards/{hid}")
     assert response.status == 404
     assert not errors, errors
@@ -152,4 +119,4 @@ def test_close_out_in_a_real_browser(browser, live, tmp_path):
     assert actions == ["report", "confirm", "start_rectification", "evidence", "submit", "reject", "evidence",
                        "submit", "approve"]
     for name in ("01-enterprise-queue-phone", "03-supervisor-queue", "05-supervisor-closed-audit"):
-        assert (OUT / f"{name}.png").stat().st_size > 5000
+        assert (out / f"{name}.png").stat().st_size > 5000

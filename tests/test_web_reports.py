@@ -15,7 +15,7 @@ from hazardloop.intake import reports
 from hazardloop.models.intake import PublicReport
 from hazardloop.models.tables import AuditEvent, Hazard
 from tests.fixtures_intake import SECRET_NAME, SECRET_PHONE, _fresh_rules, accepted, submitted, verified  # noqa: F401
-from tests.fixtures_web import csrf_of, web, web_sqlite  # noqa: F401
+from tests.fixtures_web import browser, browser_sign_in, csrf_of, live, screenshot_dir, web, web_sqlite  # noqa: F401
 from tests.helpers import ENT_HD
 
 CONTENT = "恒达化工液氨储罐区泄漏报警装置长期损坏未修复"
@@ -373,46 +373,9 @@ def test_report_api_never_answers_500(web):
 # --- in a real browser ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def browser():
-    from tests.fixtures_web import CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
-
-    chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def live(web_sqlite):  # noqa: F811
-    from hazardloop.web import server
-
-    bg = server.start_background(db_url=web_sqlite.url)
-    yield bg.url.rstrip("/"), web_sqlite
-    bg.stop()
-
-
-def _sign_in(page, base: str, username: str) -> None:  # noqa: ANN001
-    from tests.fixtures_web import PASSWORD
-
-    page.goto(f"{base}/queue")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(f"{base}/queue")
-
-
 def test_report_from_submission_to_verification_in_a_real_browser(browser, live):
-    import os
-    from pathlib import Path
-
     base, db = live
-    out = Path(os.environ.get("HAZARDLOOP_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "test-output")) \
-        / "web-reports-e2e"
-    out.mkdir(parents=True, exist_ok=True)
+    out = screenshot_dir("web-reports-e2e")
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN")
     desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     citizen, office, sup = phone.new_page(), desk.new_page(), browser.new_context(locale="zh-CN").new_page()
@@ -421,7 +384,7 @@ def test_report_from_submission_to_verification_in_a_real_browser(browser, live)
         p.on("pageerror", lambda e: errors.append(str(e)))
 
     # A citizen reports on a phone, with a real name.
-    _sign_in(citizen, base, "citizen1")
+    browser_sign_in(citizen, base, "citizen1")
     assert citizen.locator("#nav-reports").count() == 0  # the public never lists reports
     citizen.click("#nav-report-new")
     citizen.fill("#form-submit textarea[name=content]", CONTENT)
@@ -435,7 +398,7 @@ def test_report_from_submission_to_verification_in_a_real_browser(browser, live)
     citizen.screenshot(path=out / "01-citizen-submitted-phone.png", full_page=True)
 
     # The accepting office finds it in its queue, reads the identity (audited) and accepts it.
-    _sign_in(office, base, "office1")
+    browser_sign_in(office, base, "office1")
     assert code in office.inner_text("#queue-report-accept")
     assert SECRET_NAME not in office.content()
     office.click(f"#queue-report-accept a:has-text('{code}')")
@@ -449,7 +412,7 @@ def test_report_from_submission_to_verification_in_a_real_browser(browser, live)
     assert "查看举报人身份" in office.inner_text("#audit")
 
     # The department's supervisor verifies it: true, a hazard is created (channel 群众举报查实).
-    _sign_in(sup, base, "sup_yingji")
+    browser_sign_in(sup, base, "sup_yingji")
     assert code in sup.inner_text("#queue-report-verify")
     sup.click(f"#queue-report-verify a:has-text('{code}')")
     assert sup.locator("#form-reveal").count() == 0 and SECRET_NAME not in sup.content()
