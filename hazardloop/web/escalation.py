@@ -138,31 +138,24 @@ def _db(request: Request, write: bool = False):  # noqa: ANN202
 router = APIRouter(include_in_schema=False)
 
 
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @router.post("/escalation/steps/{step_id}/{action}")
 async def step_action(request: Request, step_id: str, action: str) -> Response:
-    form = await request.form(max_files=0, max_fields=10)
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    return await run_in_threadpool(_act, request, step_id[:12], action[:20], fields)
+    from hazardloop.web import pages
+
+    return await run_in_threadpool(_act, request, step_id[:12], action[:20], await pages.posted_fields(request, 10))
 
 
 def _act(request: Request, step_ref: str, action: str, fields: dict[str, str]) -> Response:
     from hazardloop.web import auth, pages
 
-    user, data = pages._current(request)  # noqa: SLF001
-    if user is None:
-        return pages._to_login(request)  # noqa: SLF001
+    poster = pages.form_poster(request, fields)
+    if isinstance(poster, Response):
+        return poster
+    user, data = poster
 
     def error(message: str, status: int) -> Response:
-        return _private(pages._render(request, "error.html",  # noqa: SLF001
-                                      {"user": user, "csrf": data.csrf, "message": message}, status))
+        return pages.error_page(request, user, data.csrf, message, status)
 
-    if not auth.csrf_ok(data.csrf, fields.get("csrf_token")):
-        return error("表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试。", 403)
     step_id = services.small_int(step_ref)
     if action not in ACTIONS or step_id is None or step_id > MAX_ID:
         return error("没有这个操作。", 404)
@@ -174,7 +167,7 @@ def _act(request: Request, step_ref: str, action: str, fields: dict[str, str]) -
         return error(str(exc), status_for(exc))
 
     def page(status: int, message: str) -> Response:
-        return _private(pages._hazard_page(request, user, data.csrf, str(hazard_id), status=status,  # noqa: SLF001
+        return pages.no_store(pages._hazard_page(request, user, data.csrf, str(hazard_id), status=status,  # noqa: SLF001
                                            error=message, form=keep))
 
     try:

@@ -59,6 +59,36 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
 
+CSRF_FAILED = "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试。"
+
+
+def no_store(response: Response) -> Response:
+    """Kept by no cache: for pages with a user's data on paths app.py's default does not cover."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_page(request: Request, user: AppUser | None, csrf: str | None, message: str, status: int) -> Response:
+    return no_store(_render(request, "error.html", {"user": user, "csrf": csrf, "message": message}, status))
+
+
+async def posted_fields(request: Request, max_fields: int) -> dict[str, str]:
+    """The text fields of a form post that carries no file."""
+    form = await request.form(max_files=0, max_fields=max_fields)
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def form_poster(request: Request, fields: dict[str, str]) -> tuple[AppUser, auth.SessionData] | Response:
+    """Who posted a form: the signed-in user and their session, or the response to send instead
+    (the sign-in page; a 403 when the CSRF token is missing or wrong)."""
+    user, data = _current(request)
+    if user is None:
+        return _to_login(request)
+    if not auth.csrf_ok(data.csrf, fields.get("csrf_token")):
+        return error_page(request, user, data.csrf, CSRF_FAILED, 403)
+    return user, data
+
+
 def _safe_next(value: str | None) -> str:
     # Only a local path: browsers drop tabs/newlines and read "\\" as "/", so "/\t/evil" would be "//evil".
     if (value and value.startswith("/") and not value.startswith("//") and "\\" not in value
@@ -241,12 +271,10 @@ async def hazard_action(request: Request, ref: str, action: str) -> Response:
 
 
 def _act(request: Request, ref: str, action: str, fields: dict[str, str], upload: UploadFile | None) -> Response:
-    user, data = _current(request)
-    if user is None:
-        return _to_login(request)
-    if not auth.csrf_ok(data.csrf, fields.get("csrf_token")):
-        return _render(request, "error.html", {"user": user, "csrf": data.csrf,
-                                               "message": "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试。"}, 403)
+    poster = form_poster(request, fields)
+    if isinstance(poster, Response):
+        return poster
+    user, data = poster
     if action not in services.ACTION_NAMES:
         return _render(request, "error.html", {"user": user, "csrf": data.csrf, "message": "没有这个操作。"}, 404)
     keep = {k: v for k, v in fields.items() if k not in ("csrf_token", "password")}

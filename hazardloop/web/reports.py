@@ -31,7 +31,7 @@ from hazardloop.models.intake import PublicReport
 from hazardloop.models.tables import AppUser, Department, Enterprise, Hazard
 from hazardloop.states import report_machine as rm
 from hazardloop.states.errors import InvalidTransition, MissingData, PermissionDenied
-from hazardloop.web import auth, pages, services
+from hazardloop.web import pages, services
 from hazardloop.web.api import ERRORS, User
 from hazardloop.web.app import status_of
 
@@ -334,11 +334,6 @@ def queue_sections(session: Session, user: AppUser) -> list[services.Section]:
 router = APIRouter(include_in_schema=False)
 
 
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _report_page(request: Request, user: AppUser, csrf: str, ref: str, *, status: int = 200,
                  error: str | None = None, notice: str | None = None, form: dict[str, Any] | None = None,
                  form_action: str | None = None, identity: dict[str, Any] | None = None) -> Response:
@@ -349,11 +344,7 @@ def _report_page(request: Request, user: AppUser, csrf: str, ref: str, *, status
     ctx.update({"user": user, "csrf": csrf, "error": error, "notice": notice, "form": form or {},
                 "form_action": form_action, "identity": identity, "ACTIONS": ACTION_NAMES,
                 "R_STATES": rm.STATE_NAMES, "VERDICTS": rm.VERDICTS, "VIA": VIA})
-    return _private(p._render(request, "report.html", ctx, status))  # noqa: SLF001
-
-
-def _error(request: Request, user: AppUser | None, csrf: str | None, message: str, status: int) -> Response:
-    return _private(pages._render(request, "error.html", {"user": user, "csrf": csrf, "message": message}, status))  # noqa: SLF001
+    return pages.no_store(p._render(request, "report.html", ctx, status))  # noqa: SLF001
 
 
 @router.get("/reports")
@@ -373,14 +364,14 @@ def report_list(request: Request, state: str | None = None) -> Response:
     ctx = {"user": user, "csrf": data.csrf, "rows": rows, "names": names, "state": state, "counts": counts,
            "R_STATES": rm.STATE_NAMES, "deadline": reports.current_deadline, "PHASES": reports.PHASE_NAMES,
            "may_submit": may_submit(user)}
-    return _private(p._render(request, "report_list.html", ctx))  # noqa: SLF001
+    return pages.no_store(p._render(request, "report_list.html", ctx))  # noqa: SLF001
 
 
 def _new_page(request: Request, user: AppUser, csrf: str, *, status: int = 200, error: str | None = None,
               form: dict[str, Any] | None = None, done: str | None = None) -> Response:
     ctx = {"user": user, "csrf": csrf, "error": error, "form": form or {}, "done": done, "VIA": VIA,
            "may_submit": may_submit(user)}
-    return _private(pages._render(request, "report_new.html", ctx, status))  # noqa: SLF001
+    return pages.no_store(pages._render(request, "report_new.html", ctx, status))  # noqa: SLF001
 
 
 @router.get("/reports/new")
@@ -404,18 +395,15 @@ def _refusal(check: Any, *args: Any) -> str | None:
 
 @router.post("/reports/new")
 async def report_submit(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=20)
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    return await run_in_threadpool(_submit, request, fields)
+    return await run_in_threadpool(_submit, request, await pages.posted_fields(request, 20))
 
 
 def _submit(request: Request, fields: dict[str, str]) -> Response:
     p = pages
-    user, data = p._current(request)  # noqa: SLF001
-    if user is None:
-        return p._to_login(request)  # noqa: SLF001
-    if not auth.csrf_ok(data.csrf, fields.get("csrf_token")):
-        return _error(request, user, data.csrf, "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试。", 403)
+    poster = p.form_poster(request, fields)
+    if isinstance(poster, Response):
+        return poster
+    user, data = poster
     keep = {k: v for k, v in fields.items() if k != "csrf_token"}
     try:
         with p._db(request, write=True) as s:  # noqa: SLF001
@@ -436,26 +424,23 @@ def report_page(request: Request, ref: str, done: str | None = None) -> Response
 
 @router.post("/reports/{ref}/{action}")
 async def report_action(request: Request, ref: str, action: str) -> Response:
-    form = await request.form(max_files=0, max_fields=30)
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    return await run_in_threadpool(_act, request, ref[:40], action[:40], fields)
+    return await run_in_threadpool(_act, request, ref[:40], action[:40], await pages.posted_fields(request, 30))
 
 
 def _act(request: Request, ref: str, action: str, fields: dict[str, str]) -> Response:
     p = pages
-    user, data = p._current(request)  # noqa: SLF001
-    if user is None:
-        return p._to_login(request)  # noqa: SLF001
-    if not auth.csrf_ok(data.csrf, fields.get("csrf_token")):
-        return _error(request, user, data.csrf, "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试。", 403)
+    poster = p.form_poster(request, fields)
+    if isinstance(poster, Response):
+        return poster
+    user, data = poster
     if action not in ACTION_NAMES and action != "reveal":
-        return _error(request, user, data.csrf, "没有这个操作。", 404)
+        return pages.error_page(request, user, data.csrf, "没有这个操作。", 404)
     keep = {k: v for k, v in fields.items() if k != "csrf_token"}
     try:
         with p._db(request) as s:  # noqa: SLF001
             report_id = visible_report(s, user, ref).id  # 404 before anything else, for any action
     except HazardLoopError as exc:
-        return _error(request, user, data.csrf, str(exc), status_of(exc))
+        return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
     try:
         with p._db(request, write=True) as s:  # noqa: SLF001
             actor = s.get(AppUser, user.id)
