@@ -252,14 +252,21 @@ def test_region_climbs_the_ladder_across_months(org, tmp_path, capsys, monkeypat
     assert [(it["unit_code"], it["name"]) for it in aug.steps] == [("shiheng", "函告"), ("yingji", "函告")]
 
 
-def test_document_show_finds_unit_letters_and_refuses_a_tampered_one(org, capsys, monkeypatch):
-    """`document show` knows every stored 公文 by its 文号, a lagging unit's letter included; a
-    stored body that no longer matches its SHA-256 is refused, in Chinese, by both commands."""
+def _two_missed_months(org):  # noqa: ANN001, ANN202
+    """One hazard at 石横镇 overdue from December 2024; January and February 2025 run: the second
+    missed month issues the 函告 (肥安办函〔2025〕1号 to 石横镇).  Returns the policy used."""
     policy = parse_policy(SIM_POLICY, "sim")
     with org.session() as s:
         _overdue_hazard(s, date(2024, 12, 2), date(2024, 12, 20), "液氨储罐区未设泄漏报警")
     _run(org, "2025-01", date(2025, 2, 5), policy)
     _run(org, "2025-02", date(2025, 3, 3), policy)
+    return policy
+
+
+def test_document_show_finds_unit_letters_and_refuses_a_tampered_one(org, capsys, monkeypatch):
+    """`document show` knows every stored 公文 by its 文号, a lagging unit's letter included; a
+    stored body that no longer matches its SHA-256 is refused, in Chinese, by both commands."""
+    _two_missed_months(org)
     with org.session() as s:
         letter = s.execute(select(LagDocument).where(LagDocument.unit_code == "shiheng")).scalar_one()
     run = cli_runner(org.url, capsys, monkeypatch)
@@ -396,11 +403,7 @@ def test_bulletin_names_the_units_letters_of_its_month(org):
     still awaiting approval is not named (it is decided, and published, later)."""
     from hazardloop.reports import bulletin
 
-    policy = parse_policy(SIM_POLICY, "sim")
-    with org.session() as s:
-        _overdue_hazard(s, date(2024, 12, 2), date(2024, 12, 20), "液氨储罐区未设泄漏报警")
-    _run(org, "2025-01", date(2025, 2, 5), policy)
-    _run(org, "2025-02", date(2025, 3, 3), policy)
+    policy = _two_missed_months(org)
     with org.session() as s:
         jan = bulletin.render(s, "2025-01")
         feb = bulletin.render(s, "2025-02")
@@ -423,11 +426,7 @@ def test_demo_ending_prints_the_unit_ladder_and_the_bulletin(org):
 
     from hazardloop import demo
 
-    policy = parse_policy(SIM_POLICY, "sim")
-    with org.session() as s:
-        _overdue_hazard(s, date(2024, 12, 2), date(2024, 12, 20), "液氨储罐区未设泄漏报警")
-    _run(org, "2025-01", date(2025, 2, 5), policy)
-    _run(org, "2025-02", date(2025, 3, 3), policy)
+    _two_missed_months(org)
     console = Console(record=True, width=120)
     out = demo._issue_bulletin(org.engine, console, date(2025, 3, 3))
     text = console.export_text()
