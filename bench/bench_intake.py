@@ -54,6 +54,9 @@ def build(path: Path, rows: int, seed: int = 7) -> None:
 
 
 def main() -> None:
+    from hazardloop.bootstrap import bootstrap
+
+    bootstrap()  # wire the application as every entry point does
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=5000)
     ap.add_argument("--db")

@@ -23,6 +23,9 @@ from hazardloop.reports import bulletin  # noqa: E402
 
 
 def main() -> None:
+    from hazardloop.bootstrap import bootstrap
+
+    bootstrap()  # wire the application as every entry point does
     url, month = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "2026-10"
     with Session(get_engine(url)) as s:
         t0 = time.perf_counter()

@@ -53,6 +53,9 @@ s.serve_forever()
 
 
 def main() -> None:
+    from hazardloop.bootstrap import bootstrap
+
+    bootstrap()  # wire the application as every entry point does
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=10_000)
     ap.add_argument("--concurrency", default="1,8,32")

@@ -270,6 +270,9 @@ def best(fn, repeat: int) -> tuple[float, object]:  # noqa: ANN001
 
 
 def main() -> None:
+    from hazardloop.bootstrap import bootstrap
+
+    bootstrap()  # wire the application as every entry point does
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hazards", type=int, default=1_000_000)
     ap.add_argument("--db", default="sqlite:////tmp/hazardloop-bench-stats.sqlite")

@@ -15,7 +15,7 @@ Then, each in its own child process (so each reports its own peak memory):
    documents rendered by the same templates (the rows must be the same), then
    executemany INSERTs of the cycles, steps, documents, notices and audit events
    in one transaction; then ROLLBACK, so the sweep starts from the same data;
-2. sweep: hazardloop.notifications.escalation.sweep, exactly as the flow runs it.
+2. sweep: hazardloop.escalation.hazards.sweep, exactly as the flow runs it.
 The row counts of both must agree.  Printed: both times, peak memory (RSS), and
 last, on its own line, `ratio: N.NN` = sweep time / baseline time.
 """
@@ -140,8 +140,9 @@ def baseline(url: str) -> dict:
     from hazardloop.models.tables import (
         AppUser, AuditEvent, AuditHead, Department, Enterprise, Hazard, Notification, Region, Standard,
     )
-    from hazardloop.notifications import documents, outbox
-    from hazardloop.notifications.escalation import document_context
+    from hazardloop.escalation import documents
+    from hazardloop.notifications import outbox
+    from hazardloop.escalation.hazards import document_context
     from hazardloop.notifications.recipients import Recipient
 
     clock.set_fixed(datetime.combine(AS_OF, dtime(8, 0), tzinfo=clock.SHANGHAI))
@@ -273,7 +274,7 @@ def baseline(url: str) -> dict:
 
 def sweep(url: str, batch: int) -> dict:
     from hazardloop.config import clock
-    from hazardloop.notifications import escalation as esc
+    from hazardloop.escalation import hazards as esc
 
     clock.set_fixed(datetime.combine(AS_OF, dtime(8, 0), tzinfo=clock.SHANGHAI))
     started = time.perf_counter()
@@ -298,6 +299,9 @@ def child(phase: str, url: str, args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
+    from hazardloop.bootstrap import bootstrap
+
+    bootstrap()  # wire the application as every entry point does
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hazards", type=int, default=1_000_000)
     ap.add_argument("--db", default=None, help="database URL (empty database); default: a new SQLite file in /tmp")
@@ -321,7 +325,7 @@ def main() -> None:
     print(f"baseline (raw SQL, same rows, rolled back): {base['seconds']:.2f} s, peak RSS {base['peak_mb']:.0f} MB, "
           f"rows {base['counts']}", flush=True)
     swp = child("sweep", url, args)
-    print(f"sweep (hazardloop.notifications.escalation.sweep): {swp['seconds']:.2f} s, peak RSS {swp['peak_mb']:.0f} MB, "
+    print(f"sweep (hazardloop.escalation.hazards.sweep): {swp['seconds']:.2f} s, peak RSS {swp['peak_mb']:.0f} MB, "
           f"rows {swp['counts']}", flush=True)
     same = all(base["counts"][k] == swp["counts"][k] for k in ("steps", "documents", "notifications", "cycles"))
     print("row counts agree" if same else "ROW COUNTS DIFFER", flush=True)

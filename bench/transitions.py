@@ -481,6 +481,9 @@ def bench(url: str, minimal_url: str, n: int, profile: str | None, chunk: int = 
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Not bootstrap(): this bench measures the ledger's own writes (one UPDATE and one audit INSERT
+    # per transition) against a baseline doing the same; the lifecycle notices' outbox rows are
+    # bench/dispatch.py's subject, and with them the two sides would not write the same rows.
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hazards", type=int, default=10_000, help="how many hazards (4 transitions each)")
     ap.add_argument("--db", default=None, help="database URL (default: a temp SQLite file)")

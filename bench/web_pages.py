@@ -36,6 +36,9 @@ from hazardloop.web.auth import SessionData
 
 
 def main() -> None:
+    from hazardloop.bootstrap import bootstrap
+
+    bootstrap()  # wire the application as every entry point does
     ap = argparse.ArgumentParser()
     ap.add_argument("--hazards", type=int, default=20000)
     ap.add_argument("--enterprises", type=int, default=500)

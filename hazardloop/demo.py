@@ -24,15 +24,16 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from hazardloop.config import clock
+from hazardloop.bootstrap import bootstrap
+from hazardloop.config import calendar, clock
 from hazardloop.models import audit
-from hazardloop.models.errors import HazardLoopError
+from hazardloop.errors import HazardLoopError
 from hazardloop.models.migrate import init_database, reset_database
 from hazardloop.models.orgs import CREDIT_ALPHABET, make_credit_code
 from hazardloop.models.reference import read
 from hazardloop.models.escalation import Document
 from hazardloop.models.tables import AppUser, Department, Enterprise, Hazard, Industry, Region, Standard
-from hazardloop.notifications.escalation import run_sweeps
+from hazardloop.escalation.hazards import run_sweeps
 from hazardloop.states import ledger
 from hazardloop.states.roles import CHANNELS, STATE_NAMES
 
@@ -266,6 +267,7 @@ def plan_hazard_walks(session: Session, rng: random.Random, enterprises: list[En
 
 def run_demo(engine: Engine, *, reset: bool, n_enterprises: int, n_hazards: int, seed: int,
              console: Console, today: date | None = None, sweeps: bool = True) -> dict[str, Any]:
+    bootstrap()  # the demo's ledger calls write their notices and escalation cycles
     init_database(engine)
     with Session(engine) as s:
         existing = s.exec(select(func.count()).select_from(Hazard)).one()
@@ -320,7 +322,7 @@ def _issue_bulletin(engine: Engine, console: Console, end: date) -> dict[str, An
     from hazardloop.models.lagging import LagStep
     from hazardloop.reports import bulletin_issue
 
-    month = bulletin_issue.previous_month(end)
+    month = calendar.previous_month(calendar.month_of(end))
     with Session(engine.execution_options(hazardloop_write=True), expire_on_commit=False) as s, \
             clock.frozen(datetime(end.year, end.month, end.day, 9, tzinfo=clock.SHANGHAI)):
         issued = bulletin_issue.issue(s, month, issue_date=end)

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 
+from hazardloop.bootstrap import bootstrap
 from hazardloop.config import clock
 from hazardloop.config.settings import get_settings
 from hazardloop.models.db import dispose_engines, forget_engine, get_engine, write_engine
@@ -41,6 +42,12 @@ def _pg_admin_engine() -> Engine | None:
     except Exception as exc:  # noqa: BLE001
         _pg_skipped.append(str(exc).splitlines()[0])
         return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _wired():
+    """The test process is an entry point like the CLI: the application is wired once."""
+    bootstrap()
 
 
 @pytest.fixture(scope="session")

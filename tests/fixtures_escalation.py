@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from hazardloop.config import clock
 from hazardloop.models.escalation import Document, EscalationStep
 from hazardloop.models.tables import Notification
-from hazardloop.notifications import escalation as esc
+from hazardloop.escalation import hazards as esc
 from hazardloop.states import ledger
 from tests.helpers import ENT_HD
 

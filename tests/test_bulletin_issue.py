@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from hazardloop.config import clock
+from hazardloop.config import calendar, clock
 from hazardloop.models import audit
 from hazardloop.models.tables import AuditEvent
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.models.escalation import Document, DocumentCounter, EscalationStep
 from hazardloop.models.tables import AppUser, Department, Notification, Region
-from hazardloop.notifications import escalation
+from hazardloop.escalation import hazards as escalation
 from hazardloop.notifications.dispatcher import dispatch
 from hazardloop.reports import bulletin
 from hazardloop.reports import bulletin_issue as bi
@@ -124,12 +124,12 @@ def test_issue_once_per_month_stored_queued_audited_and_reproducible(ledger_sept
 def test_first_working_day_follows_the_holiday_calendar(ledger_sept):
     # 2026: National Day 10-01..07 off (10-08 works); Spring Festival leaves 02-02 the first working day;
     # 2026-01-04 is a Sunday worked in lieu (调休) after New Year's Day.
-    assert bi.first_workday(2026, 10) == date(2026, 10, 8)
+    assert calendar.first_workday(2026, 10) == date(2026, 10, 8)
     assert bi.due_month(date(2026, 10, 8)) == "2026-09"
     assert all(bi.due_month(date(2026, 10, d)) is None for d in (1, 2, 5, 7, 9, 12))
-    assert bi.first_workday(2026, 2) == date(2026, 2, 2) and bi.due_month(date(2026, 2, 2)) == "2026-01"
+    assert calendar.first_workday(2026, 2) == date(2026, 2, 2) and bi.due_month(date(2026, 2, 2)) == "2026-01"
     assert bi.due_month(date(2026, 2, 1)) is None
-    assert bi.first_workday(2026, 1) == date(2026, 1, 4) and bi.due_month(date(2026, 1, 4)) == "2025-12"
+    assert calendar.first_workday(2026, 1) == date(2026, 1, 4) and bi.due_month(date(2026, 1, 4)) == "2025-12"
     assert bi.due_month(date(2024, 10, 8)) == "2024-09"  # 2024: 10-01..07 off
 
     db = ledger_sept

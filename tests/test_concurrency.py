@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
 from hazardloop.models import audit
-from hazardloop.models.errors import ConflictError
+from hazardloop.errors import ConflictError
 from hazardloop.models.orgs import load_orgs
 from hazardloop.models.tables import AuditEvent, AuditHead, Extension, Hazard
 from hazardloop.states import ledger

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from hazardloop.demo import run_demo
 from hazardloop.models import audit
-from hazardloop.models.errors import HazardLoopError
+from hazardloop.errors import HazardLoopError
 from hazardloop.models.tables import AuditEvent, Hazard
 from hazardloop.states.machine import TRANSITIONS, replay
 

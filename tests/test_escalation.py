@@ -13,10 +13,10 @@ from sqlmodel import select
 from hazardloop.config import calendar, clock
 from hazardloop.config.escalation import ROLES, PolicyError, load_policy, parse_policy
 from hazardloop.models import audit
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.models.escalation import Document, DocumentCounter, EscalationCycle, EscalationStep
 from hazardloop.models.tables import AuditEvent, Notification
-from hazardloop.notifications import escalation as esc
+from hazardloop.escalation import hazards as esc
 from hazardloop.notifications.recipients import RECIPIENT_ROLES
 from hazardloop.states import ledger
 from hazardloop.states.errors import MissingData, PermissionDenied

@@ -20,7 +20,7 @@ from hazardloop.config.escalation import load_policy
 from hazardloop.models import audit
 from hazardloop.models.escalation import Document, EscalationStep
 from hazardloop.models.tables import Hazard, Notification
-from hazardloop.notifications import escalation as esc
+from hazardloop.escalation import hazards as esc
 from hazardloop.states import ledger
 from tests.fixtures_escalation import ENT_XY, at, check_gapless, pg_org, rectifying_with_deadline
 from tests.helpers import ENT_HD
@@ -94,7 +94,7 @@ def test_two_concurrent_sweeps_on_postgresql_issue_everything_once(pg_org):
 _KILL_SCRIPT = r'''
 import sys, time
 from datetime import date
-from hazardloop.notifications import escalation as esc
+from hazardloop.escalation import hazards as esc
 
 url, day = sys.argv[1], date.fromisoformat(sys.argv[2])
 original, calls = esc._process_batch, [0]

@@ -12,7 +12,7 @@ from hazardloop.config import clock
 from hazardloop.reports import stats
 from hazardloop.intake import excel
 from hazardloop.models import audit
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.models.intake import ImportBatch
 from hazardloop.models.tables import AuditEvent, Enterprise, Hazard
 from hazardloop.states import ledger

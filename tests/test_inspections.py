@@ -11,7 +11,7 @@ from tests.helpers import cli_runner
 from sqlmodel import select
 
 from hazardloop.config import clock
-from hazardloop.models.errors import HazardLoopError
+from hazardloop.errors import HazardLoopError
 from hazardloop.models.inspections import PrincipalInspection
 from hazardloop.models.tables import AuditEvent, Enterprise, Notification
 from hazardloop.reports import inspections as insp

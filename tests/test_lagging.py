@@ -10,13 +10,14 @@ from sqlalchemy import func, select
 
 from fixtures_stats import build
 from helpers import cli_runner, evidence_file
-from hazardloop.config import clock
+from hazardloop.config import calendar, clock
 from hazardloop.config.lagging import LaggingPolicyError, parse_policy
-from hazardloop.models.errors import HazardLoopError, ValidationError
+from hazardloop.errors import HazardLoopError, ValidationError
 from hazardloop.models.lagging import LagDocument, LagEvaluation, LagStep
 from hazardloop.models.tables import AuditEvent, Notification
 from hazardloop.models import audit
-from hazardloop.notifications import documents
+from hazardloop.escalation import documents
+from hazardloop.escalation import units
 from hazardloop.reports import lagging, stats
 from hazardloop.states import ledger
 from hazardloop.states.errors import PermissionDenied
@@ -175,22 +176,22 @@ def test_region_climbs_the_ladder_across_months(org, tmp_path, capsys, monkeypat
         assert "已连续 2 个月未达到考核要求" in letter.text
         assert "此前已被函告（" in docs[2].text  # the interview names the earlier documents
         # delivered through the outbox to the township officer (the letter), the committee too (bulletin on)
-        rows = s.execute(select(Notification).where(Notification.event == lagging.EVENT,
+        rows = s.execute(select(Notification).where(Notification.event == units.EVENT,
                                                     Notification.document_id == letter.id)).scalars().all()
         assert {r.recipient_key for r in rows} == {"town_shiheng"} and rows[0].body == letter.text
         bulletin_to = {r.recipient_key for r in s.execute(select(Notification).where(
-            Notification.document_id == docs[1].id, Notification.event == lagging.EVENT)).scalars()}
+            Notification.document_id == docs[1].id, Notification.event == units.EVENT)).scalars()}
         assert bulletin_to == {"town_shiheng", "office1", "office2"}
         proposed = s.execute(select(LagStep).where(LagStep.unit_code == "shiheng", LagStep.step == "exposure")
                              ).scalar_one()
         assert set(s.execute(select(Notification.recipient_key).where(
-            Notification.event == lagging.EVENT_PROPOSED, Notification.step == f"lag:{proposed.id}")).scalars()) == {
+            Notification.event == units.EVENT_PROPOSED, Notification.step == f"lag:{proposed.id}")).scalars()) == {
             "office1", "office2"}
         actions = [a for (a,) in s.execute(select(AuditEvent.action).where(AuditEvent.action.like("lag_%")))]
         assert actions.count("lag_step_issued") == 6 and actions.count("lag_step_proposed") == 2
         assert actions.count("lag_evaluated") == 5
         # the bulletin's view of May
-        may = lagging.steps_for_month(s, "2025-05")
+        may = units.steps_for_month(s, "2025-05")
         assert {(x["unit_name"], x["step"], x["status"]) for x in may} == {
             ("石横镇", "曝光", "待审批"), ("市应急管理局", "曝光", "待审批")}
         assert may[0]["missed"][0]["rule"].startswith("逾期隐患占未销号隐患比例≤10%")
@@ -198,21 +199,21 @@ def test_region_climbs_the_ladder_across_months(org, tmp_path, capsys, monkeypat
     # 曝光: refused for anyone but the committee office, in Chinese; then approved
     with org.session() as s, clock.frozen(date(2025, 6, 4)):
         with pytest.raises(PermissionDenied, match="市安委办"):
-            lagging.approve(s, ledger.get_user(s, "sup_yingji"), proposed.id, policy=policy)
+            units.approve(s, ledger.get_user(s, "sup_yingji"), proposed.id, policy=policy)
         s.rollback()
         with pytest.raises(PermissionDenied, match="市安委办"):
-            lagging.approve(s, ledger.get_user(s, "town_shiheng"), proposed.id, policy=policy)
+            units.approve(s, ledger.get_user(s, "town_shiheng"), proposed.id, policy=policy)
         s.rollback()
     run = cli_runner(org.url, capsys, monkeypatch)
     code, _out, err = run("lagging", "approve", str(proposed.id), "--actor", "sup_yingji")
     assert code == 1 and "市安委办" in err and "Traceback" not in err
     with org.session() as s, clock.frozen(date(2025, 6, 4)):
-        row, doc = lagging.approve(s, ledger.get_user(s, "office1"), proposed.id, policy=policy)
+        row, doc = units.approve(s, ledger.get_user(s, "office1"), proposed.id, policy=policy)
         s.commit()
         assert row.status == "approved" and doc.number == "肥安办曝〔2025〕1号"
         assert "经市安委办批准，现予以公开曝光" in doc.text
         with pytest.raises(ValidationError, match="不是待审批"):
-            lagging.approve(s, ledger.get_user(s, "office2"), proposed.id, policy=policy)
+            units.approve(s, ledger.get_user(s, "office2"), proposed.id, policy=policy)
         s.rollback()
         ev = s.execute(select(AuditEvent).where(AuditEvent.action == "lag_step_approved")).scalar_one()
         assert ev.actor == "office1" and ev.after["number"] == "肥安办曝〔2025〕1号"
@@ -233,12 +234,12 @@ def test_region_climbs_the_ladder_across_months(org, tmp_path, capsys, monkeypat
     with org.session() as s, clock.frozen(date(2025, 7, 2)):
         dept = s.execute(select(LagStep).where(LagStep.unit_code == "yingji", LagStep.step == "exposure")).scalar_one()
         with pytest.raises(ValidationError, match="2025-06 已达到考核要求"):
-            lagging.approve(s, ledger.get_user(s, "office1"), dept.id, policy=policy)
+            units.approve(s, ledger.get_user(s, "office1"), dept.id, policy=policy)
         s.rollback()
         with pytest.raises(HazardLoopError, match="理由"):
-            lagging.decline(s, ledger.get_user(s, "office1"), dept.id, reason=" ")
+            units.decline(s, ledger.get_user(s, "office1"), dept.id, reason=" ")
         s.rollback()
-        assert lagging.decline(s, ledger.get_user(s, "office1"), dept.id, reason="已整改完毕").status == "declined"
+        assert units.decline(s, ledger.get_user(s, "office1"), dept.id, reason="已整改完毕").status == "declined"
         s.commit()
 
     # Missing again later starts a new cycle, from its first step.
@@ -364,9 +365,9 @@ def test_bad_config_refused_by_cli(org, capsys, monkeypatch, tmp_path):
 
 
 def test_run_day_is_first_working_day():
-    assert lagging.first_workday(2025, 2) == date(2025, 2, 5)  # after the Spring Festival holiday
+    assert calendar.first_workday(2025, 2) == date(2025, 2, 5)  # after the Spring Festival holiday
     assert lagging.is_run_day(date(2025, 6, 3)) and not lagging.is_run_day(date(2025, 6, 4))
-    assert lagging.first_workday(2025, 10) == date(2025, 10, 9)  # after the National Day week
+    assert calendar.first_workday(2025, 10) == date(2025, 10, 9)  # after the National Day week
 
 
 # --- the monthly flow ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from hazardloop.config import clock
 from hazardloop.models import audit
-from hazardloop.models.errors import ConflictError
+from hazardloop.errors import ConflictError
 from hazardloop.models.tables import AuditEvent, Evidence, Hazard
 from hazardloop.states import ledger
 from hazardloop.states.errors import InvalidTransition, MissingData, PermissionDenied

@@ -8,7 +8,7 @@ from sqlmodel import select
 from hazardloop.config import clock
 from hazardloop.intake import merge as merging
 from hazardloop.models import audit
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.models.intake import HazardMerge
 from hazardloop.models.tables import AuditEvent, Hazard
 from hazardloop.reports import stats

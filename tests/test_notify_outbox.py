@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import hazardloop.notifications  # noqa: F401  (subscribes the notices, as the CLI does)
 from hazardloop.cli import app
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.models.notify import NotificationAttempt
 from hazardloop.models.tables import Enterprise, Notification
 from hazardloop.notifications.dispatcher import dispatch

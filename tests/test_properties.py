@@ -42,7 +42,7 @@ from sqlmodel import Session, select
 from hazardloop.config import clock
 from hazardloop.models import audit
 from hazardloop.models.db import forget_engine, get_engine, session_scope, write_engine
-from hazardloop.models.errors import HazardLoopError
+from hazardloop.errors import HazardLoopError
 from hazardloop.models.orgs import load_orgs
 from hazardloop.models.tables import (
     AppUser,

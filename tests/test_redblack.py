@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.reports import inspections as insp
 from hazardloop.reports import redblack as rb
 from tests.fixtures_stats import ledger_sept  # noqa: F401  (fixture)

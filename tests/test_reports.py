@@ -12,7 +12,7 @@ from hazardloop.config.intake_rules import add_days, compute_reward
 from hazardloop.intake import merge as merging
 from hazardloop.intake import reports
 from hazardloop.models import audit
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.models.intake import HazardSource, PublicReport
 from hazardloop.models.tables import AuditEvent, Hazard, Notification
 from hazardloop.states import ledger
@@ -210,7 +210,7 @@ def test_sweep_needs_office_or_system(org):
 
 
 def test_optimistic_lock_on_reports(org):
-    from hazardloop.models.errors import ConflictError
+    from hazardloop.errors import ConflictError
 
     with org.session() as s:
         rid = submitted(s)

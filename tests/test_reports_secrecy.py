@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from hazardloop.cli import app
 from hazardloop.config import clock, secrecy
 from hazardloop.intake import reports
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.models.intake import PublicReport
 from hazardloop.models.tables import AuditEvent
 from hazardloop.states import ledger

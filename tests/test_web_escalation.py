@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-import hazardloop.web.app  # noqa: F401  (installs the console's escalation blocks)
+from hazardloop.web import escalation as escalation_web
 from hazardloop.web import services
 from tests.fixtures_escalation import rectifying_with_deadline, sweep_on
 
 
 def test_exposure_proposal_in_committee_queue_and_steps_on_hazard_page(org):
+    escalation_web.install()  # the console's escalation blocks, as create_app installs them
     with org.session() as s:
         hid = rectifying_with_deadline(s, date(2024, 8, 1), date(2024, 8, 30))
     sweep_on(org, date(2024, 11, 29))  # far past every step: the ladder runs to the 曝光 proposal

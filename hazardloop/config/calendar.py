@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import holidays
 
+from hazardloop.errors import ValidationError
+
 log = logging.getLogger("hazardloop.calendar")
 
 _warned: set[int] = set()
@@ -92,3 +94,47 @@ def latest_with_offset_due(as_of: date, offset: int) -> date:
     while add_workdays(d + timedelta(days=1), offset) <= as_of:
         d += timedelta(days=1)
     return d
+
+
+# --- months (the monthly evaluation, bulletin and red/black list all count by calendar month) ---
+
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """First and last day of a YYYY-MM month; a malformed month is a ValidationError in Chinese."""
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        first = date(year, mon, 1)
+    except (ValueError, TypeError):
+        raise ValidationError(f"月份格式应为 YYYY-MM，收到 {month!r}。") from None
+    nxt = date(year + mon // 12, mon % 12 + 1, 1)
+    return first, nxt - timedelta(days=1)
+
+
+def previous_month(month: str) -> str:
+    first, _ = month_bounds(month)
+    return month_of(first - timedelta(days=1))
+
+
+def months_between(start: str, end: str) -> list[str]:
+    """Every month from start to end inclusive, in order."""
+    out, m = [], end
+    while m >= start:
+        out.append(m)
+        m = previous_month(m)
+    return out[::-1]
+
+
+def first_workday(year: int, month: int) -> date:
+    day = date(year, month, 1)
+    while not is_workday(day):
+        day += timedelta(days=1)
+    return day
+
+
+def is_first_workday_of_month(day: date) -> bool:
+    """The monthly runs (evaluation, bulletin) fall on the month's first working day (调休 included)."""
+    return day == first_workday(day.year, day.month)

@@ -22,15 +22,15 @@ from typing import Any
 
 import yaml
 
-from hazardloop.config import policyfile
+from hazardloop.config import labels, policyfile
 
 DEFAULT_FILE = Path(__file__).with_name("escalation.yaml")
-TEMPLATES = Path(__file__).resolve().parent.parent / "notifications" / "templates"
+TEMPLATES = policyfile.DOCUMENT_TEMPLATES
 
-KINDS = {"reminder": "提醒", "letter": "函告", "bulletin": "通报", "interview": "约谈", "exposure": "曝光"}
+KINDS = {k: v for k, v in labels.ESCALATION_KINDS.items() if k != "timeout"}  # a policy step's kinds
 # Must equal notifications.recipients.RECIPIENT_ROLES (a test checks it; config may not import upwards).
 ROLES = ("principal", "controller", "safety_manager", "township", "department", "committee")
-STAGES = {"found": "已发现（未判定）", "listed": "已挂牌（未提交整改方案）"}
+STAGES = labels.STAGES
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
@@ -176,7 +176,7 @@ def _parse_cached(text: str, source: str) -> Policy:
         template = chk.scalar(m["template"][1], "template", str)
         if not re.match(r"^doc_[a-z0-9_]+$", template) or not (TEMPLATES / f"{template}.html.j2").is_file() \
                 or not (TEMPLATES / f"{template}.txt.j2").is_file():
-            chk.fail(m["template"][1], f"公文模板 {template!r} 不存在（应有 notifications/templates/"
+            chk.fail(m["template"][1], f"公文模板 {template!r} 不存在（应有 escalation/templates/"
                                        f"{template}.html.j2 和 .txt.j2）。")
         doc_type = chk.scalar(m["doc_type"][1], "doc_type", str) if "doc_type" in m else None
         if kind != "reminder" and doc_type is None:

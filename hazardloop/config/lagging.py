@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
-from hazardloop.config import policyfile
+from hazardloop.config import labels, policyfile
 
 DEFAULT_FILE = Path(__file__).with_name("lagging.yaml")
-TEMPLATES = Path(__file__).resolve().parent.parent / "notifications" / "templates"
+TEMPLATES = policyfile.DOCUMENT_TEMPLATES
 
 # metric -> (Chinese name, unit, direction allowed: "max" or "min")
 METRICS = {
@@ -31,8 +31,8 @@ METRICS = {
     "closure_rate": ("已确认隐患整改销号率", "%", "min"),
     "stock_open": ("2023年及以前存量隐患未销号数", "项", "max"),
 }
-UNIT_KINDS = {"region": "镇街区", "department": "行业监管部门"}
-STEP_KINDS = {"letter": "函告", "bulletin": "通报", "interview": "约谈", "exposure": "曝光"}
+UNIT_KINDS = labels.UNIT_KINDS
+STEP_KINDS = labels.LAG_STEP_KINDS
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 
@@ -207,7 +207,7 @@ def parse_policy(text: str, source: str = "<text>") -> LaggingPolicy:
         template = chk.text(m["template"][1], "template")
         if not re.match(r"^doc_lag_[a-z0-9_]+$", template) or not (TEMPLATES / f"{template}.html.j2").is_file() \
                 or not (TEMPLATES / f"{template}.txt.j2").is_file():
-            chk.fail(m["template"][1], f"公文模板 {template!r} 不存在（应有 notifications/templates/"
+            chk.fail(m["template"][1], f"公文模板 {template!r} 不存在（应有 escalation/templates/"
                                        f"{template}.html.j2 和 .txt.j2，名称以 doc_lag_ 开头）。")
         doc_type = chk.text(m["doc_type"][1], "doc_type")
         if len(doc_type) > 4 or not re.match(r"^[\u4e00-\u9fff]+$", doc_type):

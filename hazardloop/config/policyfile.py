@@ -14,6 +14,9 @@ from typing import Any
 
 import yaml
 
+# The 公文 templates a ladder's steps may name (rendered by hazardloop.escalation.documents).
+DOCUMENT_TEMPLATES = Path(__file__).resolve().parent.parent / "escalation" / "templates"
+
 
 def policy_path(path: str | Path | None, env: str, filename: str, default: Path) -> Path:
     """The file given, else the one named by the environment variable, else `filename` in the

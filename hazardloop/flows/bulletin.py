@@ -14,6 +14,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from hazardloop.bootstrap import bootstrap
 from hazardloop.models.db import session_scope
 from hazardloop.reports.bulletin_issue import scheduled
 
@@ -24,6 +25,7 @@ SCHEDULE = "0 9 * * *"  # daily 09:00 Shanghai; the flow keeps only the first wo
 @flow(name="monthly-bulletin")
 def monthly_bulletin_flow(today: str | None = None, db_url: str | None = None) -> dict[str, Any]:
     """月通报：每月第一个工作日签发上月通报（编文号、存储、发送到各成员单位）。"""
+    bootstrap()  # this process may be a worker that imported nothing else
     day = date.fromisoformat(today) if today else None
     with session_scope(db_url) as session:
         issued = scheduled(session, day)

@@ -15,7 +15,7 @@ import logging
 from prefect import flow, get_run_logger
 from prefect.exceptions import MissingContextError
 
-import hazardloop.notifications  # noqa: F401  (lifecycle notices subscribed in this process too)
+from hazardloop.bootstrap import bootstrap
 from hazardloop.notifications.dispatcher import dispatch
 
 INTERVAL = timedelta(minutes=3)
@@ -24,6 +24,7 @@ INTERVAL = timedelta(minutes=3)
 @flow(name="notification-dispatch", log_prints=False)
 def dispatch_flow(limit: int | None = None, concurrency: int = 8, database_url: str | None = None) -> dict[str, Any]:
     """投递到期的通知：认领、发送、记录、重试、死信。"""
+    bootstrap()  # this process may be a worker that imported nothing else
     report = dispatch(database_url, limit=limit, concurrency=concurrency)
     try:
         logger = get_run_logger()

@@ -1,6 +1,6 @@
 """The daily escalation sweep and the stage-timeout check as Prefect flows.
 
-Thin: the work is notifications.escalation.sweep / check_stage_timeouts, the
+Thin: the work is escalation.hazards.sweep / check_stage_timeouts, the
 same functions `hazardloop sweep` and the tests call.  One flow run per sweep;
 one task per shard (a group of regions), so several workers can share a sweep;
 inside a shard the sweep walks its hazards in batches (bounded memory).
@@ -16,10 +16,11 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from sqlalchemy import select
 
+from hazardloop.bootstrap import bootstrap
 from hazardloop.config import clock
 from hazardloop.models.db import session_scope
 from hazardloop.models.tables import Hazard
-from hazardloop.notifications import escalation as esc
+from hazardloop.escalation import hazards as esc
 
 
 def active_regions(db_url: str | None = None) -> list[str]:
@@ -60,6 +61,7 @@ def sweep_shard(as_of: str, regions: list[str] | None, db_url: str | None = None
 def escalation_sweep_flow(as_of: str | None = None, shards: int = 4, db_url: str | None = None,
                           force: bool = False) -> dict[str, Any]:
     """督办扫描: every step that came due is issued once; runs on working days (or with force)."""
+    bootstrap()  # this process may be a worker that imported nothing else
     logger = get_run_logger()
     day = date.fromisoformat(as_of) if as_of else clock.today()
     if not force and not esc.is_sweep_day(day):
@@ -75,6 +77,7 @@ def escalation_sweep_flow(as_of: str | None = None, shards: int = 4, db_url: str
 @flow(name="stage-timeout-check")
 def stage_timeout_flow(as_of: str | None = None, db_url: str | None = None, force: bool = False) -> dict[str, Any]:
     """环节超时提醒: hazards left too long in found or listed."""
+    bootstrap()  # this process may be a worker that imported nothing else
     day = date.fromisoformat(as_of) if as_of else clock.today()
     if not force and not esc.is_sweep_day(day):
         return {"as_of": day.isoformat(), "skipped": True}

@@ -12,6 +12,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from hazardloop.bootstrap import bootstrap
 from hazardloop.models.db import session_scope
 from hazardloop.reports.inspections import daily_check
 
@@ -22,6 +23,7 @@ SCHEDULE = "15 8 * * *"  # every day 08:15 Shanghai: a period's last days includ
 @flow(name="inspection-check")
 def inspection_check_flow(as_of: str | None = None, db_url: str | None = None) -> dict[str, Any]:
     """主要负责人带队检查每日检查：到期前提醒、逾期未检查标记。"""
+    bootstrap()  # this process may be a worker that imported nothing else
     day = date.fromisoformat(as_of) if as_of else None
     with session_scope(db_url) as session:
         result = daily_check(session, day)

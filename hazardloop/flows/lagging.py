@@ -13,6 +13,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from hazardloop.bootstrap import bootstrap
 from hazardloop.config import clock
 from hazardloop.models.db import session_scope
 from hazardloop.reports import lagging
@@ -24,6 +25,7 @@ SCHEDULE = "45 8 * * *"
 @flow(name="lagging-units")
 def lagging_flow(as_of: str | None = None, db_url: str | None = None, force: bool = False) -> dict[str, Any]:
     """落后单位月度考核：每月第一个工作日考核上月，连续未达标的按阶梯督办。"""
+    bootstrap()  # this process may be a worker that imported nothing else
     day = date.fromisoformat(as_of) if as_of else clock.today()
     if not force and not lagging.is_run_day(day):
         return {"as_of": day.isoformat(), "skipped": True}

@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 
 from hazardloop.config import clock
 from hazardloop.models import audit
-from hazardloop.models.errors import HazardLoopError, ValidationError
+from hazardloop.errors import HazardLoopError, ValidationError
 from hazardloop.models.intake import HazardSource, ImportBatch, ImportRow, PublicReport
 from hazardloop.models.orgs import credit_code_problem
 from hazardloop.models.tables import (

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from hazardloop.config import clock
 from hazardloop.models import audit
-from hazardloop.models.errors import NotFound, ValidationError
+from hazardloop.errors import NotFound, ValidationError
 from hazardloop.models.intake import HazardMerge, HazardSource
 from hazardloop.models.tables import AppUser, Hazard
 from hazardloop.states import guards, intake_guards, ledger

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from hazardloop.config import clock, secrecy
 from hazardloop.config.intake_rules import RuleError, add_days, compute_reward, report_rules, reward_rules
 from hazardloop.models import audit
-from hazardloop.models.errors import ConflictError, NotFound, ValidationError
+from hazardloop.errors import ConflictError, NotFound, ValidationError
 from hazardloop.models.intake import PublicReport
 from hazardloop.models.tables import AppUser, Hazard, Industry
 from hazardloop.notifications import outbox

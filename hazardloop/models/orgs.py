@@ -13,7 +13,7 @@ import yaml
 from sqlmodel import Session, select
 
 from hazardloop.models import audit
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.models.tables import AppUser, Department, Enterprise, Industry, Region
 
 # GB 32100-2015: 统一社会信用代码 alphabet (no I, O, S, V, Z) and check-digit weights.

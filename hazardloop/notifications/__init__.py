@@ -1,14 +1,6 @@
-"""Notifications: recipients by role, the transactional outbox, delivery, escalation.
+"""Notifications: delivery only -- recipients by role, routes, the transactional outbox,
+the Apprise dispatcher, and the lifecycle notices with their templates.
 
-Importing this package subscribes to the ledger's domain events: the lifecycle
-notices (notices.install()) and the escalation cycles (a new deadline opens a
-cycle under the policy in force).  So any process that imports it — the CLI, the
-Prefect flows, the web app — writes those rows in the same transaction as the
-change that causes them.
+Importing this package changes nothing: the lifecycle notices are subscribed to the
+ledger's domain events by hazardloop.bootstrap, which every entry point calls.
 """
-
-from hazardloop.notifications import notices as _notices
-
-_notices.install()
-
-from hazardloop.notifications import escalation as _escalation  # noqa: E402,F401  (subscribes cycle starts)

@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from hazardloop.config import clock
-from hazardloop.models.errors import NotFound, ValidationError
+from hazardloop.errors import NotFound, ValidationError
 from hazardloop.models.notify import NotificationAttempt
 from hazardloop.models.tables import Hazard, Notification
 from hazardloop.notifications.outbox import _targets, enqueue

@@ -56,7 +56,7 @@ from sqlmodel import Session
 
 from hazardloop.config import clock
 from hazardloop.models.db import get_engine, is_sqlite
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.models.notify import NotificationAttempt
 from hazardloop.models.tables import Hazard, Notification
 from hazardloop.notifications import filechannel  # noqa: F401  (registers the file:// plugin)

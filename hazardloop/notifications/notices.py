@@ -1,9 +1,8 @@
 """Lifecycle notices: the ledger's domain events become outbox rows in the same transaction.
 
-`install()` subscribes `on_event` to hazardloop.states.events; importing
-hazardloop.notifications calls it, so every process that imports the package
-(the CLI through cli_notify, the flows through flows/dispatch, the web app)
-writes its notices.  Which roles hear of which event is config (routes.yaml
+`hazardloop.bootstrap.bootstrap()` subscribes `on_event` to hazardloop.states.events;
+every entry point (CLI, web app factory, flows, demo, bench scripts) calls it, so every
+process writes its notices.  Which roles hear of which event is config (routes.yaml
 `events:`); each event has its own Chinese template notice_<event>.j2.
 """
 
@@ -22,7 +21,7 @@ from hazardloop.models.tables import Department, Enterprise, Extension, Rectific
 from hazardloop.notifications.outbox import UNREGISTERED, enqueue
 from hazardloop.notifications.recipients import RECIPIENT_ROLES, Recipient, resolve
 from hazardloop.notifications.routes import load_routes
-from hazardloop.states.events import DomainEvent, subscribe
+from hazardloop.states.events import DomainEvent
 from hazardloop.states.roles import CHANNELS, LEVELS
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -119,11 +118,6 @@ def notify_event(session: Session, ev: DomainEvent) -> int:
 
 def on_event(session: Session, ev: DomainEvent) -> None:
     notify_event(session, ev)
-
-
-def install() -> None:
-    """Subscribe to the ledger's domain events (idempotent)."""
-    subscribe(on_event)
 
 
 def recipients_for(session: Session, ev: DomainEvent) -> list[Recipient]:

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import yaml
 
 from hazardloop.config.settings import get_settings
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 
 PACKAGED = Path(__file__).resolve().parent.parent / "config" / "routes.yaml"
 ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -25,10 +25,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session, select
 
+from hazardloop.config import calendar
 from hazardloop.config.settings import get_settings
 from hazardloop.models.escalation import Document, EscalationCycle, EscalationStep
 from hazardloop.models.tables import Enterprise, Hazard
-from hazardloop.reports import inspections, lagging, redblack, stats
+from hazardloop.escalation import units as unit_ladder
+from hazardloop.reports import inspections, redblack, stats
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
@@ -180,12 +182,12 @@ def bulletin_steps(session: Session, first: date, as_of: date, overdue: dict[int
 
 def context(session: Session, month: str, doc_number: str | None = None) -> dict[str, Any]:
     # Every per-hazard question below is asked as of the same moment: answer it once (a temporary table).
-    with stats.snapshot(session, redblack.month_bounds(month)[1]):
+    with stats.snapshot(session, calendar.month_bounds(month)[1]):
         return _context(session, month, doc_number)
 
 
 def _context(session: Session, month: str, doc_number: str | None = None) -> dict[str, Any]:
-    first, as_of = redblack.month_bounds(month)
+    first, as_of = calendar.month_bounds(month)
     by_region = stats.compute(session, as_of, "region")
     by_industry = stats.compute(session, as_of, "industry")
     region_names = stats.labels(session, "region")
@@ -213,7 +215,7 @@ def _context(session: Session, month: str, doc_number: str | None = None) -> dic
         r["region"] = region_names.get(r["region"], r["region"] or "")
     # The unit ladder's letters, bulletins and interviews of the month (issued steps never change;
     # a 曝光 proposal is decided later and published by its own document).
-    units = lagging.steps_for_month(session, month, status="issued")
+    units = unit_ladder.steps_for_month(session, month, status="issued")
     t = by_region.total
     settings = get_settings()
     return {

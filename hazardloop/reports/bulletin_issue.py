@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,13 @@ from sqlmodel import Session
 from hazardloop.config import calendar, clock
 from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
-from hazardloop.models.errors import NotFound, ValidationError
+from hazardloop.errors import NotFound, ValidationError
 from hazardloop.models.escalation import Document
 from hazardloop.models.tables import AppUser, Department, Region
-from hazardloop.notifications import documents
+from hazardloop.escalation import documents
 from hazardloop.notifications.outbox import insert_rows, notice_rows
 from hazardloop.notifications.recipients import Recipient
-from hazardloop.reports import bulletin, lagging, redblack
+from hazardloop.reports import bulletin, lagging
 
 BULLETIN_DOC_TYPE = "通报"  # 肥安办通报〔2026〕3号; the per-hazard 通报 step numbers as 通 (its own counter)
 STEP = "monthly_bulletin"
@@ -44,12 +44,12 @@ SYSTEM_ACTOR = "system"
 
 
 def _month(month: str) -> tuple[str, date, date]:
-    first, last = redblack.month_bounds(month.strip())
+    first, last = calendar.month_bounds(month.strip())
     return f"{first.year}-{first.month:02d}", first, last
 
 
 def title(month: str) -> str:
-    first, _ = redblack.month_bounds(month)
+    first, _ = calendar.month_bounds(month)
     return f"关于{first.year}年{first.month}月全市重大事故隐患排查整治情况的通报"
 
 
@@ -179,23 +179,11 @@ def issue(session: Session, month: str, *, actor: str = SYSTEM_ACTOR, issue_date
 # --- the schedule: the first working day of each month ------------------------------------
 
 
-def first_workday(year: int, month: int) -> date:
-    day = date(year, month, 1)
-    while not calendar.is_workday(day):
-        day += timedelta(days=1)
-    return day
-
-
-def previous_month(day: date) -> str:
-    last = day.replace(day=1) - timedelta(days=1)
-    return f"{last.year}-{last.month:02d}"
-
-
 def due_month(today: date) -> str | None:
     """The month whose bulletin is due today: the previous one on the month's first working day, else None.
 
     Cron fires daily; only this decides (it knows 调休: 2026-10-01..07 are National Day, 10-09 is worked)."""
-    return previous_month(today) if today == first_workday(today.year, today.month) else None
+    return calendar.previous_month(calendar.month_of(today)) if calendar.is_first_workday_of_month(today) else None
 
 
 def scheduled(session: Session, today: date | None = None) -> Issued | None:

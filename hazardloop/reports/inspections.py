@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from hazardloop.config import clock
 from hazardloop.models import audit
-from hazardloop.models.errors import NotFound, ValidationError
+from hazardloop.errors import NotFound, ValidationError
 from hazardloop.models.inspections import PrincipalInspection
 from hazardloop.models.tables import AppUser, Enterprise, Hazard, Industry, Region
 from hazardloop.notifications import outbox

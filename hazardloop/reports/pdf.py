@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 
 PRINT_CSS = b"""<style media="print">
 @page { size: A4; margin: 18mm 15mm; }

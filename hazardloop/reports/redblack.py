@@ -18,7 +18,8 @@ import yaml
 from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
-from hazardloop.models.errors import ValidationError
+from hazardloop.config.calendar import month_bounds
+from hazardloop.errors import ValidationError
 from hazardloop.models.tables import Enterprise, Region
 from hazardloop.reports import inspections, stats
 
@@ -69,16 +70,6 @@ def _load(path: str) -> dict[str, list[dict[str, Any]]]:
                 raise ValidationError(f"{path}：{side} 第 {i} 条规则缺少 name（榜单上写的理由）。")
         out[side] = rules
     return out
-
-
-def month_bounds(month: str) -> tuple[date, date]:
-    try:
-        year, mon = (int(x) for x in month.split("-"))
-        first = date(year, mon, 1)
-    except (ValueError, TypeError):
-        raise ValidationError(f"月份格式应为 YYYY-MM，收到 {month!r}。") from None
-    nxt = date(year + mon // 12, mon % 12 + 1, 1)
-    return first, nxt - timedelta(days=1)
 
 
 def months_back(day: date, months: int) -> date:

@@ -280,7 +280,7 @@ UNION ALL SELECT 't' AS part, '' AS k, NULL AS found_year, {nulls}, median FROM 
 def compute(session: Session, as_of: date | None = None, by: str = "region") -> Stats:
     """The statistics as of the end of `as_of` (Shanghai; default today), grouped by `by`."""
     if by not in DIMENSIONS:
-        from hazardloop.models.errors import ValidationError
+        from hazardloop.errors import ValidationError
 
         raise ValidationError(f"分组方式必须是 {'、'.join(DIMENSIONS)} 之一，收到 {by!r}。")
     as_of = as_of or clock.today()

@@ -1,6 +1,6 @@
 """Refusals from the lifecycle machine."""
 
-from hazardloop.models.errors import HazardLoopError
+from hazardloop.errors import HazardLoopError
 
 
 class InvalidTransition(HazardLoopError):

@@ -27,7 +27,7 @@ from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
 from hazardloop.models.db import connection
 from hazardloop.models.fastsql import Prepared
-from hazardloop.models.errors import ConflictError, NotFound, ValidationError
+from hazardloop.errors import ConflictError, NotFound, ValidationError
 from hazardloop.models.tables import (
     AppUser,
     Enterprise,

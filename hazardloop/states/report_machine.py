@@ -17,6 +17,7 @@ from typing import Any
 from hazardloop.states.lifecycle import Lifecycle
 
 from hazardloop.config.intake_rules import report_rules
+from hazardloop.config import labels
 from hazardloop.models.tables import AppUser
 from hazardloop.states.errors import MissingData, PermissionDenied
 from hazardloop.states.roles import ROLE_NAMES, Role
@@ -25,15 +26,9 @@ STATES = ["received", "accepted", "not_accepted", "verifying", "verified", "feed
           "reward_decided", "paid"]
 TERMINAL = {"not_accepted", "paid"}
 
-STATE_NAMES = {
-    "received": "已收到", "accepted": "已受理", "not_accepted": "不予受理", "verifying": "核查中",
-    "verified": "已核查", "feedback_given": "已反馈", "reward_decided": "奖励已核定", "paid": "奖励已兑付",
-}
-TRIGGER_NAMES = {
-    "accept": "受理", "decline": "不予受理", "start_verification": "开始核查", "extend_verification": "延长核查期限",
-    "verify": "核查结论", "give_feedback": "反馈举报人", "decide_reward": "核定奖励", "pay": "兑付奖励",
-}
-VERDICTS = {"true": "属实", "partly": "部分属实", "false": "不属实"}
+STATE_NAMES = labels.REPORT_STATES
+TRIGGER_NAMES = labels.REPORT_TRIGGERS
+VERDICTS = labels.VERDICTS
 
 TRANSITIONS = [
     {"trigger": "accept", "source": "received", "dest": "accepted"},

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from hazardloop.config import labels
+
 
 class Role(StrEnum):
     enterprise = "enterprise"  # 企业安全管理人员: reports, plans and submits for its own enterprise
@@ -15,48 +17,18 @@ class Role(StrEnum):
     system = "system"  # the engine's own flows (sweeps, dispatch)
 
 
-ROLE_NAMES = {
-    Role.enterprise: "企业安全管理人员",
-    Role.inspector: "督导检查人员",
-    Role.public: "群众",
-    Role.township: "镇街区工作人员",
-    Role.supervisor: "行业监管部门",
-    Role.committee: "市安委办",
-    Role.system: "系统",
-}
+ROLE_NAMES = {Role(code): name for code, name in labels.ROLES.items()}
 
-STATE_NAMES = {
-    "found": "已发现",
-    "listed": "已挂牌",
-    "rectifying": "整改中",
-    "reviewed": "待审核",
-    "closed": "已销号",
-    "dismissed": "已排除",
-}
+STATE_NAMES = labels.STATES
 
-TRIGGER_NAMES = {
-    "confirm": "确认挂牌",
-    "dismiss": "排除",
-    "start_rectification": "提交整改方案",
-    "extend": "延期",
-    "submit": "提交整改完成",
-    "approve": "审核销号",
-    "reject": "驳回",
-    "reopen": "撤销合并恢复",
-    "close_imported": "导入历史销号",
-}
+TRIGGER_NAMES = labels.TRIGGERS
 
 # The dismissal reason a merge writes; only a hazard dismissed with it (and its live merge record) may reopen.
 MERGED_PREFIX = "重复隐患，已合并至 "
 
-CHANNELS = {
-    "self_inspection": "企业自查",
-    "inspection": "督导检查",
-    "public_report": "群众举报查实",
-    "assigned": "上级交办",
-}
+CHANNELS = labels.CHANNELS
 
-LEVELS = {"city": "市级", "taian": "泰安市级", "province": "省级"}
+LEVELS = labels.LEVELS
 
 # Which reporting channel each role may use.
 REPORT_CHANNELS = {
@@ -68,10 +40,5 @@ REPORT_CHANNELS = {
     Role.committee: {"inspection", "assigned", "public_report"},
 }
 
-PLAN_PARTS = {
-    "responsible_person": "责任人",
-    "measures": "措施",
-    "funds": "资金",
-    "deadline": "时限",
-    "emergency_plan": "预案",
-}
+PLAN_PARTS = labels.PLAN_PARTS
+

@@ -15,12 +15,12 @@ from starlette.concurrency import run_in_threadpool
 
 from hazardloop.intake import merge
 from hazardloop.models.db import session_scope
-from hazardloop.models.errors import ConflictError, HazardLoopError, NotFound, ValidationError
+from hazardloop.errors import ConflictError, HazardLoopError, NotFound, ValidationError
 from hazardloop.models.tables import AppUser, Evidence, Extension, Hazard
 from hazardloop.states import ledger
 from hazardloop.states.errors import InvalidTransition
 from hazardloop.web import auth, services
-from hazardloop.web.app import kind_of, status_of
+from hazardloop.web.errors import kind_of, status_of
 
 bearer = HTTPBearer(auto_error=False, description="`hazardloop user token USERNAME` 签发的令牌")
 router = APIRouter(prefix="/api/v1", tags=["hazards"])

@@ -13,33 +13,18 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import hazardloop.notifications  # noqa: F401  (subscribes lifecycle notices: web actions queue them too)
-from hazardloop.web import escalation as _escalation_blocks
+from hazardloop.bootstrap import bootstrap
 from hazardloop.config import clock
-from hazardloop.models.errors import ConflictError, HazardLoopError, NotFound
-from hazardloop.states.errors import InvalidTransition, PermissionDenied
+from hazardloop.errors import HazardLoopError
 from hazardloop.states.roles import CHANNELS, LEVELS, ROLE_NAMES, STATE_NAMES, TRIGGER_NAMES
 from hazardloop.web.auth import SessionCodec, load_secret_key
+from hazardloop.web.errors import kind_of, status_of
 from hazardloop.web.services import ACTION_NAMES
 
 HERE = Path(__file__).parent
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-
-
-def status_of(error: HazardLoopError) -> int:
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, PermissionDenied):
-        return 403
-    if isinstance(error, (ConflictError, InvalidTransition)):
-        return 409
-    return 422
-
-
-def kind_of(error: HazardLoopError) -> str:
-    return {404: "not_found", 403: "forbidden", 409: "conflict"}.get(status_of(error), "invalid")
 
 
 def _fmt_dt(value: Any) -> str:
@@ -63,9 +48,6 @@ def make_templates() -> Jinja2Templates:
     return templates
 
 
-_escalation_blocks.install()  # 曝光 proposals in the committee's queue, steps and 文号 on the hazard page
-
-
 def create_app(db_url: str | None = None, secret_key: str | None = None, *, session_max_age: int | None = None,
                secure_cookies: bool | None = None) -> FastAPI:
     """db_url: None means the configured database (HAZARDLOOP_DATABASE_URL / data dir).
@@ -75,7 +57,10 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     if secure_cookies is None:
         secure_cookies = os.environ.get("HAZARDLOOP_SECURE_COOKIES", "").lower() in ("1", "true", "yes")
     from hazardloop.web import api, pages
+    from hazardloop.web import escalation as escalation_web
     from hazardloop.web import reports as reports_web
+
+    bootstrap()  # web actions write their notices and escalation cycles like every entry point
 
     app = FastAPI(title="HazardLoop 重大事故隐患闭环管理 API", version="1",
                   description="与网页、命令行相同的操作和权限规则（同一状态机与 guards）。系统对接使用令牌："
@@ -154,5 +139,5 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     app.include_router(api.router)
     app.include_router(pages.router)
     reports_web.install(app)  # public reports (举报): pages, /api/v1/reports, queue sections, nav links
-    _escalation_blocks.install(app)  # 批准曝光 / 不予批准: page forms and /api/v1/escalation/steps/...
+    escalation_web.install(app)  # 批准曝光 / 不予批准: page forms and /api/v1/escalation/steps/...
     return app

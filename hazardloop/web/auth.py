@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 
 from hazardloop.config import clock
 from hazardloop.config.settings import get_settings
-from hazardloop.models.errors import ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.models.tables import AppUser
 from hazardloop.models.web import ApiToken, WebCredential
 

@@ -20,13 +20,16 @@ from starlette.concurrency import run_in_threadpool
 
 from hazardloop.config import clock
 from hazardloop.models.db import session_scope
-from hazardloop.models.errors import HazardLoopError, NotFound, ValidationError
+from hazardloop.errors import HazardLoopError, NotFound, ValidationError
 from hazardloop.models.escalation import Document, EscalationStep
 from hazardloop.models.tables import AppUser, Enterprise, Hazard
 from hazardloop.states import guards
 from hazardloop.states.errors import MissingData, PermissionDenied
 from hazardloop.states.roles import Role
-from hazardloop.web import services
+from hazardloop.escalation import hazards as esc
+from hazardloop.web import auth, pages, services
+from hazardloop.web.api import ERRORS, api_user
+from hazardloop.web.errors import status_of
 
 STEP_STATUS = {"issued": "已出具", "proposed": "待市安委办批准", "approved": "已批准", "declined": "未批准"}
 ACTIONS = {"approve": "批准曝光", "decline": "不予批准"}
@@ -34,7 +37,6 @@ ACTIONS = {"approve": "批准曝光", "decline": "不予批准"}
 GUARD_ACTION = {"approve": "批准曝光等督办措施", "decline": "不予批准督办措施"}
 DONE = {"exposure_approve": "已批准曝光，公文已出具（文号见“督办阶梯与公文”）。",
         "exposure_decline": "已不予批准曝光，理由已记入审计记录。"}
-AUDIT_NAMES = {"escalation_approved": "批准曝光", "escalation_declined": "不予批准曝光"}
 REASON_REQUIRED = "不予批准曝光须填写理由。"
 MAX_ID = 2**31 - 1
 
@@ -102,8 +104,6 @@ def _visible_step(session: Session, user: AppUser, step_id: int) -> EscalationSt
 def decide(session: Session, actor: AppUser, step_id: int, action: str, *, reason: str | None = None,
            reauthenticated: bool | None = None) -> tuple[EscalationStep, str | None]:
     """Approve or decline in the caller's transaction; returns the step and the 文号 (approve)."""
-    from hazardloop.notifications import escalation as esc
-
     _visible_step(session, actor, step_id)
     if action == "approve":
         row, document = esc.approve_step(session, actor, step_id, reauthenticated=reauthenticated)
@@ -117,8 +117,6 @@ def decide(session: Session, actor: AppUser, step_id: int, action: str, *, reaso
 def status_for(exc: HazardLoopError) -> int:
     """The engine refuses a step that is no longer pending (or a hazard no longer in that cycle)
     with ValidationError: for the caller that is a conflict with the record as it is now (409)."""
-    from hazardloop.web.app import status_of
-
     if type(exc) is ValidationError:
         return 409
     return status_of(exc)
@@ -140,14 +138,10 @@ router = APIRouter(include_in_schema=False)
 
 @router.post("/escalation/steps/{step_id}/{action}")
 async def step_action(request: Request, step_id: str, action: str) -> Response:
-    from hazardloop.web import pages
-
     return await run_in_threadpool(_act, request, step_id[:12], action[:20], await pages.posted_fields(request, 10))
 
 
 def _act(request: Request, step_ref: str, action: str, fields: dict[str, str]) -> Response:
-    from hazardloop.web import auth, pages
-
     poster = pages.form_poster(request, fields)
     if isinstance(poster, Response):
         return poster
@@ -239,10 +233,7 @@ def _api_decide(request: Request, user: AppUser, step_id: int, action: str, reas
 
 
 def _api_router() -> APIRouter:
-    # Imported here: web.app imports this module before web.api can be imported.  The dependency
-    # is spelled out (not api.User) because annotations are strings resolved in this module.
-    from hazardloop.web.api import ERRORS, api_user
-
+    # The dependency is spelled out (not api.User) because annotations are strings resolved in this module.
     api = APIRouter(prefix="/api/v1", tags=["escalation"])
 
     @api.post("/escalation/steps/{step_id}/approve", response_model=StepOut, responses=ERRORS,
@@ -281,18 +272,14 @@ def _api_router() -> APIRouter:
 
 
 def install(app: FastAPI | None = None) -> None:
-    """Queue section and page blocks (module import time, for services users without an app);
-    with an app also the routes and the page texts (called by create_app)."""
+    """Queue section and page blocks; with an app also the routes and the page texts (create_app
+    calls it; a caller of web.services without an app calls it without one).  Idempotent."""
     if exposure_proposals not in services.QUEUE_PROVIDERS:
         services.QUEUE_PROVIDERS.append(exposure_proposals)
     if steps_and_documents not in services.DETAIL_PROVIDERS:
         services.DETAIL_PROVIDERS.append(steps_and_documents)
-    for action, name in AUDIT_NAMES.items():
-        services.AUDIT_NAMES.setdefault(action, name)
     if app is None:
         return
-    from hazardloop.web import pages
-
     for key, text in DONE.items():
         pages.DONE.setdefault(key, text)
     app.include_router(_api_router())

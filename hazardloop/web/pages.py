@@ -16,12 +16,12 @@ from starlette.datastructures import UploadFile
 
 from hazardloop.config.settings import get_settings
 from hazardloop.models.db import session_scope
-from hazardloop.models.errors import HazardLoopError, ValidationError
+from hazardloop.errors import HazardLoopError, ValidationError
 from hazardloop.models.tables import AppUser
 from hazardloop.states.machine import STATES
 from hazardloop.states.roles import CHANNELS, LEVELS
 from hazardloop.web import auth, services
-from hazardloop.web.app import status_of
+from hazardloop.web.errors import status_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -330,7 +330,7 @@ def evidence_file(request: Request, evidence_id: str, inline: str | None = None)
 def evidence_response(evidence: Any, inline: bool = False) -> Response:
     path = Path(evidence.stored_path)
     if not path.is_file():
-        from hazardloop.models.errors import NotFound
+        from hazardloop.errors import NotFound
 
         raise NotFound("证明材料文件已不在存储目录中，请联系管理员。")
     suffix = Path(evidence.filename).suffix.lower()

@@ -22,18 +22,18 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
-from hazardloop.config import clock
+from hazardloop.config import clock, labels
 from hazardloop.config.intake_rules import reward_rules
 from hazardloop.intake import reports
 from hazardloop.models.db import session_scope
-from hazardloop.models.errors import ConflictError, HazardLoopError, NotFound, ValidationError
+from hazardloop.errors import ConflictError, HazardLoopError, NotFound, ValidationError
 from hazardloop.models.intake import PublicReport
 from hazardloop.models.tables import AppUser, Department, Enterprise, Hazard
 from hazardloop.states import report_machine as rm
 from hazardloop.states.errors import InvalidTransition, MissingData, PermissionDenied
 from hazardloop.web import pages, services
 from hazardloop.web.api import ERRORS, User
-from hazardloop.web.app import status_of
+from hazardloop.web.errors import status_of
 
 # The action names are the CLI's (`hazardloop report accept|reject|start|extend|verify|feedback|reward|pay`).
 ACTION_NAMES = {
@@ -56,12 +56,7 @@ _PROBE: dict[str, dict[str, Any]] = {
     "extend_verification": {"days": 1, "reason": "-"}, "verify": {"verdict": "true", "note": "-"},
     "give_feedback": {"text": "-"}, "decide_reward": {}, "pay": {"payment_ref": "-"},
 }
-AUDIT_NAMES = {
-    "report_submit": "登记举报", "report_accept": "受理", "report_decline": "不予受理",
-    "report_start_verification": "开始核查", "report_extend_verification": "延长核查期限",
-    "report_verify": "核查结论", "report_link": "关联隐患", "report_give_feedback": "反馈举报人",
-    "report_decide_reward": "核定奖励", "report_pay": "兑付奖励", "report_identity_read": "查看举报人身份",
-}
+AUDIT_NAMES = labels.AUDIT_ACTIONS
 HANDLING = ("received", "accepted", "verifying", "verified", "feedback_given", "reward_decided")
 
 
@@ -689,7 +684,5 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.state.templates.env.globals.update(report_nav=nav_links, R_STATES=rm.STATE_NAMES,
                                            REPORT_PHASES=reports.PHASE_NAMES)
-    for action, name in AUDIT_NAMES.items():  # a linked hazard's trail shows its report's steps by name
-        services.AUDIT_NAMES.setdefault(action, f"举报：{name}")
     if queue_sections not in services.QUEUE_PROVIDERS:
         services.QUEUE_PROVIDERS.append(queue_sections)

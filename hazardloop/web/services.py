@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from hazardloop.config import clock
-from hazardloop.models.errors import HazardLoopError, NotFound, ValidationError
+from hazardloop.config import clock, labels
+from hazardloop.errors import HazardLoopError, NotFound, ValidationError
 from hazardloop.models.tables import (
     AppUser,
     AuditEvent,
@@ -52,11 +52,9 @@ ACTION_NAMES = {
 # The machine trigger behind each page/API action (None: not a transition).
 TRIGGER_OF = {"confirm": "confirm", "dismiss": "dismiss", "plan": "start_rectification", "submit": "submit",
               "approve": "approve", "reject": "reject", "decide_extension": "extend"}
-AUDIT_NAMES = {
-    "report": "上报隐患", "confirm": "确认挂牌", "dismiss": "排除", "start_rectification": "提交整改方案",
-    "evidence": "上传整改材料", "submit": "提交整改完成", "approve": "审核销号", "reject": "驳回整改",
-    "extension_requested": "申请延期", "extension_denied": "不批准延期", "extend": "批准延期", "edit": "修改隐患信息",
-}
+# A hazard's trail names every action from the one table; a linked report's steps say 举报.
+AUDIT_NAMES = {code: f"举报：{name}" if code.startswith("report_") else name
+               for code, name in labels.AUDIT_ACTIONS.items()}
 IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
                ".webp": "image/webp"}
 MAX_UPLOAD = 20 * 1024 * 1024

@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from hazardloop.models.db import insert_or_skip
 from hazardloop.models.escalation import Document, DocumentCounter
-from hazardloop.models.errors import NotFound, ValidationError
+from hazardloop.errors import NotFound, ValidationError
 
 TEMPLATES = Path(__file__).with_name("templates")
 

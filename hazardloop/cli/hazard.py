@@ -1,92 +1,29 @@
-"""The `hazardloop` command line (typer).  Thin: parse, call a plain function, print.
-
-Exit codes: 0 done; 1 refused (a guard, a conflict, bad data) with the reason in
-Chinese; 2 bad usage.  No traceback is printed for a refused action.
-"""
+"""`hazardloop hazard`: report, confirm, plan, submit, approve, reject, extend, edit, list, show, and merging duplicates."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from hazardloop.clihelp import STATE, console, engine, fail, parse_date, print_json, unit_of_work
+from hazardloop.cli.audit import event_dict, print_events
+from hazardloop.cli.output import Actor, Json, console, parse_date, print_json, unit_of_work
 from hazardloop.config import clock
-from hazardloop.models import audit
-from hazardloop.models.errors import HazardLoopError
-from hazardloop.models.migrate import init_database
-from hazardloop.models.orgs import load_orgs
+from hazardloop.intake import merge as merging
 from hazardloop.models.tables import AuditEvent, Enterprise, Evidence, Extension, Hazard, RectificationPlan
 from hazardloop.states import ledger
-from hazardloop.states.machine import mermaid
 from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
 
-app = typer.Typer(help="HazardLoop 重大事故隐患闭环管理", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
 hazard_app = typer.Typer(help="隐患：上报、确认、整改、审核销号、查询", no_args_is_help=True)
+
+
 extension_app = typer.Typer(help="延期申请的审批", no_args_is_help=True)
-audit_app = typer.Typer(help="审计记录：查询与完整性校验", no_args_is_help=True)
-org_app = typer.Typer(help="企业与用户", no_args_is_help=True)
-app.add_typer(hazard_app, name="hazard")
-hazard_app.add_typer(extension_app, name="extension")
-app.add_typer(audit_app, name="audit")
-app.add_typer(org_app, name="org")
-
-Actor = Annotated[str, typer.Option("--actor", help="操作人用户名")]
-Json = Annotated[bool, typer.Option("--json", help="以 JSON 输出")]
-
-
-@app.callback()
-def _root(db: Annotated[Optional[str], typer.Option("--db", help="数据库 URL（默认 HAZARDLOOP_DATABASE_URL 或 $HAZARDLOOP_HOME/hazardloop.sqlite）")] = None) -> None:
-    if db:
-        STATE["db"] = db
-
-
-# --- init / reference -------------------------------------------------------
-
-
-@app.command()
-def init(json_out: Json = False) -> None:
-    """创建或升级数据库结构（Alembic）并载入基础数据；重复执行不做任何改变。"""
-    changed = init_database(engine())
-    if json_out:
-        print_json({"database": str(engine().url.render_as_string(hide_password=True)), "changed": changed})
-        return
-    console.print(f"数据库已就绪：{engine().url.render_as_string(hide_password=True)}")
-    console.print("基础数据新增或更新：" + "，".join(f"{k} {v}" for k, v in changed.items()))
-
-
-@app.command()
-def diagram(out: Annotated[Optional[Path], typer.Option("--out", help="写入文件（Markdown）")] = None) -> None:
-    """输出隐患生命周期的 Mermaid 状态图。"""
-    text = mermaid()
-    if out:
-        out.write_text("# 隐患生命周期\n\n由 `hazardloop diagram --out docs/lifecycle.md` 生成。\n\n```mermaid\n"
-                       + text + "```\n", encoding="utf-8")
-        console.print(f"已写入 {out}")
-    else:
-        sys.stdout.write(text)
-
-
-@org_app.command("load")
-def org_load(file: Path, json_out: Json = False) -> None:
-    """从 YAML 文件导入企业和用户（格式见 README）。"""
-    with unit_of_work() as session:
-        added = load_orgs(session, file)
-    if json_out:
-        print_json(added)
-    else:
-        console.print(f"已导入：企业 {added['enterprises']} 家，用户 {added['users']} 人（新增或更新）。")
 
 
 # --- hazard actions ---------------------------------------------------------------
-
-
 def _done(hazard: Hazard, verb: str, json_out: bool = False) -> None:
     if json_out:
         print_json(hazard_dict(hazard))
@@ -105,8 +42,6 @@ def hazard_report(
     json_out: Json = False,
 ) -> None:
     """上报一条隐患（状态：已发现）；同一企业有相似隐患时列出，并给出合并命令。"""
-    from hazardloop.cli_intake import merging, print_duplicates  # the intake feature's duplicate candidates
-
     with unit_of_work() as s:
         user = ledger.get_user(s, actor)
         h = ledger.report(s, user, enterprise=enterprise, title=title, channel=channel,
@@ -243,8 +178,6 @@ def hazard_edit(hazard: str, actor: Actor,
 
 
 # --- queries ----------------------------------------------------------------------
-
-
 def hazard_dict(h: Hazard) -> dict[str, Any]:
     data = h.model_dump()
     data["state_name"] = STATE_NAMES[h.state]
@@ -283,10 +216,6 @@ def hazard_list(
     console.print(table)
 
 
-def event_dict(e: AuditEvent) -> dict[str, Any]:
-    return e.model_dump()
-
-
 @hazard_app.command("show")
 def hazard_show(hazard: str, json_out: Json = False) -> None:
     """一条隐患的全部信息和审计记录。"""
@@ -312,127 +241,98 @@ def hazard_show(hazard: str, json_out: Json = False) -> None:
                 "deadline_date", "days_overdue", "cycle", "reported_by", "confirmed_by", "submitted_by", "closed_by"):
         table.add_row(key, "" if data[key] is None else str(data[key]))
     console.print(table)
-    _print_events(events)
+    print_events(events)
 
 
-def _print_events(events: list[AuditEvent]) -> None:
-    table = Table(title="审计记录")
-    for col in ("序号", "时间（北京）", "操作人", "动作", "隐患", "变更", "理由"):
+def print_candidates(cands: list[merging.Candidate], code: str) -> None:
+    if not cands:
+        return
+    table = Table(title=f"同一企业的相似隐患（可能重复；合并：hazardloop hazard merge 保留编号 {code} --actor ...）")
+    for col in ("编号", "名称", "部位", "状态", "渠道", "相似度"):
         table.add_column(col)
-    for e in events:
-        change = ", ".join(f"{k}: {(e.before or {}).get(k, '')}→{v}" for k, v in (e.after or {}).items()
-                           if k in ("state", "deadline", "cycle"))
-        table.add_row(str(e.seq), clock.to_local(e.ts).strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action,
-                      str(e.hazard_id or ""), change, e.reason or "")
+    for c in cands:
+        d = c.as_dict()
+        table.add_row(d["code"], d["title"][:30], d["location"] or "", d["state"], d["channel"], f"{d['score']:.2f}")
     console.print(table)
 
 
-@audit_app.command("log")
-def audit_log(
-    hazard: Annotated[Optional[str], typer.Option(help="隐患编号")] = None,
-    actor: Annotated[Optional[str], typer.Option(help="操作人")] = None,
-    since: Annotated[Optional[str], typer.Option(help="起始日期 YYYY-MM-DD（北京时间）")] = None,
-    limit: Annotated[int, typer.Option(help="最多条数")] = 500,
-    json_out: Json = False,
-) -> None:
-    """查询审计记录。"""
-    start = parse_date(since, "--since")
-    with unit_of_work() as s:
-        stmt = select(AuditEvent)
-        if hazard:
-            stmt = stmt.where(AuditEvent.hazard_id == ledger.get_hazard(s, hazard).id)
-        if actor:
-            stmt = stmt.where(AuditEvent.actor == actor)
-        if start:
-            from datetime import datetime, time
+def print_duplicates(found: list[dict]) -> None:
+    """After `hazard report`: the similar hazards at the same enterprise and how to merge (nothing if none)."""
+    if not found:
+        return
+    console.print("同一企业有相似的隐患（可能重复）：", highlight=False)
+    for d in found:
+        console.print(f"  {d['code']}  {d['state_name']}（{d['state']}）  相似度 {d['score']:.2f}  {d['title']}",
+                      highlight=False, markup=False, soft_wrap=True)
+        console.print(f"    合并：{d['merge_command']}", highlight=False, markup=False, soft_wrap=True)
 
-            stmt = stmt.where(AuditEvent.ts >= datetime.combine(start, time(0), tzinfo=clock.SHANGHAI))
-        events = s.exec(stmt.order_by(AuditEvent.seq).limit(limit)).all()
+
+# --- hazard merge ---------------------------------------------------------------------------------
+def hazard_merge(kept: str, duplicate: str, actor: Actor,
+                 reason: Annotated[Optional[str], typer.Option(help="合并说明")] = None, json_out: Json = False) -> None:
+    """把重复隐患 DUPLICATE（须为已发现状态）合并到 KEPT：保留全部来源，可撤销。"""
+    with unit_of_work() as s:
+        rec = merging.merge(s, ledger.get_user(s, actor), kept, duplicate, reason=reason)
+        kept_h = ledger.get_hazard(s, rec.kept_id)
+        chans = merging.channels_of(s, kept_h)
     if json_out:
-        print_json([event_dict(e) for e in events])
+        print_json(rec.model_dump() | {"channels": chans})
     else:
-        _print_events(events)
+        console.print(f"已合并（合并记录 {rec.id}）：{duplicate} → {kept_h.code}；来源渠道：{'、'.join(chans)}。"
+                      f"撤销：hazardloop hazard unmerge {rec.id}", highlight=False)
 
 
-@audit_app.command("verify")
-def audit_verify(json_out: Json = False) -> None:
-    """重新计算哈希链，指出第一条不符的记录。"""
+def hazard_unmerge(merge_id: int, actor: Actor,
+                   reason: Annotated[Optional[str], typer.Option(help="撤销理由")] = None, json_out: Json = False) -> None:
+    """撤销一次合并：来源归还，重复隐患恢复为已发现。"""
     with unit_of_work() as s:
-        result = audit.verify(s)
+        rec = merging.unmerge(s, ledger.get_user(s, actor), merge_id, reason=reason)
     if json_out:
-        print_json(result.__dict__ | {"message": result.message()})
-    elif result.ok:
-        console.print(f"[green]{result.message()}[/]")
+        print_json(rec.model_dump())
     else:
-        console.print(f"[bold red]{result.message()}[/]")
-    if not result.ok:
-        raise typer.Exit(1)
+        console.print(f"已撤销合并记录 {rec.id}。", highlight=False)
 
 
-@app.command("ref")
-def ref(kind: Annotated[str, typer.Argument(help="regions | departments | industries | standards")],
-        json_out: Json = False) -> None:
-    """查看基础数据。"""
-    from hazardloop.models.reference import FILES
-
-    models = {f.split(".")[0]: m for f, m, _ in FILES}
-    if kind not in models:
-        raise typer.BadParameter(f"可选：{' | '.join(models)}", param_hint="KIND")
+def hazard_similar(hazard: str, json_out: Json = False) -> None:
+    """同一企业中描述和部位相似的隐患（可能重复）。"""
     with unit_of_work() as s:
-        rows = [r.model_dump() for r in s.exec(select(models[kind])).all()]
+        cands = merging.candidates_for(s, hazard)
+        code = ledger.get_hazard(s, hazard).code
+    if json_out:
+        print_json([c.as_dict() for c in cands])
+    elif cands:
+        print_candidates(cands, code)
+    else:
+        console.print("没有相似的隐患。")
+
+
+def hazard_sources(hazard: str, json_out: Json = False) -> None:
+    """一条隐患的全部来源（渠道）。"""
+    with unit_of_work() as s:
+        rows = merging.sources_of(s, ledger.get_hazard(s, hazard))
     if json_out:
         print_json(rows)
         return
-    table = Table(title=kind)
-    for col in rows[0] if rows else []:
-        table.add_column(col)
     for r in rows:
-        table.add_row(*[str(v) for v in r.values()])
-    console.print(table)
+        console.print(f"{r['channel']}\t{r['kind']}\t{r['ref']}", highlight=False)
 
 
-@app.command()
-def demo(reset: Annotated[bool, typer.Option("--reset", help="清空已有数据后重建")] = False,
-         enterprises: Annotated[int, typer.Option(help="模拟企业数")] = 300,
-         hazards: Annotated[int, typer.Option(help="模拟隐患数")] = 400,
-         seed: Annotated[int, typer.Option(help="随机种子")] = 2026) -> None:
-    """演示：载入肥城市基础数据，生成企业和 2023–2026 年的隐患，走完整个闭环并汇总。"""
-    from hazardloop.demo import run_demo
-
-    run_demo(engine(), reset=reset, n_enterprises=enterprises, n_hazards=hazards, seed=seed, console=console)
-
-
-# --- feature commands: each feature module registers its own sub-commands here ---
-# (one import + register line per feature; keep them in this block)
-from hazardloop.cli_notify import register as _register_notify; _register_notify(app)  # noqa: E402,E702  outbox + lifecycle notices
-from hazardloop import cli_web  # noqa: E402
-cli_web.register(app)
-from hazardloop import cli_intake  # noqa: E402
-cli_intake.register(app)
-from hazardloop import cli_stats  # noqa: E402
-cli_stats.register(app)
-from hazardloop.cli_escalation import register as _register_escalation; _register_escalation(app)  # noqa: E402,E702
-from hazardloop.cli_lagging import register as _register_lagging; _register_lagging(app)  # noqa: E402,E702  regions/departments that lag
-# --- end feature commands ---
+def hazard_channels(include_dismissed: Annotated[bool, typer.Option("--include-dismissed")] = False,
+                    json_out: Json = False) -> None:
+    """按发现渠道统计隐患数（一条隐患经多个渠道发现的，每个渠道各计一次，总数只计一次）。"""
+    with unit_of_work() as s:
+        counts = merging.channel_counts(s, include_dismissed=include_dismissed)
+    if json_out:
+        print_json(counts)
+    else:
+        console.print("，".join(f"{k} {v}" for k, v in counts.items()), highlight=False)
 
 
-def main() -> None:
-    # `--db URL` may stand anywhere on the line (as the issue's examples put it): hoist it to the root.
-    argv = sys.argv[1:]
-    for i, arg in enumerate(argv):
-        if arg == "--db" and i + 1 < len(argv):
-            argv = ["--db", argv[i + 1], *argv[:i], *argv[i + 2:]]
-            break
-        if arg.startswith("--db="):
-            argv = [arg, *argv[:i], *argv[i + 1:]]
-            break
-    try:
-        app(args=argv, prog_name="hazardloop")
-    except HazardLoopError as exc:
-        fail(exc)
-    except OperationalError as exc:
-        fail(f"数据库操作失败：{exc.orig}")
-
-
-if __name__ == "__main__":
-    main()
+def register(app: typer.Typer) -> None:
+    app.add_typer(hazard_app, name="hazard")
+    hazard_app.add_typer(extension_app, name="extension")
+    hazard_app.command("merge")(hazard_merge)
+    hazard_app.command("unmerge")(hazard_unmerge)
+    hazard_app.command("similar")(hazard_similar)
+    hazard_app.command("sources")(hazard_sources)
+    hazard_app.command("channels")(hazard_channels)

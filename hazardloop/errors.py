@@ -1,5 +1,5 @@
 """Errors that callers show to people: each message is in Chinese and each one
-means nothing was changed (the unit of work rolled back)."""
+means nothing was changed (the unit of work rolled back).  Imports nothing: every layer may raise them."""
 
 
 class HazardLoopError(Exception):

@@ -1,29 +1,20 @@
-"""`hazardloop report ...`, `hazardloop ledger import|export`, `hazardloop hazard merge|unmerge|similar|sources|channels`.
-
-Thin: parse, call hazardloop.intake, print.  Lists and JSON never carry a
-reporter's identity; `report show --reveal` does, for the accepting role only,
-and that read is audited.
-"""
+"""`hazardloop report`: public reports (举报), from submission to reward payment."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from hazardloop.clihelp import console, err_console, print_json, unit_of_work
+from hazardloop.cli.hazard import print_candidates
+from hazardloop.cli.output import Actor, Json, console, print_json, unit_of_work
 from hazardloop.config import clock
-from hazardloop.intake import excel, merge as merging, reports
+from hazardloop.intake import reports
 from hazardloop.states import ledger
 from hazardloop.states import report_machine as rm
 
 report_app = typer.Typer(help="群众举报：登记、受理、核查、反馈、奖励（举报人身份加密保密）", no_args_is_help=True)
-ledger_app = typer.Typer(help="隐患台账 Excel：导入明细表、导出", no_args_is_help=True)
-
-Actor = Annotated[str, typer.Option("--actor", help="操作人用户名")]
-Json = Annotated[bool, typer.Option("--json", help="以 JSON 输出")]
 
 
 def _done(r, verb: str, json_out: bool) -> None:  # noqa: ANN001
@@ -116,30 +107,7 @@ def report_verify(
     _done(out.report, "已作出核查结论", False)
     if out.hazard:
         console.print(f"{'已新建' if out.created else '已关联'}隐患 {out.hazard.code}（渠道：群众举报查实）", highlight=False)
-    _print_candidates(out.candidates, out.hazard.code if out.hazard else "")
-
-
-def _print_candidates(cands: list[merging.Candidate], code: str) -> None:
-    if not cands:
-        return
-    table = Table(title=f"同一企业的相似隐患（可能重复；合并：hazardloop hazard merge 保留编号 {code} --actor ...）")
-    for col in ("编号", "名称", "部位", "状态", "渠道", "相似度"):
-        table.add_column(col)
-    for c in cands:
-        d = c.as_dict()
-        table.add_row(d["code"], d["title"][:30], d["location"] or "", d["state"], d["channel"], f"{d['score']:.2f}")
-    console.print(table)
-
-
-def print_duplicates(found: list[dict]) -> None:
-    """After `hazard report`: the similar hazards at the same enterprise and how to merge (nothing if none)."""
-    if not found:
-        return
-    console.print("同一企业有相似的隐患（可能重复）：", highlight=False)
-    for d in found:
-        console.print(f"  {d['code']}  {d['state_name']}（{d['state']}）  相似度 {d['score']:.2f}  {d['title']}",
-                      highlight=False, markup=False, soft_wrap=True)
-        console.print(f"    合并：{d['merge_command']}", highlight=False, markup=False, soft_wrap=True)
+    print_candidates(out.candidates, out.hazard.code if out.hazard else "")
 
 
 @report_app.command("feedback")
@@ -249,128 +217,5 @@ def report_diagram() -> None:
     typer.echo(rm.mermaid(), nl=False)
 
 
-# --- ledger import / export ----------------------------------------------------------------------
-
-
-@ledger_app.command("import")
-def ledger_import(
-    file: Path, actor: Actor,
-    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="只导入校验通过的行")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="只校验，不导入")] = False,
-    json_out: Json = False,
-) -> None:
-    """导入《重大事故隐患排查及整改情况明细表》（.xlsx）：先逐行校验，全部通过才导入。"""
-    try:
-        with unit_of_work() as s:
-            result = excel.import_sheet(s, ledger.get_user(s, actor), file, skip_invalid=skip_invalid, dry_run=dry_run)
-    except excel.ImportRejected as exc:
-        if json_out:
-            print_json({"imported": False, "problems": [p.__dict__ for p in exc.problems]})
-        err_console.print(str(exc), highlight=False)
-        raise typer.Exit(1) from None
-    if json_out:
-        print_json({"imported": not dry_run, "batch": result.batch_id, "rows": result.rows, "created": result.created,
-                    "existing": result.existing, "invalid": result.invalid,
-                    "enterprises_created": result.enterprises_created, "codes": result.created_codes,
-                    "problems": [p.__dict__ for p in result.problems]})
-    else:
-        console.print(("校验结果：" if dry_run else "导入完成：") + result.report(), highlight=False)
-
-
-@ledger_app.command("export")
-def ledger_export(
-    actor: Actor,
-    out: Annotated[Path, typer.Option("--out", help="输出文件 .xlsx")],
-    state: Annotated[Optional[str], typer.Option(help="状态")] = None,
-    region: Annotated[Optional[str], typer.Option(help="镇街区代码")] = None,
-    industry: Annotated[Optional[str], typer.Option(help="行业代码")] = None,
-    channel: Annotated[Optional[str], typer.Option(help="发现渠道")] = None,
-    level: Annotated[Optional[str], typer.Option(help="督办级别")] = None,
-    enterprise: Annotated[Optional[str], typer.Option(help="企业")] = None,
-    overdue: Annotated[bool, typer.Option("--overdue", help="只导出逾期")] = False,
-    json_out: Json = False,
-) -> None:
-    """导出隐患台账（明细表各列 + 状态、整改期限、逾期天数、督办级别、已采取督办措施）。"""
-    with unit_of_work() as s:
-        ent_id = ledger.get_enterprise(s, enterprise).id if enterprise else None
-        flt = ledger.HazardFilter(state=state, region=region, industry=industry, channel=channel, level=level,
-                                  enterprise_id=ent_id, overdue=overdue)
-        result = excel.export_sheet(s, ledger.get_user(s, actor), out, flt)
-    if json_out:
-        print_json({"file": str(result.path), "rows": result.rows, "escalations_available": result.escalations_available})
-    else:
-        console.print(result.message(), highlight=False)
-
-
-# --- hazard merge ---------------------------------------------------------------------------------
-
-
-def hazard_merge(kept: str, duplicate: str, actor: Actor,
-                 reason: Annotated[Optional[str], typer.Option(help="合并说明")] = None, json_out: Json = False) -> None:
-    """把重复隐患 DUPLICATE（须为已发现状态）合并到 KEPT：保留全部来源，可撤销。"""
-    with unit_of_work() as s:
-        rec = merging.merge(s, ledger.get_user(s, actor), kept, duplicate, reason=reason)
-        kept_h = ledger.get_hazard(s, rec.kept_id)
-        chans = merging.channels_of(s, kept_h)
-    if json_out:
-        print_json(rec.model_dump() | {"channels": chans})
-    else:
-        console.print(f"已合并（合并记录 {rec.id}）：{duplicate} → {kept_h.code}；来源渠道：{'、'.join(chans)}。"
-                      f"撤销：hazardloop hazard unmerge {rec.id}", highlight=False)
-
-
-def hazard_unmerge(merge_id: int, actor: Actor,
-                   reason: Annotated[Optional[str], typer.Option(help="撤销理由")] = None, json_out: Json = False) -> None:
-    """撤销一次合并：来源归还，重复隐患恢复为已发现。"""
-    with unit_of_work() as s:
-        rec = merging.unmerge(s, ledger.get_user(s, actor), merge_id, reason=reason)
-    if json_out:
-        print_json(rec.model_dump())
-    else:
-        console.print(f"已撤销合并记录 {rec.id}。", highlight=False)
-
-
-def hazard_similar(hazard: str, json_out: Json = False) -> None:
-    """同一企业中描述和部位相似的隐患（可能重复）。"""
-    with unit_of_work() as s:
-        cands = merging.candidates_for(s, hazard)
-        code = ledger.get_hazard(s, hazard).code
-    if json_out:
-        print_json([c.as_dict() for c in cands])
-    elif cands:
-        _print_candidates(cands, code)
-    else:
-        console.print("没有相似的隐患。")
-
-
-def hazard_sources(hazard: str, json_out: Json = False) -> None:
-    """一条隐患的全部来源（渠道）。"""
-    with unit_of_work() as s:
-        rows = merging.sources_of(s, ledger.get_hazard(s, hazard))
-    if json_out:
-        print_json(rows)
-        return
-    for r in rows:
-        console.print(f"{r['channel']}\t{r['kind']}\t{r['ref']}", highlight=False)
-
-
-def hazard_channels(include_dismissed: Annotated[bool, typer.Option("--include-dismissed")] = False,
-                    json_out: Json = False) -> None:
-    """按发现渠道统计隐患数（一条隐患经多个渠道发现的，每个渠道各计一次，总数只计一次）。"""
-    with unit_of_work() as s:
-        counts = merging.channel_counts(s, include_dismissed=include_dismissed)
-    if json_out:
-        print_json(counts)
-    else:
-        console.print("，".join(f"{k} {v}" for k, v in counts.items()), highlight=False)
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
-    app.add_typer(ledger_app, name="ledger")
-    hazard_app = next(g.typer_instance for g in app.registered_groups if g.name == "hazard")
-    hazard_app.command("merge")(hazard_merge)
-    hazard_app.command("unmerge")(hazard_unmerge)
-    hazard_app.command("similar")(hazard_similar)
-    hazard_app.command("sources")(hazard_sources)
-    hazard_app.command("channels")(hazard_channels)

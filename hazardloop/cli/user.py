@@ -1,4 +1,4 @@
-"""`hazardloop web` (the console alone) and `hazardloop user add|passwd|disable|token`."""
+"""`hazardloop user`: sign-ins for the console and the API."""
 
 from __future__ import annotations
 
@@ -8,15 +8,18 @@ from typing import Annotated, Optional
 import typer
 from sqlmodel import select
 
-from hazardloop.clihelp import console, db_url, fail, print_json, unit_of_work
-from hazardloop.models.errors import ValidationError
+from hazardloop.cli.output import console, fail, print_json, unit_of_work
+from hazardloop.errors import ValidationError
 from hazardloop.models.tables import AppUser
 from hazardloop.states import ledger
 from hazardloop.states.roles import ROLE_NAMES, Role
 
 user_app = typer.Typer(help="网页/接口登录账户：创建、改密码、停用、签发 API 令牌", no_args_is_help=True)
 
+
 Password = Annotated[Optional[str], typer.Option("--password", help="新密码（不给则交互输入；也可用 --password-stdin）")]
+
+
 PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="从标准输入读一行作为密码")]
 
 
@@ -110,25 +113,5 @@ def user_token(username: Annotated[str, typer.Argument(help="用户名（系统�
     typer.echo(token)
 
 
-def web(host: Annotated[str, typer.Option("--host", help="监听地址")] = "127.0.0.1",
-        port: Annotated[int, typer.Option("--port", help="端口")] = 8000,
-        demo_accounts: Annotated[bool, typer.Option("--demo-accounts/--no-demo-accounts",
-                                                    help="为每个角色准备演示登录并打印")] = False) -> None:
-    """只启动网页控制台（不运行定时任务）。"""
-    from hazardloop.models.db import get_engine
-    from hazardloop.models.migrate import init_database
-    from hazardloop.web import server
-
-    init_database(get_engine(db_url()))
-    if demo_accounts:
-        with unit_of_work() as s:
-            accounts = server.ensure_demo_accounts(s)
-        for role, username, password in accounts:
-            console.print(f"  {ROLE_NAMES[Role(role)]}：{username} / {password or '（已修改，不显示）'}")
-    console.print(f"网页控制台：{server.url_of(host, port)}   API 文档：{server.url_of(host, port)}api/v1/docs")
-    server.run(host, port, db_url())
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(user_app, name="user")
-    app.command("web")(web)

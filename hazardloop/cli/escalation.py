@@ -1,4 +1,4 @@
-"""Commands of the escalation feature: sweep, escalation approve|decline|list|policy, document show|list, serve."""
+"""`hazardloop sweep` and `hazardloop escalation`: the hazard ladder."""
 
 from __future__ import annotations
 
@@ -9,19 +9,14 @@ import typer
 from rich.table import Table
 from sqlmodel import select
 
-from hazardloop.clihelp import console, db_url, engine, fail, parse_date, print_json, unit_of_work, write_document
+from hazardloop.cli.output import Json, console, db_url, fail, parse_date, print_json, unit_of_work
+from hazardloop.cli.output import OfficeActor as Actor
 from hazardloop.config.escalation import KINDS, PolicyError, load_policy
-from hazardloop.models.errors import NotFound
+from hazardloop.escalation import hazards as esc
 from hazardloop.models.escalation import Document, EscalationStep
-from hazardloop.notifications import documents
-from hazardloop.notifications import escalation as esc
 from hazardloop.states import ledger
 
 escalation_app = typer.Typer(help="督查督办：待审批事项、审批曝光、督办规则", no_args_is_help=True)
-document_app = typer.Typer(help="公文：按文号查看原文", no_args_is_help=True)
-
-Json = Annotated[bool, typer.Option("--json", help="以 JSON 输出")]
-Actor = Annotated[str, typer.Option("--actor", help="操作人用户名（市安委办）")]
 
 
 def sweep(
@@ -140,96 +135,6 @@ def escalation_policy(file: Annotated[Optional[Path], typer.Option("--file", hel
                       highlight=False)
 
 
-@document_app.command("show")
-def document_show(number: Annotated[str, typer.Argument(help="文号，如 肥安办函〔2026〕12号")],
-                  html: Annotated[bool, typer.Option("--html", help="输出 HTML 原文（默认纯文本）")] = False) -> None:
-    """按文号输出公文原文（出具时存储的字节，逐字节一致；哈希不符则报错）。隐患督办公文、通报和
-    落后单位督办公文共用文号序列，都可按文号查看。"""
-    from hazardloop.reports import lagging
-
-    with unit_of_work() as s:
-        try:
-            doc = documents.get_document(s, number)
-        except NotFound:
-            try:  # a lagging unit's 函告/通报/约谈/曝光 is stored in its own table
-                doc = lagging.get_document(s, number)
-            except NotFound:
-                raise NotFound(f"没有文号为 {number} 的公文（见 hazardloop document list、hazardloop lagging list）。")
-    write_document(doc, html)
-
-
-@document_app.command("list")
-def document_list(
-    hazard: Annotated[Optional[str], typer.Option(help="隐患编号")] = None,
-    year: Annotated[Optional[int], typer.Option(help="年度")] = None,
-    limit: Annotated[int, typer.Option(help="最多条数")] = 200,
-    json_out: Json = False,
-) -> None:
-    """已出具的公文（文号、标题、隐患、日期、SHA-256）。"""
-    with unit_of_work() as s:
-        stmt = select(Document.id, Document.number, Document.title, Document.hazard_id, Document.step,
-                      Document.issue_date, Document.sha256)
-        if hazard:
-            stmt = stmt.where(Document.hazard_id == ledger.get_hazard(s, hazard).id)
-        if year:
-            stmt = stmt.where(Document.year == year)
-        rows = [dict(r._mapping) for r in s.execute(stmt.order_by(Document.id.desc()).limit(limit)).all()]
-    if json_out:
-        print_json(rows)
-        return
-    table = Table(title=f"公文（{len(rows)} 份）")
-    for col in ("文号", "标题", "隐患", "日期", "SHA-256"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["number"], r["title"], "—" if r["hazard_id"] is None else str(r["hazard_id"]), str(r["issue_date"]), r["sha256"][:16])
-    console.print(table)
-
-
-def serve(
-    host: Annotated[str, typer.Option(help="Prefect 服务器监听地址（默认仅本机）")] = "127.0.0.1",
-    port: Annotated[Optional[int], typer.Option(help="Prefect 服务器端口（默认自动选择空闲端口）")] = None,
-    ui: Annotated[bool, typer.Option("--ui/--no-ui", help="是否启用 Prefect 网页界面")] = True,
-    web: Annotated[bool, typer.Option("--web/--no-web", help="是否同时提供网页控制台")] = True,
-    web_host: Annotated[str, typer.Option("--web-host", help="网页控制台监听地址")] = "127.0.0.1",
-    web_port: Annotated[int, typer.Option("--web-port", help="网页控制台端口")] = 8000,
-) -> None:
-    """在本机运行引擎：网页控制台 + Prefect 服务器（数据在数据目录下），按计划运行督办扫描、通知投递等流程；Ctrl-C 停止。"""
-    import os
-
-    from hazardloop.flows.serve import serve as run_serve
-    from hazardloop.models.migrate import init_database
-
-    init_database(engine())
-    if db_url():
-        os.environ["HAZARDLOOP_DATABASE_URL"] = db_url()  # flow runs are subprocesses: give them the database
-    console_server = _start_console(web_host, web_port) if web else None
-    try:
-        code = run_serve(host=host, port=port, ui=ui, echo=lambda m: console.print(m, highlight=False))
-    finally:
-        if console_server is not None:
-            console_server.stop()
-            console.print("网页控制台已停止。")
-    raise typer.Exit(code)
-
-
-def _start_console(host: str, port: int):  # noqa: ANN202
-    """The web console in a thread beside the schedules, with a demo sign-in per role printed."""
-    from hazardloop.models.db import session_scope
-    from hazardloop.states.roles import ROLE_NAMES, Role
-    from hazardloop.web.server import ensure_demo_accounts, start_background
-
-    with session_scope(db_url()) as session:
-        accounts = ensure_demo_accounts(session)
-    background = start_background(host, port, db_url())
-    console.print(f"网页控制台：{background.url}", highlight=False)
-    for role, username, password in accounts:
-        shown = password if password else "（已修改，不再显示）"
-        console.print(f"  演示账号 {ROLE_NAMES.get(Role(role), role)}：{username} / {shown}", highlight=False)
-    return background
-
-
 def register(app: typer.Typer) -> None:
     app.command("sweep")(sweep)
-    app.command("serve")(serve)
     app.add_typer(escalation_app, name="escalation")
-    app.add_typer(document_app, name="document")

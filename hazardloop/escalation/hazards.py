@@ -1,9 +1,10 @@
-"""The escalation sweep (督查督办): late hazards climb the ladder, documents are issued.
+"""The hazard ladder (督查督办): late hazards climb it, documents are issued.
 
 Plain functions; the Prefect flows, the CLI and the demo call them.
 
 - A deadline cycle (escalation_cycle) starts when a hazard gets a deadline (plan,
-  approved extension, rejection with a new deadline): the listener below writes
+  approved extension, rejection with a new deadline): `on_domain_event`, which
+  bootstrap subscribes to the ledger's events, writes
   it in the same transaction, with the policy in force then (snapshot by
   version).  The sweep also starts cycles it finds missing (data imported
   without the listener), with the policy in force at that sweep.
@@ -41,18 +42,18 @@ from hazardloop.config.escalation import KINDS, STAGES, Policy, Step, load_polic
 from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
 from hazardloop.models.db import insert_or_skip
-from hazardloop.models.errors import NotFound, ValidationError
+from hazardloop.errors import NotFound, ValidationError
 from hazardloop.models.escalation import EscalationCycle, EscalationPolicy, EscalationStep
 from hazardloop.models.tables import Department, Enterprise, Hazard, Region, Standard
-from hazardloop.notifications import documents, outbox, recipients
+from hazardloop.escalation import documents, ladder
+from hazardloop.notifications import outbox, recipients
 from hazardloop.states import guards
-from hazardloop.states.errors import MissingData
-from hazardloop.states.events import DomainEvent, subscribe
-from hazardloop.states.roles import LEVELS, Role
+from hazardloop.states.events import DomainEvent
+from hazardloop.states.roles import LEVELS
 
 log = logging.getLogger("hazardloop.escalation")
 
-SYSTEM_ACTOR = "system"
+SYSTEM_ACTOR = ladder.SYSTEM_ACTOR
 EVENT = "escalation"
 ACTIVE_STATE = "rectifying"
 ENDED_STATES = ("closed", "dismissed")
@@ -154,8 +155,7 @@ def start_cycle(session: Session, hazard: Hazard, policy: Policy | None = None) 
     return bool(rows)
 
 
-@subscribe
-def _on_domain_event(session: Session, event: DomainEvent) -> None:
+def on_domain_event(session: Session, event: DomainEvent) -> None:
     # A new deadline starts a new cycle, in the same transaction as the ledger change.
     if event.name not in ("plan_accepted", "extension_decided", "rejected"):
         return
@@ -647,8 +647,7 @@ def approve_step(session: Session, actor, step_id: int, *, as_of: date | None = 
     row = session.execute(select(EscalationStep).where(EscalationStep.id == step_id).with_for_update()).scalar_one_or_none()
     if row is None:
         raise NotFound(f"没有编号为 {step_id} 的督办事项。")
-    if row.status != "proposed":
-        raise ValidationError(f"督办事项 {step_id} 当前为“{STATUS_NAMES.get(row.status, row.status)}”，不是待审批。")
+    ladder.need_proposed(row, f"督办事项 {step_id}")
     hazard = session.get(Hazard, row.hazard_id)
     if hazard.state != ACTIVE_STATE or hazard.cycle != row.cycle:
         raise ValidationError(f"隐患 {hazard.code} 已不在该督办周期的整改中（当前状态：{hazard.state}），"
@@ -658,8 +657,7 @@ def approve_step(session: Session, actor, step_id: int, *, as_of: date | None = 
     policy = Policy.from_dict(session.get(EscalationPolicy, cycle.policy_version).body)
     step = policy.step(row.step)
     day = _as_of(as_of)
-    serial = documents.allocate(session, step.doc_type, day.year, 1)
-    number = documents.format_number(get_settings().doc_prefix, step.doc_type, day.year, serial)
+    serial, number = ladder.number_one(session, step.doc_type, day)
     ent = session.get(Enterprise, hazard.enterprise_id)
     ctx = document_context(_Refs(session), hazard, ent, step, clock.local_date(cycle.deadline), day, number)
     html, text = documents.render(step.template, ctx)
@@ -668,9 +666,7 @@ def approve_step(session: Session, actor, step_id: int, *, as_of: date | None = 
                                  title=ctx["title"], step_id=row.id, hazard_id=hazard.id, cycle=row.cycle,
                                  step=step.code, issue_date=day, html=html, text=text, issued_at=now)
     doc_id = documents.store(session, [doc])[row.id]
-    row.status, row.decided_by, row.decided_at = "approved", actor.username, now
-    session.add(row)
-    session.flush()
+    ladder.mark_decided(session, row, actor, "approved")
     outbox.enqueue(session, event=EVENT, hazard_id=hazard.id, cycle=row.cycle, step=step.code,
                    recipients=recipients.resolve(session, hazard, list(step.recipients + step.copy)),
                    subject=f"{step.name}：{number}", body=text, document_id=doc_id)
@@ -684,23 +680,18 @@ def approve_step(session: Session, actor, step_id: int, *, as_of: date | None = 
 
 def decline_step(session: Session, actor, step_id: int, *, reason: str | None) -> EscalationStep:  # noqa: ANN001
     _need_committee(actor, "不予批准督办措施")
-    if not reason or not reason.strip():
-        raise MissingData("不予批准须说明理由（--reason）。")
+    reason = ladder.need_reason(reason)
     row = session.execute(select(EscalationStep).where(EscalationStep.id == step_id).with_for_update()).scalar_one_or_none()
     if row is None:
         raise NotFound(f"没有编号为 {step_id} 的督办事项。")
-    if row.status != "proposed":
-        raise ValidationError(f"督办事项 {step_id} 当前为“{STATUS_NAMES.get(row.status, row.status)}”，不是待审批。")
-    row.status, row.decided_by, row.decided_at, row.decision_reason = (
-        "declined", actor.username, clock.utcnow(), reason.strip())
-    session.add(row)
-    session.flush()
+    ladder.need_proposed(row, f"督办事项 {step_id}")
+    ladder.mark_decided(session, row, actor, "declined", reason)
     audit.append(session, actor=actor.username, action="escalation_declined", hazard_id=row.hazard_id,
-                 after={"step": row.step, "cycle": row.cycle, "step_id": row.id}, reason=reason.strip())
+                 after={"step": row.step, "cycle": row.cycle, "step_id": row.id}, reason=reason)
     return row
 
 
-STATUS_NAMES = {"issued": "已发出", "proposed": "待审批", "approved": "已批准并发出", "declined": "不予批准"}
+STATUS_NAMES = ladder.STATUS_NAMES
 
 
 # --- for the demo ---------------------------------------------------------------------------
@@ -732,5 +723,5 @@ def is_sweep_day(day: date | None = None) -> bool:
     return calendar.is_workday(_as_of(day))
 
 
-__all__ = ["sweep", "SweepResult", "start_cycle", "approve_step", "decline_step", "run_sweeps",
+__all__ = ["sweep", "SweepResult", "start_cycle", "on_domain_event", "approve_step", "decline_step", "run_sweeps",
            "check_stage_timeouts", "factory_for", "ladder_dates", "is_sweep_day", "STATUS_NAMES"]

@@ -1,4 +1,4 @@
-"""`hazardloop outbox list|show|retry|dispatch|routes` — the notification outbox by hand."""
+"""`hazardloop outbox`: the notification outbox."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import typer
 from rich.table import Table
 
 import hazardloop.notifications  # noqa: F401  (subscribes the lifecycle notices for this process)
-from hazardloop.clihelp import console, db_url, print_json, unit_of_work
+from hazardloop.cli.output import Json, console, db_url, print_json, unit_of_work
 from hazardloop.config import clock
 from hazardloop.notifications import admin
 from hazardloop.notifications.routes import load_routes
 
 outbox_app = typer.Typer(help="通知发件箱：查看、重发、投递", no_args_is_help=True)
-Json = Annotated[bool, typer.Option("--json", help="以 JSON 输出")]
 
 
 def _local(value) -> str:  # noqa: ANN001

@@ -7,17 +7,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from sqlmodel import Session
 
+from hazardloop.errors import HazardLoopError
 from hazardloop.models.db import get_engine, session_scope
-from hazardloop.models.errors import HazardLoopError
 
 console = Console()
+
+
 err_console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines (greppable)
+
 
 STATE: dict[str, Any] = {"db": None}
 
@@ -58,7 +62,7 @@ def fail(error: HazardLoopError | str, code: int = 1) -> None:
 
 def write_document(doc: Any, html: bool) -> None:
     """Print an issued document's stored bytes as they are (HTML or text); a hash mismatch exits 1."""
-    from hazardloop.notifications.documents import stored_body
+    from hazardloop.escalation.documents import stored_body
 
     try:
         body = stored_body(doc, html)
@@ -67,3 +71,37 @@ def write_document(doc: Any, html: bool) -> None:
     sys.stdout.flush()
     sys.stdout.buffer.write(body.encode("utf-8"))
     sys.stdout.buffer.flush()
+
+
+Actor = Annotated[str, typer.Option("--actor", help="操作人用户名")]
+OfficeActor = Annotated[str, typer.Option("--actor", help="操作人用户名（市安委办）")]
+
+
+Json = Annotated[bool, typer.Option("--json", help="以 JSON 输出")]
+
+def read_only():  # noqa: ANN201
+    """A unit of work that only reads (no write lock on SQLite)."""
+    from hazardloop.models.db import session_scope
+
+    return session_scope(db_url(), write=False)
+
+
+def print_wide(table: Table) -> None:
+    # Rows of Chinese names do not fit 80 cells (the width rich assumes for a pipe): print wide.
+    Console(width=max(console.width, 160), soft_wrap=False).print(table)
+
+
+def parse_month(value: Optional[str]) -> str:
+    from hazardloop.config import clock
+
+    if value is None:
+        today = clock.today()
+        return f"{today.year}-{today.month:02d}"
+    from hazardloop.config.calendar import month_bounds
+    from hazardloop.errors import ValidationError
+
+    try:
+        first, _ = month_bounds(value.strip())
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--month") from None
+    return f"{first.year}-{first.month:02d}"

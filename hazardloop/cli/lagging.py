@@ -1,4 +1,4 @@
-"""Commands of the lagging-unit ladder: lagging run|list|approve|decline|show|policy."""
+"""`hazardloop lagging`: regions and departments that lag, and their ladder."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from hazardloop.clihelp import console, print_json, unit_of_work, write_document
+from hazardloop.cli.output import Json, console, print_json, unit_of_work, write_document
+from hazardloop.cli.output import OfficeActor as Actor
 from hazardloop.config.lagging import STEP_KINDS, UNIT_KINDS
+from hazardloop.escalation import units
 from hazardloop.reports import lagging
 from hazardloop.states import ledger
 
 lagging_app = typer.Typer(help="落后单位督办：镇街区、行业监管部门按月考核，函告 → 通报 → 约谈 → 曝光",
                           no_args_is_help=True)
-
-Json = Annotated[bool, typer.Option("--json", help="以 JSON 输出")]
-Actor = Annotated[str, typer.Option("--actor", help="操作人用户名（市安委办）")]
 
 
 def _month(value: str | None, option: str = "--month") -> str | None:
@@ -65,7 +64,7 @@ def run_cmd(
             steps.add_column(col)
         for it in result.steps:
             steps.add_row(str(it["step_id"]), it["unit_name"], str(it["cycle"]), it["name"],
-                          lagging.STATUS_NAMES.get(it["status"], it["status"]), it["number"] or "")
+                          units.STATUS_NAMES.get(it["status"], it["status"]), it["number"] or "")
         console.print(steps)
     console.print(f"{head}公文 {result.documents} 份，待审批 {result.proposed} 项，通知 {result.notifications} 条。",
                   highlight=False)
@@ -79,10 +78,10 @@ def list_cmd(
 ) -> None:
     """落后单位督办事项（每个单位每轮每步一行）。"""
     m = _month(month)
-    if status and status not in lagging.STATUS_NAMES:
-        raise typer.BadParameter(f"可选：{'、'.join(lagging.STATUS_NAMES)}", param_hint="--status")
+    if status and status not in units.STATUS_NAMES:
+        raise typer.BadParameter(f"可选：{'、'.join(units.STATUS_NAMES)}", param_hint="--status")
     with unit_of_work() as s:
-        rows = lagging.list_steps(s, m, status)
+        rows = units.list_steps(s, m, status)
     if json_out:
         print_json(rows)
         return
@@ -102,7 +101,7 @@ def approve_cmd(step_id: int, actor: Actor,
                 json_out: Json = False) -> None:
     """市安委办批准曝光落后单位：出具公文、编文号并通知。"""
     with unit_of_work() as s:
-        row, doc = lagging.approve(s, ledger.get_user(s, actor), step_id, reason=reason)
+        row, doc = units.approve(s, ledger.get_user(s, actor), step_id, reason=reason)
         out = {"step_id": row.id, "status": row.status, "number": doc.number, "sha256": doc.sha256}
     if json_out:
         print_json(out)
@@ -116,7 +115,7 @@ def decline_cmd(step_id: int, actor: Actor,
                 json_out: Json = False) -> None:
     """不予批准曝光落后单位（须说明理由）。"""
     with unit_of_work() as s:
-        row = lagging.decline(s, ledger.get_user(s, actor), step_id, reason=reason)
+        row = units.decline(s, ledger.get_user(s, actor), step_id, reason=reason)
         out = {"step_id": row.id, "status": row.status, "reason": row.decision_reason}
     if json_out:
         print_json(out)
@@ -129,7 +128,7 @@ def show_cmd(number: Annotated[str, typer.Argument(help="文号，如 肥安办�
              html: Annotated[bool, typer.Option("--html", help="输出 HTML 原文（默认纯文本）")] = False) -> None:
     """按文号输出落后单位督办公文的原文（存储的字节；哈希不符则报错）。"""
     with unit_of_work() as s:
-        doc = lagging.get_document(s, number)
+        doc = units.get_document(s, number)
     write_document(doc, html)
 
 

@@ -1,0 +1,79 @@
+"""`hazardloop audit`: the trail, queried and verified."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+from sqlmodel import select
+
+from hazardloop.cli.output import Json, console, parse_date, print_json, unit_of_work
+from hazardloop.config import clock
+from hazardloop.models import audit
+from hazardloop.models.tables import AuditEvent
+from hazardloop.states import ledger
+
+audit_app = typer.Typer(help="审计记录：查询与完整性校验", no_args_is_help=True)
+
+
+def event_dict(e: AuditEvent) -> dict[str, Any]:
+    return e.model_dump()
+
+
+def print_events(events: list[AuditEvent]) -> None:
+    table = Table(title="审计记录")
+    for col in ("序号", "时间（北京）", "操作人", "动作", "隐患", "变更", "理由"):
+        table.add_column(col)
+    for e in events:
+        change = ", ".join(f"{k}: {(e.before or {}).get(k, '')}→{v}" for k, v in (e.after or {}).items()
+                           if k in ("state", "deadline", "cycle"))
+        table.add_row(str(e.seq), clock.to_local(e.ts).strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action,
+                      str(e.hazard_id or ""), change, e.reason or "")
+    console.print(table)
+
+
+@audit_app.command("log")
+def audit_log(
+    hazard: Annotated[Optional[str], typer.Option(help="隐患编号")] = None,
+    actor: Annotated[Optional[str], typer.Option(help="操作人")] = None,
+    since: Annotated[Optional[str], typer.Option(help="起始日期 YYYY-MM-DD（北京时间）")] = None,
+    limit: Annotated[int, typer.Option(help="最多条数")] = 500,
+    json_out: Json = False,
+) -> None:
+    """查询审计记录。"""
+    start = parse_date(since, "--since")
+    with unit_of_work() as s:
+        stmt = select(AuditEvent)
+        if hazard:
+            stmt = stmt.where(AuditEvent.hazard_id == ledger.get_hazard(s, hazard).id)
+        if actor:
+            stmt = stmt.where(AuditEvent.actor == actor)
+        if start:
+            from datetime import datetime, time
+
+            stmt = stmt.where(AuditEvent.ts >= datetime.combine(start, time(0), tzinfo=clock.SHANGHAI))
+        events = s.exec(stmt.order_by(AuditEvent.seq).limit(limit)).all()
+    if json_out:
+        print_json([event_dict(e) for e in events])
+    else:
+        print_events(events)
+
+
+@audit_app.command("verify")
+def audit_verify(json_out: Json = False) -> None:
+    """重新计算哈希链，指出第一条不符的记录。"""
+    with unit_of_work() as s:
+        result = audit.verify(s)
+    if json_out:
+        print_json(result.__dict__ | {"message": result.message()})
+    elif result.ok:
+        console.print(f"[green]{result.message()}[/]")
+    else:
+        console.print(f"[bold red]{result.message()}[/]")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")

@@ -1,0 +1,66 @@
+"""`hazardloop document`: every issued 公文, by 文号."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+from sqlmodel import select
+
+from hazardloop.cli.output import Json, console, print_json, unit_of_work, write_document
+from hazardloop.errors import NotFound
+from hazardloop.escalation import documents
+from hazardloop.models.escalation import Document
+from hazardloop.states import ledger
+
+document_app = typer.Typer(help="公文：按文号查看原文", no_args_is_help=True)
+
+
+@document_app.command("show")
+def document_show(number: Annotated[str, typer.Argument(help="文号，如 肥安办函〔2026〕12号")],
+                  html: Annotated[bool, typer.Option("--html", help="输出 HTML 原文（默认纯文本）")] = False) -> None:
+    """按文号输出公文原文（出具时存储的字节，逐字节一致；哈希不符则报错）。隐患督办公文、通报和
+    落后单位督办公文共用文号序列，都可按文号查看。"""
+    from hazardloop.escalation import units
+
+    with unit_of_work() as s:
+        try:
+            doc = documents.get_document(s, number)
+        except NotFound:
+            try:  # a lagging unit's 函告/通报/约谈/曝光 is stored in its own table
+                doc = units.get_document(s, number)
+            except NotFound:
+                raise NotFound(f"没有文号为 {number} 的公文（见 hazardloop document list、hazardloop lagging list）。")
+    write_document(doc, html)
+
+
+@document_app.command("list")
+def document_list(
+    hazard: Annotated[Optional[str], typer.Option(help="隐患编号")] = None,
+    year: Annotated[Optional[int], typer.Option(help="年度")] = None,
+    limit: Annotated[int, typer.Option(help="最多条数")] = 200,
+    json_out: Json = False,
+) -> None:
+    """已出具的公文（文号、标题、隐患、日期、SHA-256）。"""
+    with unit_of_work() as s:
+        stmt = select(Document.id, Document.number, Document.title, Document.hazard_id, Document.step,
+                      Document.issue_date, Document.sha256)
+        if hazard:
+            stmt = stmt.where(Document.hazard_id == ledger.get_hazard(s, hazard).id)
+        if year:
+            stmt = stmt.where(Document.year == year)
+        rows = [dict(r._mapping) for r in s.execute(stmt.order_by(Document.id.desc()).limit(limit)).all()]
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title=f"公文（{len(rows)} 份）")
+    for col in ("文号", "标题", "隐患", "日期", "SHA-256"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["number"], r["title"], "—" if r["hazard_id"] is None else str(r["hazard_id"]), str(r["issue_date"]), r["sha256"][:16])
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(document_app, name="document")

@@ -1,0 +1,141 @@
+"""The one table of Chinese labels: every word a person reads for a stored code.
+
+Storage and --json keep the English codes; the CLI, the web pages, the Excel sheets
+and the documents take the names from here, so a wording change is one edit and no
+screen shows a code.  `label(table, code)` falls back to the code itself, so a new
+code is visible (and a test can find it) rather than blank.
+"""
+
+from __future__ import annotations
+
+ROLES = {
+    "enterprise": "企业安全管理人员",
+    "inspector": "督导检查人员",
+    "public": "群众",
+    "township": "镇街区工作人员",
+    "supervisor": "行业监管部门",
+    "committee": "市安委办",
+    "system": "系统",
+}
+
+# The hazard card's states and the triggers of its machine.
+STATES = {
+    "found": "已发现",
+    "listed": "已挂牌",
+    "rectifying": "整改中",
+    "reviewed": "待审核",
+    "closed": "已销号",
+    "dismissed": "已排除",
+}
+TRIGGERS = {
+    "confirm": "确认挂牌",
+    "dismiss": "排除",
+    "start_rectification": "提交整改方案",
+    "extend": "延期",
+    "submit": "提交整改完成",
+    "approve": "审核销号",
+    "reject": "驳回",
+    "reopen": "撤销合并恢复",
+    "close_imported": "导入历史销号",
+}
+
+CHANNELS = {
+    "self_inspection": "企业自查",
+    "inspection": "督导检查",
+    "public_report": "群众举报查实",
+    "assigned": "上级交办",
+}
+
+LEVELS = {"city": "市级", "taian": "泰安市级", "province": "省级"}
+
+PLAN_PARTS = {
+    "responsible_person": "责任人",
+    "measures": "措施",
+    "funds": "资金",
+    "deadline": "时限",
+    "emergency_plan": "预案",
+}
+
+# Public reports (举报): their own machine.
+REPORT_STATES = {
+    "received": "已收到", "accepted": "已受理", "not_accepted": "不予受理", "verifying": "核查中",
+    "verified": "已核查", "feedback_given": "已反馈", "reward_decided": "奖励已核定", "paid": "奖励已兑付",
+}
+REPORT_TRIGGERS = {
+    "accept": "受理", "decline": "不予受理", "start_verification": "开始核查", "extend_verification": "延长核查期限",
+    "verify": "核查结论", "give_feedback": "反馈举报人", "decide_reward": "核定奖励", "pay": "兑付奖励",
+}
+VERDICTS = {"true": "属实", "partly": "部分属实", "false": "不属实"}
+
+# Escalation (督查督办): kinds of step, the default steps' names (a policy file may name its
+# own; these are for codes shown without their policy), the status of a step row, the stages
+# a hazard can be stuck in, the kinds of lagging unit.
+ESCALATION_KINDS = {"reminder": "提醒", "letter": "函告", "bulletin": "通报", "interview": "约谈", "exposure": "曝光",
+                    "timeout": "环节超时提醒"}
+ESCALATION_STEPS = {
+    "reminder": "到期提醒", "notice_letter": "提示函", "warning_letter": "警示函", "supervision_letter": "督办函",
+    "bulletin": "通报", "interview": "约谈会", "exposure": "曝光",
+    "found_timeout": "未判定超时提醒", "listed_timeout": "未提交整改方案超时提醒",
+    "letter": "函告",
+}
+STEP_STATUS = {"issued": "已发出", "proposed": "待审批", "approved": "已批准并发出", "declined": "不予批准"}
+STAGES = {"found": "已发现（未判定）", "listed": "已挂牌（未提交整改方案）"}
+UNIT_KINDS = {"region": "镇街区", "department": "行业监管部门"}
+LAG_STEP_KINDS = {"letter": "函告", "bulletin": "通报", "interview": "约谈", "exposure": "曝光"}
+
+# Every audit action, as the trail shows it.  The machine's triggers are actions too.
+AUDIT_ACTIONS = {
+    **TRIGGERS,
+    "report": "上报隐患",
+    "reject": "驳回整改",
+    "extend": "批准延期",
+    "evidence": "上传整改材料",
+    "extension_requested": "申请延期",
+    "extension_denied": "不批准延期",
+    "edit": "修改隐患信息",
+    "merge": "合并重复隐患",
+    "unmerge": "撤销合并",
+    "enterprise_upsert": "登记企业",
+    "user_upsert": "登记用户",
+    "ledger_import": "导入明细表",
+    "ledger_export": "导出明细表",
+    "inspection_recorded": "记录主要负责人带队检查",
+    "bulletin_issued": "签发月通报",
+    "escalation_issued": "出具督办措施",
+    "escalation_proposed": "提请审批督办措施",
+    "escalation_approved": "批准曝光",
+    "escalation_declined": "不予批准曝光",
+    "stage_timeout": "环节超时提醒",
+    "lag_evaluated": "落后单位月度考核",
+    "lag_step_issued": "落后单位督办",
+    "lag_step_proposed": "提请审批落后单位曝光",
+    "lag_step_approved": "批准曝光落后单位",
+    "lag_step_declined": "不予批准曝光落后单位",
+    "report_submit": "登记举报",
+    "report_accept": "受理",
+    "report_decline": "不予受理",
+    "report_start_verification": "开始核查",
+    "report_extend_verification": "延长核查期限",
+    "report_verify": "核查结论",
+    "report_link": "关联隐患",
+    "report_give_feedback": "反馈举报人",
+    "report_decide_reward": "核定奖励",
+    "report_pay": "兑付奖励",
+    "report_identity_read": "查看举报人身份",
+    "report_sweep": "举报核查期限检查",
+}
+
+TABLES: dict[str, dict[str, str]] = {
+    "role": ROLES, "state": STATES, "trigger": TRIGGERS, "channel": CHANNELS, "level": LEVELS,
+    "plan_part": PLAN_PARTS, "report_state": REPORT_STATES, "report_trigger": REPORT_TRIGGERS,
+    "verdict": VERDICTS, "escalation_kind": ESCALATION_KINDS, "escalation_step": ESCALATION_STEPS,
+    "step_status": STEP_STATUS, "stage": STAGES, "unit_kind": UNIT_KINDS, "lag_step_kind": LAG_STEP_KINDS,
+    "audit_action": AUDIT_ACTIONS,
+}
+
+
+def label(table: str, code: str | None) -> str:
+    """The Chinese name of `code` in `table` (the code itself when unknown; '' for None)."""
+    if code is None:
+        return ""
+    return TABLES[table].get(str(code), str(code))
