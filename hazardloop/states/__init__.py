@@ -1,0 +1,1 @@
+"""The lifecycle machines, their guards and roles, the ledger functions, domain events."""
