@@ -183,3 +183,39 @@ def compute_reward(rule: str | None = None, *, kind: str = "major", fine: Any = 
         basis = f"依据{title}（{source}）：一般事故隐患奖励 {o['min']}–{o['max']} 元，核定 {value} 元。"
         return RewardResult(name, title, source, kind, None, int(value), basis)
     raise RuleError(f"奖励类别必须是 major（重大隐患或违法行为）或 ordinary（一般隐患），收到 {kind}。")
+
+
+# --- names as people write them (明细表 import) --------------------------------------
+
+ALIASES_FILE = CONFIG_DIR / "reference" / "aliases.yaml"
+
+
+@lru_cache(maxsize=1)
+def aliases() -> dict[str, Any]:
+    """config/reference/aliases.yaml (or HAZARDLOOP_ALIASES_CONFIG): common names of the catalogue
+    entries, umbrella terms with their members and holding (待细分) entry, the holding region.
+    Checked here so that a broken file is one clear message, not a failure halfway through an import."""
+    path = Path(os.environ.get("HAZARDLOOP_ALIASES_CONFIG") or ALIASES_FILE)
+    doc = _load("HAZARDLOOP_ALIASES_CONFIG", str(path))
+    for section in ("industries", "regions", "departments"):
+        table = doc.get(section) or {}
+        if not isinstance(table, dict) or not all(isinstance(v, list) for v in table.values()):
+            raise RuleError(f"{path.name} 的 {section} 应为“代码: [常用名, …]”的映射。")
+        doc[section] = {str(k): [str(n) for n in v] for k, v in table.items()}
+    umbrellas = doc.get("umbrellas") or {}
+    for term, spec in umbrellas.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("members"), list) or not spec["members"]:
+            raise RuleError(f"{path.name} 的统称“{term}”需要 members（目录代码列表）。")
+        hold = spec.get("holding")
+        if not isinstance(hold, dict) or not all(hold.get(k) for k in ("code", "name", "department")):
+            raise RuleError(f"{path.name} 的统称“{term}”需要 holding: {{code, name, department}}（待细分条目）。")
+        spec["aliases"] = [str(a) for a in spec.get("aliases") or []]
+    doc["umbrellas"] = umbrellas
+    hold = doc.get("holding_region")
+    if not isinstance(hold, dict) or not hold.get("code") or not hold.get("name"):
+        raise RuleError(f"{path.name} 需要 holding_region: {{code, name}}（待确认镇街区）。")
+    hold.setdefault("kind", "holding")
+    affixes = doc.get("enterprise_affixes") or {}
+    doc["enterprise_affixes"] = {"prefixes": [str(a) for a in affixes.get("prefixes") or []],
+                                 "suffixes": [str(a) for a in affixes.get("suffixes") or []]}
+    return doc

@@ -12,6 +12,7 @@ export is a no-op.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import unicodedata
@@ -24,20 +25,25 @@ import openpyxl
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
-from sqlalchemy import inspect as sa_inspect, select as sa_select, table as sa_table, column as sa_column
+from sqlalchemy import bindparam, inspect as sa_inspect, select as sa_select, table as sa_table, column as sa_column
+from sqlalchemy.orm import class_mapper
 from sqlmodel import Session, select
 
 from hazardloop.config import clock
+from hazardloop.config.intake_rules import aliases
 from hazardloop.models import audit
+from hazardloop.models.db import connection
 from hazardloop.errors import HazardLoopError, ValidationError
 from hazardloop.models.intake import HazardSource, ImportBatch, ImportRow, PublicReport
 from hazardloop.models.orgs import credit_code_problem
 from hazardloop.models.tables import (
     AppUser, Enterprise, Hazard, Industry, RectificationPlan, Region, Standard,
 )
-from hazardloop.states import intake_guards, ledger
+from hazardloop.states import guards, intake_guards, ledger
+from hazardloop.states.events import DomainEvent, emit
+from hazardloop.states.machine import fire
 from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
-from hazardloop.intake import merge as merging
+from hazardloop.intake import matching, merge as merging
 
 SHEET_TITLE = "重大事故隐患排查及整改情况明细表"
 
@@ -65,6 +71,10 @@ OPTIONAL: list[tuple[str, str, tuple[str, ...]]] = [
     ("credit_code", "统一社会信用代码", ("信用代码", "社会信用代码")),
     ("region", "所属镇街区", ("属地", "镇街区", "所属镇街")),
 ]
+# Read on import only (to infer a new enterprise's town when a department reported it).
+IMPORT_ONLY: list[tuple[str, str, tuple[str, ...]]] = [
+    ("address", "企业地址", ("地址", "单位地址", "企业（单位）地址", "企业(单位)地址", "详细地址", "所在地址", "企业所在地")),
+]
 EXTRA: list[tuple[str, str, tuple[str, ...]]] = [
     ("code", "隐患编号", ()),
     ("channels", "发现渠道（全部来源）", ()),
@@ -75,7 +85,7 @@ EXTRA: list[tuple[str, str, tuple[str, ...]]] = [
     ("escalations", "已采取督办措施", ()),
 ]
 REQUIRED = ("enterprise_name", "description", "inspected_on")
-LABEL = {k: h for k, h, _ in COLUMNS + OPTIONAL + EXTRA}
+LABEL = {k: h for k, h, _ in COLUMNS + OPTIONAL + EXTRA + IMPORT_ONLY}
 FOOTER_PREFIXES = ("填表", "填报人", "审核人", "制表", "说明", "注:", "注：", "合计", "负责人:", "负责人：")
 WIDTHS = {"description": 50, "measures": 36, "enterprise_name": 30, "basis": 30, "clause": 22, "responsible": 20,
           "report_note": 24, "credit_code": 22, "escalations": 36, "channels": 22, "code": 16}
@@ -87,7 +97,7 @@ def norm(text: Any) -> str:
 
 
 _HEADER_INDEX: dict[str, str] = {}
-for _key, _head, _aliases in COLUMNS + OPTIONAL + EXTRA:
+for _key, _head, _aliases in COLUMNS + OPTIONAL + EXTRA + IMPORT_ONLY:
     for _name in (_head, *_aliases):
         _HEADER_INDEX[norm(_name)] = _key
 _HEADER_INDEX[norm("序号")] = "_seq"
@@ -191,6 +201,8 @@ class SheetRow:
     existing_hazard: int | None = None
     fingerprint: str = ""
     basis_code: str | None = None
+    matches: list[tuple[str, str]] = field(default_factory=list)  # (column key, what the cell was matched to)
+    follow_up: list[str] = field(default_factory=list)  # holding values the office resolves later
 
 
 @dataclass
@@ -304,32 +316,22 @@ def fingerprint(enterprise_key: str, description: str, inspected_on: date | None
     return hashlib.sha256(doc.encode("utf-8")).hexdigest()
 
 
-def _region_for(regions: dict[str, str], *names: str) -> str | None:
-    for name in names:
-        n = norm(name)
-        if not n:
-            continue
-        if n in regions:
-            return regions[n]
-        for rname, code in regions.items():
-            if n == code or (len(n) >= 2 and (rname.startswith(n) or n.startswith(rname))):
-                return code
-    return None
-
-
 def validate(session: Session, sheet: Sheet) -> list[Problem]:
-    """Check every row; fill in what import needs.  Returns every problem found."""
-    regions = {norm(r.name): r.code for r in session.exec(select(Region)).all()}
-    industries = {}
-    for i in session.exec(select(Industry)).all():
-        industries[norm(i.name)] = i.code
-        industries[norm(i.code)] = i.code
+    """Check every row; fill in what import needs.  Returns every problem found.
+
+    Names are matched as people write them (intake/matching.py, config/reference/aliases.yaml):
+    each row keeps what its cells were matched to (row.matches) and what is held for the office
+    to resolve (row.follow_up); a cell nothing matches is a problem with a suggestion."""
+    cat = matching.Catalogue(session)
     standards = [(s.code, norm(s.title), norm(s.number)) for s in session.exec(select(Standard)).all()]
     basis_cache: dict[str, str | None] = {}
-    by_code = {e.credit_code: e for e in session.exec(select(Enterprise)).all()}
-    by_name = {norm(e.name): e for e in by_code.values()}
+    enterprises = list(session.exec(select(Enterprise)).all())
+    by_code = {e.credit_code: e for e in enterprises}
+    by_name = {norm(e.name): e for e in enterprises}
+    by_core = matching.short_name_index(cat, enterprises)
     seen: dict[str, int] = {}
     planned_new: dict[str, dict[str, Any]] = {}
+    industry_cache: dict[tuple[str, str], matching.Match] = {}
     codes = sorted({norm(r.values.get("code")).upper() for r in sheet.rows} - {""})
     known_codes: dict[str, int] = {}
     for i in range(0, len(codes), 500):  # one query per 500 codes, not one per row
@@ -384,28 +386,60 @@ def validate(session: Session, sheet: Sheet) -> list[Problem]:
         if hcode in known_codes:
             row.existing_hazard = known_codes[hcode]
         # an unknown code (another system's export) is no error: the row is matched by its fingerprint
-        # the enterprise: by credit code, then by name; otherwise it will be created
+        # the enterprise: by credit code, then by name, then by its core name (石横特钢 for
+        # 山东石横特钢集团有限公司, only when one enterprise has it); otherwise it will be created
         ent = by_code.get(code) if code else None
         if ent is None and name:
             ent = by_name.get(norm(name))
+            if ent is None and not code:
+                ent = by_core.get(cat.core_name(name))
+                if ent is not None:
+                    row.matches.append(("enterprise_name", f"“{name}” → {ent.name}（{matching.HOW['short_name']}）"))
         if ent is not None:
             row.enterprise_id = ent.id
         elif name:
-            key = code or norm(name)
+            key = code or cat.core_name(name) or norm(name)
             if key in planned_new:
                 row.new_enterprise = planned_new[key]
             else:
-                industry = industries.get(norm(v.get("industry")))
-                region = _region_for(regions, text(v.get("region")), text(v.get("reporting_unit")))
-                if industry is None:
-                    add("industry", f"新企业“{name}”的行业领域“{text(v.get('industry'))}”无法识别")
-                if region is None:
-                    add("region", f"新企业“{name}”无法确定所属镇街区（请填写所属镇街区列，或上报单位写镇街区名称）")
-                if industry and region:
+                raw_ind = text(v.get("industry"))
+                ikey = (norm(raw_ind), name)
+                ind = industry_cache.get(ikey) or industry_cache.setdefault(ikey, cat.industry(raw_ind, name))
+                reg, source = cat.unit_region(v.get("region"), v.get("reporting_unit"), name, text(v.get("address")))
+                if not ind.ok:
+                    hint = ind.suggestion()
+                    add("industry", (f"新企业“{name}”的行业领域为空" if not raw_ind else
+                                     f"新企业“{name}”的行业领域“{raw_ind}”无法识别") + (f"：{hint}" if hint else ""))
+                if not reg.ok:
+                    hint = reg.suggestion()
+                    add("region", f"新企业“{name}”的所属镇街区“{text(v.get('region'))}”无法识别" + (f"：{hint}" if hint else ""))
+                if ind.ok and reg.ok:
                     planned_new[key] = row.new_enterprise = {
-                        "name": name, "credit_code": code or None, "industry_code": industry, "region_code": region}
+                        "name": name, "credit_code": code or None, "industry_code": ind.code, "region_code": reg.code,
+                        "address": text(v.get("address")) or None, "industry_match": ind, "region_match": reg,
+                        "region_source": source, "raw_industry": raw_ind}
+            spec = row.new_enterprise
+            if spec is not None:
+                ind, reg = spec["industry_match"], spec["region_match"]
+                if note := ind.note(spec["raw_industry"]):
+                    row.matches.append(("industry", note))
+                if ind.follow_up:
+                    row.follow_up.append(f"行业领域“{spec['raw_industry']}”为统称，记入{ind.name}，待细分"
+                                         f"（可选：{'、'.join(ind.suggestions)}）")
+                src_label = {"region": "所属镇街区", "reporting_unit": "上报单位", "enterprise_name": "企业名称",
+                             "address": "企业地址"}.get(spec["region_source"], "")
+                if reg.how == "holding":
+                    unit = text(v.get("reporting_unit"))
+                    row.follow_up.append(f"上报单位“{unit}”不是镇街区，企业名称和地址中也看不出镇街区："
+                                         f"记入{reg.name}，待市安委办确认")
+                elif reg.how != "exact" or spec["region_source"] not in ("region", "reporting_unit"):
+                    raw = {"region": text(v.get("region")), "reporting_unit": text(v.get("reporting_unit")),
+                           "enterprise_name": name, "address": text(v.get("address"))}.get(spec["region_source"], "")
+                    row.matches.append(("region", f"所属镇街区按{src_label}“{raw}” → {reg.name}（{matching.HOW.get(reg.how, reg.how)}）"))
         if row.inspected_on and name and desc and row.channel:
-            row.fingerprint = fingerprint(code or name, desc, row.inspected_on, row.channel)
+            # a known enterprise keys by its own name, so 石横特钢 and its full name are one fingerprint
+            ekey = code or (ent.name if ent is not None else name)
+            row.fingerprint = fingerprint(ekey, desc, row.inspected_on, row.channel)
             if row.fingerprint in seen and not row.existing_hazard:
                 row.existing_hazard = -seen[row.fingerprint]  # same as an earlier row of this sheet
             seen.setdefault(row.fingerprint, row.row)
@@ -414,6 +448,22 @@ def validate(session: Session, sheet: Sheet) -> list[Problem]:
 
 
 # --- import -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Proposal:
+    """A merge the office can do: `hazard merge KEPT DUPLICATE` (the duplicate is still found)."""
+
+    row: int
+    new: str  # the new hazard's code (or 第 N 行（新建） in a dry run)
+    other: str  # the similar hazard's code (or 第 N 行（新建）)
+    score: float
+    kept: str
+    duplicate: str
+
+    def line(self) -> str:
+        return (f"第 {self.row} 行 {self.new} ≈ {self.other}（相似度 {self.score:.2f}）："
+                f"hazardloop hazard merge {self.kept} {self.duplicate}")
 
 
 @dataclass
@@ -428,20 +478,55 @@ class ImportResult:
     batch_id: int | None = None
     created_codes: list[str] = field(default_factory=list)
     new_enterprises: list[str] = field(default_factory=list)  # names the sheet will create (or created)
-    possible_duplicates: list[tuple[int, str, str, float]] = field(default_factory=list)  # row, new, existing, score
+    possible_duplicates: list[Proposal] = field(default_factory=list)
+    closed_imported: int = 0  # rows closed as 导入销号 (rectified in the sheet)
+    matches: list[tuple[int, str, str]] = field(default_factory=list)  # row, column key, what it was matched to
+    follow_up: list[tuple[int, str]] = field(default_factory=list)  # row, holding value to resolve
+    dry_run: bool = False
 
     def report(self) -> str:
-        lines = [f"{self.filename}：共 {self.rows} 行数据；新建隐患 {self.created} 条，已存在（跳过）{self.existing} 条，"
-                 f"无效 {self.invalid} 条；新建企业 {self.enterprises_created} 家。"]
+        will = "将" if self.dry_run else ""
+        lines = [f"{self.filename}：共 {self.rows} 行数据；{will}新建隐患 {self.created} 条"
+                 f"（其中按表格记为导入销号 {self.closed_imported} 条），已存在（跳过）{self.existing} 条，"
+                 f"无效 {self.invalid} 条；{will}新建企业 {self.enterprises_created} 家。"]
         if self.new_enterprises:
             lines.append("台账中没有、将按表格新建的企业：" + "、".join(self.new_enterprises))
+        if self.matches:
+            lines.append("名称匹配（表中写法 → 目录条目）：")
+            lines += ["  " + note + "：" + _rows_text(rows) for note, rows in _grouped(self.matches)]
+        if self.follow_up:
+            lines.append("待办（已导入，待市安委办确认；hazardloop ledger pending 列出，ledger resolve 处理）：")
+            lines += ["  " + note + "：" + _rows_text(rows) for note, rows in _grouped([(r, "", n) for r, n in self.follow_up])]
         if self.possible_duplicates:
-            lines.append("可能与已有隐患重复（可用 hazardloop hazard merge 合并）：")
-            lines += [f"  第 {r} 行 {new} ≈ {old}（相似度 {score:.2f}）" for r, new, old, score in self.possible_duplicates]
+            lines.append("可能与已有隐患重复（可以合并：重复的一条尚未确认）：")
+            lines += ["  " + p.line() for p in self.possible_duplicates]
         if self.problems:
             lines.append("问题清单（行｜列｜问题）：")
             lines += ["  " + p.line() for p in self.problems]
         return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"imported": not self.dry_run and self.batch_id is not None, "dry_run": self.dry_run,
+                "batch": self.batch_id, "rows": self.rows, "created": self.created, "existing": self.existing,
+                "invalid": self.invalid, "enterprises_created": self.enterprises_created,
+                "closed_imported": self.closed_imported, "codes": self.created_codes,
+                "new_enterprises": self.new_enterprises,
+                "matches": [{"row": r, "column": LABEL.get(k, k), "match": n} for r, k, n in self.matches],
+                "follow_up": [{"row": r, "note": n} for r, n in self.follow_up],
+                "possible_duplicates": [p.__dict__ for p in self.possible_duplicates],
+                "problems": [p.__dict__ for p in self.problems]}
+
+
+def _grouped(items: list[tuple[int, str, str]]) -> list[tuple[str, list[int]]]:
+    out: dict[str, list[int]] = {}
+    for row, _key, note in items:
+        out.setdefault(note, []).append(row)
+    return list(out.items())
+
+
+def _rows_text(rows: list[int], limit: int = 12) -> str:
+    shown = "、".join(str(r) for r in rows[:limit])
+    return f"第 {shown} 行" + (f" 等 {len(rows)} 行" if len(rows) > limit else "")
 
 
 def _placeholder_code(name: str) -> str:
@@ -452,111 +537,278 @@ def _placeholder_code(name: str) -> str:
 
 def import_sheet(session: Session, actor: AppUser, path: str | Path, *, skip_invalid: bool = False,
                  dry_run: bool = False) -> ImportResult:
+    """Validate, plan, then (unless dry_run) write.  The dry run and the real run share the plan,
+    so the dry run reports exactly what the real run does: rows to create, rows already in the
+    ledger, enterprises to create, close-outs, names matched, holding values, merge proposals."""
     intake_guards.import_ledger(actor)
     path = Path(path)
     sheet = read_sheet(path)
     problems = validate(session, sheet)
     bad_rows = {p.row for p in problems}
-    result = ImportResult(path.name, len(sheet.rows), invalid=len(bad_rows), problems=problems)
-    for r in sheet.rows:
-        if r.new_enterprise and r.row not in bad_rows and r.new_enterprise["name"] not in result.new_enterprises:
-            result.new_enterprises.append(r.new_enterprise["name"])
+    result = ImportResult(path.name, len(sheet.rows), invalid=len(bad_rows), problems=problems, dry_run=dry_run)
     if problems and not skip_invalid:
         raise ImportRejected(result.report() + "\n未导入任何数据（全部行校验通过才导入；或使用 --skip-invalid 只导入有效行）。",
                              problems)
+    good = [r for r in sheet.rows if r.row not in bad_rows]
+    fps = [r.fingerprint for r in good if r.fingerprint]
+    known: set[str] = set()
+    for i in range(0, len(fps), 500):
+        known.update(session.exec(select(ImportRow.fingerprint).where(
+            ImportRow.fingerprint.in_(fps[i:i + 500]))).all())  # type: ignore[union-attr]
+    to_create: list[SheetRow] = []
+    specs: dict[int, dict[str, Any]] = {}
+    for row in good:
+        result.matches += [(row.row, k, n) for k, n in row.matches]
+        if row.existing_hazard or row.fingerprint in known:
+            result.existing += 1
+            continue
+        known.add(row.fingerprint)
+        to_create.append(row)
+        result.follow_up += [(row.row, n) for n in row.follow_up]
+        if row.enterprise_id is None and id(row.new_enterprise) not in specs:
+            specs[id(row.new_enterprise)] = row.new_enterprise  # type: ignore[assignment]
+    result.created = len(to_create)
+    result.closed_imported = sum(1 for r in to_create if _closes(r))
+    result.enterprises_created = len(specs)
+    result.new_enterprises = [spec["name"] for spec in specs.values()]
     if dry_run:
+        result.possible_duplicates = _proposals(session, [(r, None) for r in to_create])
         return result
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     batch = ImportBatch(filename=path.name, sha256=digest, imported_by=actor.username, rows_total=len(sheet.rows))
     session.add(batch)
     session.flush()
-    known = {fp for fp in session.exec(select(ImportRow.fingerprint).where(
-        ImportRow.fingerprint.in_([r.fingerprint for r in sheet.rows if r.fingerprint]))).all()}  # type: ignore[union-attr]
-    created_ents: dict[int, Enterprise] = {}
-    created: list[tuple[int, Hazard]] = []
-    for row in sheet.rows:
-        if row.row in bad_rows:
-            continue
-        if row.existing_hazard or row.fingerprint in known:
-            result.existing += 1
-            continue
-        if row.enterprise_id is None:
-            spec = row.new_enterprise
-            ent = created_ents.get(id(spec))
-            if ent is None:
-                ent = Enterprise(name=spec["name"], credit_code=spec["credit_code"] or _placeholder_code(spec["name"]),
-                                 region_code=spec["region_code"], industry_code=spec["industry_code"],
-                                 principal="待补充", controller="待补充",
-                                 contacts={"created_by_import": batch.id,
-                                           "placeholder_credit_code": spec["credit_code"] is None})
-                session.add(ent)
-                session.flush()
-                created_ents[id(spec)] = ent
-                result.enterprises_created += 1
-                audit.append(session, actor=actor.username, action="enterprise_upsert",
-                             after={"credit_code": ent.credit_code, "name": ent.name, "import_batch": batch.id})
-            row.enterprise_id = ent.id
-        hazard = _create_hazard(session, actor, row, batch.id)
-        created.append((row.row, hazard))
-        known.add(row.fingerprint)
-        result.created += 1
-        result.created_codes.append(hazard.code)
-    result.possible_duplicates = _possible_duplicates(session, created)
+    hazards = _write(session, actor, batch.id, to_create, list(specs.values()))
+    result.created_codes = [h["code"] for h in hazards]
+    result.possible_duplicates = _proposals(session, list(zip(to_create, hazards)))
     batch.rows_created, batch.rows_existing, batch.rows_invalid = result.created, result.existing, result.invalid
     batch.enterprises_created = result.enterprises_created
     session.flush()
     audit.append(session, actor=actor.username, action="ledger_import", after={
         "batch": batch.id, "file": path.name, "sha256": digest, "created": result.created,
-        "existing": result.existing, "invalid": result.invalid, "enterprises_created": result.enterprises_created})
+        "existing": result.existing, "invalid": result.invalid, "enterprises_created": result.enterprises_created,
+        "closed_imported": result.closed_imported, "follow_up": len(result.follow_up)})
     result.batch_id = batch.id
     return result
 
 
-def _possible_duplicates(session: Session, created: list[tuple[int, Hazard]]) -> list[tuple[int, str, str, float]]:
-    """For each new hazard, the most similar other hazard at its enterprise — one query for all."""
+def _closes(row: SheetRow) -> bool:
+    return row.rectified is True and row.completed_on is not None
+
+
+_HAZARD_T = Hazard.__table__
+_IMPORT_ROW_T = ImportRow.__table__
+
+
+def _ensure_holding(session: Session, specs: list[dict[str, Any]]) -> None:
+    """Create the holding catalogue rows (待确认镇街区, 工贸（待细分）…) the first time a sheet needs them."""
+    cfg = aliases()
+    hold = cfg["holding_region"]
+    if any(s["region_code"] == hold["code"] for s in specs) and session.get(Region, hold["code"]) is None:
+        session.add(Region(code=hold["code"], name=hold["name"], kind=hold.get("kind", "holding")))
+    for spec in cfg["umbrellas"].values():
+        h = spec["holding"]
+        if any(s["industry_code"] == h["code"] for s in specs) and session.get(Industry, h["code"]) is None:
+            session.add(Industry(code=h["code"], name=h["name"], department_code=h["department"], high_risk=False))
+    session.flush()
+
+
+def _write(session: Session, actor: AppUser, batch_id: int, rows: list[SheetRow],
+           specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Create the planned enterprises and hazards in batches: every row through the same guard
+    (guards.report as an import, then the machine's close_imported for a rectified row), the same
+    audit events on the same hash chain (appended under one lock of its head) and the same domain
+    events ("reported", "closed_imported") as ledger.report and ledger._transition write one by one."""
+    _ensure_holding(session, specs)
+    events: list[dict[str, Any]] = []
+    ents: dict[int, Enterprise] = {}
+    if specs:
+        objs = [Enterprise(name=s["name"], credit_code=s["credit_code"] or _placeholder_code(s["name"]),
+                           region_code=s["region_code"], industry_code=s["industry_code"], address=s["address"],
+                           principal="待补充", controller="待补充",
+                           contacts={"created_by_import": batch_id, "placeholder_credit_code": s["credit_code"] is None})
+                for s in specs]
+        session.add_all(objs)
+        session.flush()  # one multi-row INSERT … RETURNING
+        for s, e in zip(specs, objs):
+            ents[id(s)] = e
+            events.append({"actor": actor.username, "action": "enterprise_upsert",
+                           "after": {"credit_code": e.credit_code, "name": e.name, "import_batch": batch_id}})
+    known_ents = {e.id: e for e in session.exec(select(Enterprise).where(Enterprise.id.in_(  # type: ignore[union-attr]
+        sorted({r.enterprise_id for r in rows if r.enterprise_id is not None})))).all()} if rows else {}
+    departments = {i.code: i.department_code for i in session.exec(select(Industry)).all()}
+    values: list[dict[str, Any]] = []
+    for row in rows:
+        ent = ents[id(row.new_enterprise)] if row.enterprise_id is None else known_ents[row.enterprise_id]
+        row.enterprise_id = ent.id
+        if row.channel not in CHANNELS:
+            raise ValidationError(f"第 {row.row} 行的发现渠道无法识别。")
+        guards.report(actor, ent, row.channel, imported=True)  # the importer's rule, row by row
+        desc = text(row.values.get("description"))
+        found_at = datetime.combine(row.inspected_on, time(12, 0), tzinfo=clock.SHANGHAI)  # type: ignore[arg-type]
+        values.append({
+            "enterprise_id": ent.id, "region_code": ent.region_code, "industry_code": ent.industry_code,
+            "supervising_department": departments.get(ent.industry_code), "title": desc.splitlines()[0][:60].strip(),
+            "description": desc, "location": None, "channel": row.channel, "state": "found", "found_at": found_at,
+            "reported_by": actor.username, "basis_code": row.basis_code,
+            "basis_clause": text(row.values.get("clause")) or None, "cycle": 0, "rejections": 0, "version": 1})
+    conn = connection(session)
+    for chunk in range(0, len(values), 1000):
+        part = values[chunk:chunk + 1000]
+        ids = conn.execute(_HAZARD_T.insert().returning(_HAZARD_T.c.id, sort_by_parameter_order=True), part).scalars().all()
+        for v, hid in zip(part, ids):
+            v["id"] = hid
+            v["code"] = f"YH-{clock.local_date(v['found_at']).year}-{hid:06d}"
+    if values:
+        conn.execute(_HAZARD_T.update().where(_HAZARD_T.c.id == bindparam("_id")).values(code=bindparam("_code")),
+                     [{"_id": v["id"], "_code": v["code"]} for v in values])
+    import_rows = []
+    closing = []
+    hazards = []
+    for row, v in zip(rows, values):
+        provenance = {"import_batch": batch_id, "sheet_row": row.row, "rectified_in_sheet": row.rectified}
+        data = {k: (parse_date(val).isoformat() if k in ("inspected_on", "completed_on") and parse_date(val)
+                    else text(val)) for k, val in row.values.items() if k not in ("code",) and text(val)}
+        import_rows.append({"batch_id": batch_id, "fingerprint": row.fingerprint, "hazard_id": v["id"],
+                            "sheet_row": row.row, "data": data})
+        events.append({"actor": actor.username, "action": "report", "hazard_id": v["id"], "after": {
+            "state": "found", "code": v["code"], "enterprise_id": v["enterprise_id"], "title": v["title"],
+            "channel": v["channel"], "found_at": v["found_at"], "location": None,
+            **({"basis_code": v["basis_code"], "basis_clause": v["basis_clause"]}
+               if v["basis_code"] or v["basis_clause"] else {}),
+            **provenance}})
+        hazard = _hazard_object(v)
+        hazards.append((row, hazard, provenance))
+        if _closes(row):
+            done = row.completed_on
+            closed_at = datetime.combine(done, time(12, 0), tzinfo=clock.SHANGHAI)  # type: ignore[arg-type]
+            before = {"state": "found", "closed_by": None, "closed_at": None}
+            fire(hazard, "close_imported", actor, {"import_row": _RowRef(v["id"]), "completed_on": done})
+            hazard.__dict__.update(closed_by=actor.username, closed_at=closed_at, version=2)
+            extra = {"import_batch": batch_id, "sheet_row": row.row, "completed_on": done.isoformat()}  # type: ignore[union-attr]
+            events.append({"actor": actor.username, "action": "close_imported", "hazard_id": v["id"], "before": before,
+                           "after": {"state": "closed", "closed_by": actor.username, "closed_at": closed_at, **extra},
+                           "reason": f"台账导入：表中“是否整改”为是，实际整改完成时间 {done.isoformat()}"})  # type: ignore[union-attr]
+            closing.append({"_id": v["id"], "_by": actor.username, "_at": closed_at, "_extra": extra})
+    if import_rows:
+        conn.execute(_IMPORT_ROW_T.insert(), import_rows)
+    if closing:
+        conn.execute(_HAZARD_T.update().where(_HAZARD_T.c.id == bindparam("_id"), _HAZARD_T.c.version == 1)
+                     .values(state="closed", closed_by=bindparam("_by"), closed_at=bindparam("_at"), version=2),
+                     [{k: c[k] for k in ("_id", "_by", "_at")} for c in closing])
+    audit.append_many(session, events)
+    # the domain events, in row order, as the one-by-one calls announce them
+    for row, hazard, provenance in hazards:
+        emit(session, DomainEvent("reported", hazard, actor, dict(provenance)))
+        if hazard.state == "closed":
+            done = row.completed_on
+            emit(session, DomainEvent("closed_imported", hazard, actor, {
+                "reason": f"台账导入：表中“是否整改”为是，实际整改完成时间 {done.isoformat()}",  # type: ignore[union-attr]
+                "import_batch": batch_id, "sheet_row": row.row, "completed_on": done.isoformat()}))  # type: ignore[union-attr]
+    return [{"id": h.id, "code": h.code, "state": h.state, "enterprise_id": h.enterprise_id} for _, h, _ in hazards]
+
+
+def _hazard_object(values: dict[str, Any]) -> Hazard:
+    """The hazard as the domain events and the machine see it, holding the row just written.
+    Built as the ORM builds a loaded row (a bare instance, values in its dict): the model's
+    constructor validates every field again and cost a third of the import."""
+    obj = class_mapper(Hazard).class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj
+
+
+@dataclass(frozen=True)
+class _RowRef:
+    """What guards.close_imported reads of the import row: which hazard it created."""
+
+    hazard_id: int
+
+
+def _ent_key(row: SheetRow) -> Any:
+    # a new enterprise has no id in a dry run: its spec stands for it (no hazards of its own yet)
+    return row.enterprise_id if row.enterprise_id is not None else ("new", id(row.new_enterprise))
+
+
+def _proposals(session: Session, created: list[tuple[SheetRow, dict[str, Any] | None]]) -> list[Proposal]:
+    """For each new hazard, the most similar other hazard at its enterprise with which a merge can
+    actually be done (hazard merge needs the duplicate still found and the kept one not dismissed):
+    the new one as the duplicate if it is found, else the other one if that is found; a pair where
+    neither is found (the new row closed as 导入销号 and the other confirmed) is not proposed.
+    The dry run (created hazards unknown: None) proposes the same merges by row number."""
     if not created:
         return []
-    ent_ids = sorted({h.enterprise_id for _, h in created})
-    pool: dict[int, list[Any]] = {}
+    ent_ids = sorted({r.enterprise_id for r, _ in created if r.enterprise_id is not None})
+    pool: dict[Any, list[tuple[Any, str, str, str, str]]] = {}  # enterprise -> (key, label, title, description, state)
+    mine = {h["id"] for _, h in created if h}
     for i in range(0, len(ent_ids), 500):
-        for other in session.execute(sa_select(Hazard.id, Hazard.code, Hazard.title, Hazard.description,
-                                               Hazard.enterprise_id)
-                                     .where(Hazard.enterprise_id.in_(ent_ids[i:i + 500]),  # type: ignore[attr-defined]
-                                            Hazard.state != "dismissed")).all():
-            pool.setdefault(other.enterprise_id, []).append(other)
-    out = []
-    for sheet_row, h in created:
-        best = max(((merging.score(h.description, None, o.title, o.description, None)[0], o.code)
-                    for o in pool.get(h.enterprise_id, []) if o.id != h.id), default=None)
-        if best and best[0] >= merging.THRESHOLD:
-            out.append((sheet_row, h.code, best[1], best[0]))
+        for o in session.execute(sa_select(Hazard.id, Hazard.code, Hazard.title, Hazard.description, Hazard.state,
+                                           Hazard.enterprise_id)
+                                 .where(Hazard.enterprise_id.in_(ent_ids[i:i + 500]),  # type: ignore[attr-defined]
+                                        Hazard.state != "dismissed")).all():
+            if o.id not in mine:
+                pool.setdefault(o.enterprise_id, []).append((o.id, o.code, o.title, o.description or "", o.state))
+    new_items = []
+    for row, h in created:
+        desc = text(row.values.get("description"))
+        label = h["code"] if h else f"第 {row.row} 行（新建）"
+        state = h["state"] if h else ("closed" if _closes(row) else "found")
+        item = (("row", row.row), label, desc.splitlines()[0][:60].strip(), desc, state)
+        new_items.append((row, item))
+        pool.setdefault(_ent_key(row), []).append(item)
+    out: list[Proposal] = []
+    pairs: set[frozenset] = set()
+    sim = _Similarity()
+    for row, item in new_items:
+        best = None
+        for other in pool.get(_ent_key(row), []):
+            if other[0] == item[0] or frozenset((other[0], item[0])) in pairs:
+                continue
+            if item[4] == "found":
+                kept, dup = other[1], item[1]
+            elif other[4] == "found":
+                kept, dup = item[1], other[1]
+            else:
+                continue  # neither can be the duplicate: no merge can be done
+            floor = max(merging.THRESHOLD, best[0] if best else 0.0)
+            sc = max(sim(item[3], f"{other[2]} {other[3]}", floor), sim(item[3], other[2], floor))  # merging.score
+            if sc >= floor and (best is None or sc > best[0]):
+                best = (sc, other, kept, dup)
+        if best:
+            pairs.add(frozenset((best[1][0], item[0])))
+            out.append(Proposal(row.row, item[1], best[1][1], round(best[0], 2), best[2], best[3]))
     return out
 
 
-def _create_hazard(session: Session, actor: AppUser, row: SheetRow, batch_id: int) -> Hazard:
-    """One sheet row -> one hazard, reported through the ledger (its guard, its audit event, its
-    "reported" domain event); a row the sheet says was rectified is then closed through the machine
-    (close_imported), so the state, the audit trail and machine.replay agree."""
-    v = row.values
-    desc = text(v.get("description"))
-    found_at = datetime.combine(row.inspected_on, time(12, 0), tzinfo=clock.SHANGHAI)
-    provenance = {"import_batch": batch_id, "sheet_row": row.row, "rectified_in_sheet": row.rectified}
-    hazard = ledger.report(session, actor, enterprise=row.enterprise_id, title=desc.splitlines()[0][:60],
-                           channel=row.channel, description=desc, found_at=found_at, basis_code=row.basis_code,
-                           basis_clause=text(v.get("clause")) or None, imported=provenance)
-    data = {k: (parse_date(val).isoformat() if k in ("inspected_on", "completed_on") and parse_date(val)
-                else text(val)) for k, val in v.items() if k not in ("code",) and text(val)}
-    import_row = ImportRow(batch_id=batch_id, fingerprint=row.fingerprint, hazard_id=hazard.id, sheet_row=row.row,
-                           data=data)
-    session.add(import_row)  # flushed with the next audit append
-    if row.rectified is True and row.completed_on is not None:
-        done = row.completed_on
-        ledger._transition(  # noqa: SLF001 - the ledger's one guard+fire+audit unit, as merge.unmerge uses it
-            session, hazard, "close_imported", actor, {"import_row": import_row, "completed_on": done},
-            {"closed_by": actor.username, "closed_at": datetime.combine(done, time(12, 0), tzinfo=clock.SHANGHAI)},
-            reason=f"台账导入：表中“是否整改”为是，实际整改完成时间 {done.isoformat()}", event="closed_imported",
-            audit_extra={"import_batch": batch_id, "sheet_row": row.row, "completed_on": done.isoformat()})
-    return hazard
+class _Similarity:
+    """merging.similarity for many pairs: each text normalised and cut into bigrams once, and the
+    sequence ratio skipped when its upper bound (quick_ratio) cannot reach the score needed.
+    Returns the same value as merging.similarity whenever that value is at least `floor`."""
+
+    def __init__(self) -> None:
+        self._norm: dict[str, tuple[str, set[str]]] = {}
+
+    def _prep(self, text_: str) -> tuple[str, set[str]]:
+        got = self._norm.get(text_)
+        if got is None:
+            n = merging.normalise(text_)
+            got = self._norm[text_] = (n, {n[i:i + 2] for i in range(len(n) - 1)} or {n})
+        return got
+
+    def __call__(self, a: str, b: str, floor: float) -> float:
+        na, ga = self._prep(a)
+        nb, gb = self._prep(b)
+        if not na or not nb:
+            return 0.0
+        if na == nb:
+            return 1.0
+        common = len(ga & gb)
+        bigram = (2 * common / (len(ga) + len(gb)) + common / min(len(ga), len(gb))) / 2
+        m = difflib.SequenceMatcher(None, na, nb)
+        for bound in (m.real_quick_ratio, m.quick_ratio):  # upper bounds of ratio(), cheapest first
+            upper = bound()
+            if upper <= bigram or upper < floor:
+                return bigram  # exact when upper <= bigram; below the floor either way otherwise
+        return max(m.ratio(), bigram)
 
 
 # --- export ----------------------------------------------------------------------------------------------
