@@ -61,6 +61,8 @@ def stats(
     console.print(y)
     console.print(f"销号率 {_pct(result.total.closed, result.total.confirmed)}，"
                   f"按期销号率 {_pct(result.total.closed_on_time, result.total.closed)}")
+    if result.total.closed_imported:  # sheets' close-outs nobody reviewed are not 审核销号
+        console.print(f"已销号中导入销号（台账导入、未经审核）{result.total.closed_imported} 条", highlight=False)
     for note in result.notes:
         console.print(f"[yellow]注：{note}[/]")
 

@@ -37,6 +37,7 @@ TRIGGERS = {
     "reject": "驳回",
     "reopen": "撤销合并恢复",
     "close_imported": "导入历史销号",
+    "review_imported": "导入销号送审",
 }
 
 CHANNELS = {
@@ -125,12 +126,19 @@ AUDIT_ACTIONS = {
     "report_sweep": "举报核查期限检查",
 }
 
+# Ledger import (issue 16): how a closed hazard was closed, and the holding values the office resolves.
+CLOSE_KINDS = {"imported": "导入销号", "reviewed": "审核销号"}
+INTAKE_ACTIONS = {"holding_resolved": "确认待定的镇街区或行业", "query_code_issued": "生成举报查询码",
+                  "report_status_read": "举报人查询办理情况"}
+AUDIT_ACTIONS.update(INTAKE_ACTIONS)
+
 TABLES: dict[str, dict[str, str]] = {
     "role": ROLES, "state": STATES, "trigger": TRIGGERS, "channel": CHANNELS, "level": LEVELS,
     "plan_part": PLAN_PARTS, "report_state": REPORT_STATES, "report_trigger": REPORT_TRIGGERS,
     "verdict": VERDICTS, "escalation_kind": ESCALATION_KINDS, "escalation_step": ESCALATION_STEPS,
     "step_status": STEP_STATUS, "stage": STAGES, "unit_kind": UNIT_KINDS, "lag_step_kind": LAG_STEP_KINDS,
     "audit_action": AUDIT_ACTIONS,
+    "close_kind": CLOSE_KINDS,
 }
 
 

@@ -31,6 +31,7 @@ from sqlmodel import Session, select
 
 from hazardloop.config import clock
 from hazardloop.config.intake_rules import aliases
+from hazardloop.config.labels import CLOSE_KINDS
 from hazardloop.models import audit
 from hazardloop.models.db import connection
 from hazardloop.errors import HazardLoopError, ValidationError
@@ -278,13 +279,20 @@ def read_sheet(path: str | Path) -> Sheet:
             if missing:
                 raise ValidationError(f"工作表“{ws.title}”第 {header_row} 行的表头缺少列：{'、'.join(missing)}。")
             rows = []
+            merged = _merged_cells(wb, ws, header_row)
+            anchors: dict[tuple[int, int], Any] = {}
             for r, cells in enumerate(ws.iter_rows(min_row=header_row + 1, values_only=True), header_row + 1):
+                if merged:
+                    cells = _fill_merged(r, list(cells), merged, anchors)
                 values = {k: (cells[c - 1] if c - 1 < len(cells) else None) for k, c in columns.items() if k != "_seq"}
                 non_empty = [text(v) for v in cells if text(v)]
                 if not any(text(v) for v in values.values()):
                     continue  # blank line (or only a 序号)
                 if non_empty and non_empty[0].startswith(FOOTER_PREFIXES):
                     continue  # 填表人 / 审核人 / 说明 lines under the table
+                if any(norm(values.get(k)).startswith(TOTALS) for k in ("enterprise_name", "description",
+                                                                         "reporting_unit", "industry")):
+                    continue  # a totals or subtotals row (合计 / 小计 for a town) inside the table
                 if all(_HEADER_INDEX.get(norm(v)) for v in non_empty):
                     continue  # a repeated header (printed sheets repeat it on every page)
                 rows.append(SheetRow(r, values))
@@ -292,6 +300,48 @@ def read_sheet(path: str | Path) -> Sheet:
     finally:
         wb.close()
     raise ValidationError(f"{path.name} 中没有找到{SHEET_TITLE}的表头（至少需要企业名称、重大隐患描述、检查时间等列）。")
+
+
+TOTALS = ("合计", "总计", "小计", "共计")
+_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _merged_cells(wb, ws, header_row: int) -> list[tuple[int, int, int, int]]:  # noqa: ANN001
+    """The merged ranges below the header (min_col, min_row, max_col, max_row).  Units merge the
+    上报单位, 企业名称 or 行业领域 cell down over all the rows of one town or one enterprise; the
+    streaming reader sees only the top cell, so the ranges are read from the sheet's XML."""
+    from openpyxl.utils import column_index_from_string
+
+    path = getattr(ws, "_worksheet_path", None)
+    archive = getattr(wb, "_archive", None)
+    if not path or archive is None:
+        return []
+    with archive.open(path) as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - (1 << 20)))  # <mergeCells> follows <sheetData>: read the tail only
+        tail = fh.read()
+    out = []
+    for c1, r1, c2, r2 in _MERGE_REF.findall(tail):
+        r1, r2 = int(r1), int(r2)
+        if r2 > r1 and r1 > header_row:  # a vertical merge inside the table
+            out.append((column_index_from_string(c1.decode()), r1, column_index_from_string(c2.decode()), r2))
+    return out
+
+
+def _fill_merged(r: int, cells: list[Any], merged: list[tuple[int, int, int, int]],
+                 anchors: dict[tuple[int, int], Any]) -> list[Any]:
+    for c1, r1, c2, r2 in merged:
+        if r == r1:
+            anchors[(r1, c1)] = cells[c1 - 1] if c1 - 1 < len(cells) else None
+        elif r1 < r <= r2:
+            value = anchors.get((r1, c1))
+            for c in range(c1, c2 + 1):
+                while len(cells) < c:
+                    cells.append(None)
+                if cells[c - 1] is None:
+                    cells[c - 1] = value
+    return cells
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -921,7 +971,9 @@ def export_rows(session: Session, flt: ledger.HazardFilter, viewer: AppUser | No
             "region": regions.get(h.region_code, h.region_code),
             "code": h.code,
             "channels": "、".join(CHANNELS.get(c, c) for c in chans),
-            "state": STATE_NAMES.get(h.state, h.state),
+            # a close-out the sheet reported (close_imported, never reviewed) is 导入销号, not 审核销号
+            "state": (f"{STATE_NAMES['closed']}（{CLOSE_KINDS['imported' if guards.imported_close(h) else 'reviewed']}）"
+                      if closed else STATE_NAMES.get(h.state, h.state)),
             "deadline": clock.local_date(h.deadline) if h.deadline else None,
             "days_overdue": ledger.days_overdue(h) or 0,
             "level": LEVELS.get(h.level or "", h.level),

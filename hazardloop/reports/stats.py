@@ -40,18 +40,20 @@ DIMENSIONS = ("region", "industry", "channel", "level", "state")
 DIMENSION_NAMES = {"region": "镇街区", "industry": "行业领域", "channel": "发现渠道", "level": "督办级别",
                    "state": "状态"}
 LIFECYCLE = ("report", "confirm", "dismiss", "start_rectification", "extend", "reject", "submit", "approve",
-             "reopen", "close_imported")
+             "reopen", "close_imported", "review_imported")
 # The state after each lifecycle action (the last action as of a date gives the state then).
 STATE_CODES = {"found": 0, "listed": 1, "dismissed": 2, "rectifying": 3, "reviewed": 4, "closed": 5}
 ACTION_STATE = {"report": 0, "confirm": 1, "dismiss": 2, "start_rectification": 3, "extend": 3, "reject": 3,
                 "submit": 4, "approve": 5,
                 # unmerge returns a merge's duplicate to found; a ledger import records a close-out its
                 # sheet reports (closed as of the import: the trail's time, like every figure here)
-                "reopen": 0, "close_imported": 5}
+                "reopen": 0, "close_imported": 5,
+                # the office sends an imported close-out to review (导入销号送审)
+                "review_imported": 4}
 STOCK_LAST_YEAR = 2023  # 存量: found in 2023 or before
 ESCALATION_TIME_COLUMNS = ("issued_at", "fired_at", "created_at", "ts")
 METRICS = ("found", "confirmed", "closed", "open", "overdue", "closed_on_time", "dismissed", "rejections",
-           "escalations")
+           "escalations", "closed_imported")
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Row:
     dismissed: int = 0
     rejections: int = 0
     escalations: int = 0
+    closed_imported: int = 0  # of closed: closed by a ledger import (导入销号), not reviewed (审核销号)
     median_days_to_close: float | None = None
 
 
@@ -177,7 +180,9 @@ per AS (
          MAX(e.ts) AS last_ts,
          MAX(CASE WHEN e.action IN ('start_rectification', 'extend', 'reject') THEN e.seq END) AS dl_seq,
          SUM(CASE WHEN e.action = 'reject' THEN 1 ELSE 0 END) AS rejections,
-         MAX(CASE WHEN e.action = 'submit' THEN e.ts END) AS submit_ts
+         MAX(CASE WHEN e.action = 'submit' THEN e.ts END) AS submit_ts,
+         MAX(CASE WHEN e.action = 'close_imported' THEN e.seq END) AS imp_seq,
+         MAX(CASE WHEN e.action = 'approve' THEN e.seq END) AS appr_seq
   FROM audit_event e
   WHERE e.hazard_id IS NOT NULL AND e.ts <= :t AND e.action IN ({actions})
   GROUP BY e.hazard_id
@@ -186,6 +191,8 @@ hz AS MATERIALIZED (
   SELECT per.hazard_id, per.lastcode % 8 AS st, per.rejections,
          CASE WHEN per.lastcode % 8 IN (1, 3, 4, 5) THEN 1 ELSE 0 END AS confirmed,
          per.submit_ts, CASE WHEN per.lastcode % 8 = 5 THEN per.last_ts END AS closed_ts,
+         CASE WHEN per.lastcode % 8 = 5 AND per.imp_seq IS NOT NULL
+                   AND (per.appr_seq IS NULL OR per.appr_seq < per.imp_seq) THEN 1 ELSE 0 END AS closed_imported,
          {p['deadline']} AS deadline,
          h.region_code, h.industry_code, h.channel, h.enterprise_id, h.found_at,
          CASE WHEN per.lastcode % 8 IN (1, 3, 4, 5) THEN h.level END AS level,
@@ -256,7 +263,8 @@ agg AS (
          SUM(CASE WHEN st = 5 AND submit_ts <= deadline THEN 1 ELSE 0 END) AS closed_on_time,
          SUM(CASE WHEN st = 2 THEN 1 ELSE 0 END) AS dismissed,
          SUM(rejections) AS rejections,
-         SUM(escalations) AS escalations
+         SUM(escalations) AS escalations,
+         SUM(closed_imported) AS closed_imported
   FROM hz GROUP BY {_key_expr(by)}, found_year
 ),
 closed AS (SELECT {_key_expr(by)} AS k, {p['days']} AS days FROM hz WHERE st = 5),

@@ -175,10 +175,24 @@ def close_imported(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool
     return True
 
 
+def imported_close(hazard: Hazard) -> bool:
+    """Closed by a ledger import (close_imported) and never reviewed: no confirm, no submission."""
+    return hazard.state == "closed" and hazard.confirmed_at is None and hazard.submitted_at is None
+
+
+def review_imported(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
+    """The committee office sends an imported close-out (导入销号) to review.  The sender counts as the
+    submitter, so another regulator approves it (the approver is never the submitter)."""
+    _need_role(actor, {Role.committee}, "导入销号送审")
+    if not imported_close(hazard):
+        raise MissingData(f"只有导入销号（未经审核）的隐患可以送审；{hazard.code} 已经审核销号。")
+    return True
+
+
 TRANSITION_GUARDS = {
     "confirm": confirm, "dismiss": dismiss, "start_rectification": start_rectification,
     "extend": extend, "submit": submit, "approve": approve, "reject": reject,
-    "reopen": reopen, "close_imported": close_imported,
+    "reopen": reopen, "close_imported": close_imported, "review_imported": review_imported,
 }
 
 

@@ -37,3 +37,10 @@ def export_ledger(actor: AppUser) -> bool:
     if not actor.active or actor.role in (Role.public, Role.inspector):
         raise PermissionDenied(f"{actor.name}（{actor.username}）无权导出隐患台账。")
     return True
+
+
+def resolve_holding(actor: AppUser) -> bool:
+    """Only the committee office settles a holding value (待确认镇街区, 待细分 industry) an import left."""
+    if not actor.active or actor.role not in (Role.committee, Role.system):
+        raise PermissionDenied(f"确认待定的镇街区或行业需要市安委办角色；{actor.name}（{actor.username}）无权办理。")
+    return True

@@ -32,6 +32,9 @@ TRANSITIONS = [
     # A ledger import records a close-out its sheet reports, for the hazard the row has just created
     # (guards.close_imported); every other close-out is approve after review.
     {"trigger": "close_imported", "source": "found", "dest": "closed"},
+    # The office sends such an imported close-out (导入销号) to a regulator's review after all:
+    # approve makes it a reviewed close-out (审核销号), reject sends it back to rectification.
+    {"trigger": "review_imported", "source": "closed", "dest": "reviewed"},
 ]
 
 
@@ -39,7 +42,8 @@ LIFECYCLE = Lifecycle(
     noun="隐患", states=STATES, initial="found", terminal=TERMINAL, transitions=TRANSITIONS,
     guards=guards.TRANSITION_GUARDS, state_names=STATE_NAMES, trigger_names=TRIGGER_NAMES,
     none_allowed="无（已是终态）",
-    only_if={"reopen": (guards.merge_dismissal, guards.MERGE_DISMISSAL_ONLY)},
+    only_if={"reopen": (guards.merge_dismissal, guards.MERGE_DISMISSAL_ONLY),
+             "review_imported": (guards.imported_close, "只有导入销号（未经审核）的隐患可以送审")},
 )
 MACHINE = LIFECYCLE.machine
 allowed_triggers = LIFECYCLE.allowed_triggers
