@@ -39,7 +39,40 @@ def report_submit(
     with unit_of_work() as s:
         r = reports.submit(s, ledger.get_user(s, actor), content=content, enterprise=enterprise, location=location,
                            reporter_name=name, reporter_contact=contact, via=via)
+        query_code = reports.query_code_of(r)  # shown this once; only its hash is kept
+    if json_out:
+        print_json(reports.report_dict(r) | {"query_code": query_code})
+        return
     _done(r, "已登记", json_out)
+    console.print(f"查询码：{query_code}（只显示这一次，请举报人妥善保存；凭举报编号和查询码查询办理情况："
+                  f"hazardloop report track {r.code} --query-code 查询码，或网页 /track）", highlight=False)
+
+
+@report_app.command("track")
+def report_track(
+    report: str,
+    query_code: Annotated[str, typer.Option("--query-code", help="登记举报时给出的查询码")],
+    json_out: Json = False,
+) -> None:
+    """举报人凭举报编号和查询码查询办理情况、反馈和奖励决定（不需要账号）。"""
+    with unit_of_work() as s:
+        out = reports.track(s, report, query_code)
+    if json_out:
+        print_json(out)
+        return
+    console.print(f"举报 {out['report']}：{out['state_name']}（登记于 {out['received_on']}）", highlight=False)
+    if out["decline_reason"]:
+        console.print(f"不予受理：{out['decline_reason']}", highlight=False)
+    if out["verdict_name"]:
+        console.print(f"核查结论：{out['verdict_name']}（{out['verified_on']}）", highlight=False)
+    if out["feedback"]:
+        console.print(f"反馈（{out['feedback_on']}）：{out['feedback']}", highlight=False)
+    if out["reward"]:
+        rw = out["reward"]
+        console.print(f"奖励决定：{rw['amount']} 元（{rw['decided_on']}）；{rw['basis'] or ''}"
+                      + ("；已兑付" if rw["paid"] else ""), highlight=False)
+    if out["next_deadline"]:
+        console.print(f"当前环节：{out['next_deadline']['phase']}，期限 {out['next_deadline']['date']}", highlight=False)
 
 
 @report_app.command("accept")

@@ -8,9 +8,15 @@ and itself audited (who read, which report — never the values).
 
 from __future__ import annotations
 
+import re
+import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
@@ -102,6 +108,7 @@ def submit(session: Session, actor: AppUser, *, content: str, enterprise: str | 
     session.add(report)
     session.flush()
     report.code = f"JB-{clock.local_date(report.received_at).year}-{report.id:06d}"
+    issue_query_code(report)  # written with the code, in the same UPDATE
     session.flush()
     who = PUBLIC_ACTOR if actor.role == Role.public else actor.username
     _audit(session, who, "report_submit", report, None, {
@@ -109,6 +116,79 @@ def submit(session: Session, actor: AppUser, *, content: str, enterprise: str | 
         "received_via": via, "has_contact": report.reporter_contact_enc is not None,
     })
     return report
+
+
+# --- the reporter's 查询码 -------------------------------------------------------------------------
+
+# No 0/O, 1/I/L: read out on the phone or copied from paper without mistakes.  12 characters of 31
+# are 59 bits; with the argon2id hash each guess costs the server's hashing time.
+QUERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+QUERY_LENGTH = 12
+# argon2id at OWASP's minimum (19 MiB, 2 passes): tens of ms per check, not the console's login cost
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+_ISSUED: dict[str, str] = {}  # report code -> the plain 查询码, until the submitting caller reads it once
+
+
+def _format_code(raw: str) -> str:
+    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+
+
+def _normalise_code(value: str | None) -> str:
+    return re.sub(r"[^0-9A-Z]", "", unicodedata.normalize("NFKC", value or "").upper())
+
+
+def issue_query_code(report: PublicReport) -> None:
+    """Give the report its 查询码: only the hash is stored; the plain code waits for query_code_of()."""
+    raw = "".join(secrets.choice(QUERY_ALPHABET) for _ in range(QUERY_LENGTH))
+    report.query_code_hash = _HASHER.hash(raw)
+    if len(_ISSUED) > 1000:  # a caller that never asked: do not keep codes around
+        _ISSUED.clear()
+    _ISSUED[str(report.code)] = _format_code(raw)
+
+
+def query_code_of(report: PublicReport) -> str | None:
+    """The 查询码 just issued for this report — once: a second call answers None."""
+    return _ISSUED.pop(str(report.code), None)
+
+
+def _check_query_code(report: PublicReport | None, query_code: str | None) -> bool:
+    raw = _normalise_code(query_code)
+    if report is None or not report.query_code_hash or len(raw) != QUERY_LENGTH:
+        _HASHER.hash("x" * QUERY_LENGTH)  # the same time whether or not the report exists
+        return False
+    try:
+        return _HASHER.verify(report.query_code_hash, raw)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def track(session: Session, ref: str, query_code: str | None) -> dict[str, Any]:
+    """What the reporter may see of their report, given its number and 查询码: its status, the
+    feedback and the reward decision — nothing of the enterprise's internal data (no hazard, plan,
+    verification note, handling department or officer).  A wrong number or code gets one answer."""
+    report = session.exec(select(PublicReport).where(PublicReport.code == str(ref or "").strip().upper())).first()
+    if not _check_query_code(report, query_code):
+        raise NotFound("举报编号或查询码不正确。")
+    assert report is not None
+    _audit(session, PUBLIC_ACTOR, "report_status_read", report, None, {"report": report.code})
+    running = current_deadline(report)
+    reward = None
+    if report.reward_decided_at is not None:
+        reward = {"amount": report.reward_amount, "basis": (report.reward or {}).get("basis"),
+                  "decided_on": clock.local_date(report.reward_decided_at),
+                  "paid": report.paid_at is not None,
+                  "paid_on": clock.local_date(report.paid_at) if report.paid_at else None}
+    return {
+        "report": report.code, "state": report.state, "state_name": rm.STATE_NAMES[report.state],
+        "received_on": clock.local_date(report.received_at),
+        "accepted_on": clock.local_date(report.accepted_at) if report.accepted_at and report.state != "not_accepted" else None,
+        "decline_reason": report.decline_reason if report.state == "not_accepted" else None,
+        "verdict": report.verdict, "verdict_name": rm.VERDICTS.get(report.verdict or ""),
+        "verified_on": clock.local_date(report.verified_at) if report.verified_at else None,
+        "feedback": report.feedback_text, "feedback_on": clock.local_date(report.feedback_at) if report.feedback_at else None,
+        "reward": reward,
+        "next_deadline": ({"phase": PHASE_NAMES[running[0]], "date": running[1]} if running else None),
+    }
 
 
 # --- accept / decline ------------------------------------------------------------------
@@ -266,7 +346,7 @@ def pay(session: Session, actor: AppUser, ref: int | str, *, payment_ref: str | 
 
 def report_dict(report: PublicReport) -> dict[str, Any]:
     """Everything but the identity (what lists, show and JSON output carry)."""
-    data = report.model_dump(exclude=set(IDENTITY_FIELDS))
+    data = report.model_dump(exclude=set(IDENTITY_FIELDS) | {"query_code_hash"})
     data["state_name"] = rm.STATE_NAMES[report.state]
     data["verdict_name"] = rm.VERDICTS.get(report.verdict or "")
     data["reporter"] = "匿名" if report.anonymous else "实名（身份保密）"

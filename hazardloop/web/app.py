@@ -140,4 +140,7 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     app.include_router(pages.router)
     reports_web.install(app)  # public reports (举报): pages, /api/v1/reports, queue sections, nav links
     escalation_web.install(app)  # 批准曝光 / 不予批准: page forms and /api/v1/escalation/steps/...
+    from hazardloop.web import track as track_web  # 举报人凭查询码查询: /track, /api/v1/track
+
+    track_web.install(app)
     return app

@@ -363,9 +363,9 @@ def report_list(request: Request, state: str | None = None) -> Response:
 
 
 def _new_page(request: Request, user: AppUser, csrf: str, *, status: int = 200, error: str | None = None,
-              form: dict[str, Any] | None = None, done: str | None = None) -> Response:
+              form: dict[str, Any] | None = None, done: str | None = None, query_code: str | None = None) -> Response:
     ctx = {"user": user, "csrf": csrf, "error": error, "form": form or {}, "done": done, "VIA": VIA,
-           "may_submit": may_submit(user)}
+           "may_submit": may_submit(user), "query_code": query_code}
     return pages.no_store(pages._render(request, "report_new.html", ctx, status))  # noqa: SLF001
 
 
@@ -376,8 +376,12 @@ def report_new(request: Request, done: str | None = None) -> Response:
     if user is None:
         return p._to_login(request)  # noqa: SLF001
     code = done if done and done.isascii() and done.startswith("JB-") and len(done) <= 32 else None
-    return _new_page(request, user, data.csrf, done=code, status=200 if may_submit(user) else 403,
-                     error=None if may_submit(user) else _refusal(rm.may_submit, user))
+    response = _new_page(request, user, data.csrf, done=code, status=200 if may_submit(user) else 403,
+                         error=None if may_submit(user) else _refusal(rm.may_submit, user),
+                         query_code=_query_code_shown(request, code) if code else None)
+    if QUERY_CODE_COOKIE in request.cookies:
+        response.delete_cookie(QUERY_CODE_COOKIE, path="/reports/new")  # shown once
+    return response
 
 
 def _refusal(check: Any, *args: Any) -> str | None:
@@ -402,10 +406,39 @@ def _submit(request: Request, fields: dict[str, str]) -> Response:
     keep = {k: v for k, v in fields.items() if k != "csrf_token"}
     try:
         with p._db(request, write=True) as s:  # noqa: SLF001
-            code = submit(s, s.get(AppUser, user.id), keep).code
+            report = submit(s, s.get(AppUser, user.id), keep)
+            code, query_code = report.code, reports.query_code_of(report)
     except HazardLoopError as exc:
         return _new_page(request, user, data.csrf, status=status_of(exc), error=str(exc), form=keep)
-    return RedirectResponse(f"/reports/new?done={code}", status_code=303)
+    # the 查询码 is shown once, on the page the redirect leads to; it travels in a short-lived signed
+    # cookie (never in a URL, which logs and history keep) that the page clears as it shows it
+    response = RedirectResponse(f"/reports/new?done={code}", status_code=303)
+    if query_code:
+        response.set_cookie(QUERY_CODE_COOKIE, _query_code_signer(request).dumps([code, query_code]), max_age=300,
+                            path="/reports/new", httponly=True, samesite="strict",
+                            secure=bool(request.app.state.secure_cookies))
+    return response
+
+
+QUERY_CODE_COOKIE = "hl_query_code"
+
+
+def _query_code_signer(request: Request):  # noqa: ANN202
+    from itsdangerous import URLSafeTimedSerializer
+
+    # the console's own secret (the session codec's), with a salt of its own
+    return URLSafeTimedSerializer(request.app.state.codec._login.secret_key,  # noqa: SLF001
+                                  salt="hazardloop.query_code")
+
+
+def _query_code_shown(request: Request, done: str | None) -> str | None:
+    from itsdangerous import BadSignature
+
+    try:
+        code, query_code = _query_code_signer(request).loads(request.cookies.get(QUERY_CODE_COOKIE, ""), max_age=300)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return query_code if code == done else None
 
 
 @router.get("/reports/{ref}")
@@ -477,6 +510,7 @@ class ReportOut(BaseModel):
     location: str | None
     anonymous: bool
     reporter: str  # 匿名 / 实名（身份保密）
+    query_code: str | None = None  # only in the answer to the submission: the reporter's 查询码, shown once
     department_code: str | None
     accepted_by: str | None
     accepted_at: datetime | None
@@ -610,7 +644,8 @@ def api_list(request: Request, user: User, state: StateName | None = None,
 @api_router.post("/reports", response_model=ReportOut, status_code=201, responses=ERRORS, summary="登记举报（可匿名）")
 def api_submit(request: Request, user: User, body: SubmitIn) -> ReportOut:
     with _db(request, write=True) as s:
-        return report_out(submit(s, s.get(AppUser, user.id), body.model_dump()))
+        report = submit(s, s.get(AppUser, user.id), body.model_dump())
+        return report_out(report).model_copy(update={"query_code": reports.query_code_of(report)})
 
 
 @api_router.get("/reports/{ref}", response_model=ReportDetailOut, responses=ERRORS, summary="举报详情（不含举报人信息）")
