@@ -62,10 +62,8 @@ class PublicReport(SQLModel, table=True):
     payment_ref: str | None = Field(default=None, max_length=100)
     cycle: int = 0  # deadline cycle (for reminders: each new deadline starts a new one)
     version: int = Field(default=1, sa_column=_report_version)
-    # Added by migration 0012: the reporter's 查询码, shown once at submission, kept only as an
-    # argon2id hash; the channel the reporter chose for the feedback (email / sms), if any.
+    # Added by migration 0012: the reporter's 查询码, shown once at submission, kept only as an argon2id hash.
     query_code_hash: str | None = Field(default=None, max_length=200)
-    feedback_channel: str | None = Field(default=None, max_length=16)
 
 
 class HazardSource(SQLModel, table=True):

@@ -1,4 +1,4 @@
-"""the reporter's 查询码 and chosen feedback channel on public_report
+"""the reporter's 查询码 on public_report
 
 Revision ID: 0012
 Revises: 0001
@@ -7,9 +7,7 @@ Create Date: 2026-11-29
 
 A public report gets a 查询码 at submission, shown once and stored only as an argon2id
 hash (query_code_hash), with which the reporter — signed in or anonymous — follows the
-report's status, feedback and reward decision; feedback_channel is the channel the
-reporter chose for the feedback (email / sms), delivered through the outbox.
-public_report is created by 0005.
+report's status, feedback and reward decision.  public_report is created by 0005.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -24,10 +22,8 @@ depends_on = ('0005',)
 def upgrade() -> None:
     with op.batch_alter_table('public_report', schema=None) as batch_op:
         batch_op.add_column(sa.Column('query_code_hash', sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column('feedback_channel', sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('public_report', schema=None) as batch_op:
-        batch_op.drop_column('feedback_channel')
         batch_op.drop_column('query_code_hash')
