@@ -183,7 +183,7 @@ def test_export_format_and_reimport_is_noop(org, tmp_path):
     assert listed_row[col["督办级别"]] == "市级" and listed_row[col["整改措施"]] == "加装泄漏报警并联锁"
     assert all(r[col["已采取督办措施"]] is None for r in rows)
     assert isinstance(rows[0][col["检查时间"]], datetime)
-    closed_row = next(r for r in rows if r[col["状态"]] == "已销号")  # the imported historical close-out
+    closed_row = next(r for r in rows if r[col["状态"]] == "已销号（导入销号）")  # the imported historical close-out
     assert closed_row[col["是否整改"]] == "是" and closed_row[col["实际整改完成时间"]] == datetime(2026, 10, 20)
     # reading the export back creates nothing
     again = _import(org, out)

@@ -298,3 +298,20 @@ def test_imported_close_shown_as_such_and_sent_to_review(org, tmp_path):
     with org.session() as s:
         t = stats.compute(s).total
         assert (t.closed, t.closed_imported) == (1, 0)
+
+
+def test_other_wordings_of_headers_and_cells(org, tmp_path):
+    """Headers and cells as other units word them: 报送单位 / 行业类别 / 被检查单位 / 存在问题 / 排查方式 /
+    排查日期 / 整改状态 / 整改完成日期; 已整改完毕, 正在整改中; a span of inspection days."""
+    headers = ["序号", "报送单位", "行业类别", "被检查单位", "存在问题", "排查方式", "排查日期", "整改状态", "整改完成日期"]
+    rows = [
+        [1, "石横镇", "危化品", "肥城市恒达化工有限公司", "液氨储罐区未设置泄漏报警装置", "督导检查", "2026.10.8-10.9",
+         "已整改完毕", "2026年10月20日"],
+        [2, "石横镇", "危化品", "肥城市恒达化工有限公司", "罐区防火堤破损", "执法检查", "2026年10月12日至14日", "正在整改中", None],
+    ]
+    out = _import(org, write_sheet(tmp_path / "words.xlsx", rows, headers=headers))
+    assert (out.created, out.invalid, out.closed_imported) == (2, 0, 1)
+    with org.session() as s:
+        hs = s.exec(select(Hazard).order_by(Hazard.id)).all()
+        assert [(clock.local_date(h.found_at), h.state) for h in hs] == [(date(2026, 10, 8), "closed"),
+                                                                         (date(2026, 10, 12), "found")]

@@ -50,19 +50,20 @@ SHEET_TITLE = "重大事故隐患排查及整改情况明细表"
 
 # key, the sheet's header, accepted aliases.  Order = export order.
 COLUMNS: list[tuple[str, str, tuple[str, ...]]] = [
-    ("reporting_unit", "上报单位", ("填报单位",)),
-    ("industry", "行业领域", ("行业", "所属行业")),
+    ("reporting_unit", "上报单位", ("填报单位", "报送单位", "上报部门", "填报部门", "报送部门")),
+    ("industry", "行业领域", ("行业", "所属行业", "行业类别", "所属行业领域", "所属领域", "行业领域类别", "行业（领域）")),
     ("enterprise_type", "企业类型", ()),
-    ("enterprise_name", "企业名称", ("单位名称", "企业（单位）名称", "企业(单位)名称")),
+    ("enterprise_name", "企业名称", ("单位名称", "企业（单位）名称", "企业(单位)名称", "生产经营单位名称", "被检查单位", "被检查企业")),
     ("category", "隐患分类", ("隐患类别",)),
-    ("description", "重大隐患描述（举报问题描述）", ("重大隐患描述", "隐患描述", "举报问题描述", "重大事故隐患描述")),
-    ("method", "检查方式", ("发现方式", "发现渠道")),
-    ("inspector", "检查人", ("检查人员",)),
-    ("inspected_on", "检查时间", ("检查日期", "发现时间")),
+    ("description", "重大隐患描述（举报问题描述）", ("重大隐患描述", "隐患描述", "举报问题描述", "重大事故隐患描述",
+                                                   "隐患内容", "隐患情况", "存在问题", "问题描述", "重大事故隐患内容", "隐患具体情况")),
+    ("method", "检查方式", ("发现方式", "发现渠道", "排查方式", "检查形式", "隐患来源")),
+    ("inspector", "检查人", ("检查人员", "排查人", "检查人员姓名")),
+    ("inspected_on", "检查时间", ("检查日期", "发现时间", "发现日期", "排查时间", "排查日期", "检查（排查）时间")),
     ("basis", "判定依据", ()),
     ("clause", "违反判定依据具体条款", ("具体条款", "判定依据具体条款")),
-    ("rectified", "是否整改", ("是否完成整改", "整改情况")),
-    ("completed_on", "实际整改完成时间", ("整改完成时间", "实际完成时间")),
+    ("rectified", "是否整改", ("是否完成整改", "整改情况", "是否已整改", "整改状态")),
+    ("completed_on", "实际整改完成时间", ("整改完成时间", "实际完成时间", "整改完成日期", "完成整改时间")),
     ("responsible", "整改责任部门/责任人", ("整改责任部门", "整改责任人", "责任部门/责任人")),
     ("measures", "整改措施", ()),
     ("report_note", "举报情况备注", ("备注",)),
@@ -70,7 +71,7 @@ COLUMNS: list[tuple[str, str, tuple[str, ...]]] = [
 # Optional on import; always written on export.
 OPTIONAL: list[tuple[str, str, tuple[str, ...]]] = [
     ("credit_code", "统一社会信用代码", ("信用代码", "社会信用代码")),
-    ("region", "所属镇街区", ("属地", "镇街区", "所属镇街")),
+    ("region", "所属镇街区", ("属地", "镇街区", "所属镇街", "镇街", "所属镇（街道）", "所属镇(街道)", "所在镇街", "属地镇街")),
 ]
 # Read on import only (to infer a new enterprise's town when a department reported it).
 IMPORT_ONLY: list[tuple[str, str, tuple[str, ...]]] = [
@@ -131,7 +132,7 @@ def parse_date(value: Any) -> date | None:
             return from_excel(value).date()
         value = str(int(value))
     s = unicodedata.normalize("NFKC", str(value)).strip().replace(" ", " ")
-    for pattern in _DATE_PATTERNS:
+    for pattern in (*_DATE_PATTERNS, _DATE_RANGE):
         m = pattern.match(s)
         if m:
             try:
@@ -141,8 +142,18 @@ def parse_date(value: Any) -> date | None:
     return None
 
 
+# A span of days (2026.10.8-10.9, 2026年10月8日至10日): the inspection began on the first.
+_DATE_RANGE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?\s*(?:至|到|—|–|~|-)\s*[\d年月日./-]+$")
+
+
 YES = {"是", "已整改", "已完成", "完成", "y", "yes", "√", "已销号"}
 NO = {"否", "未整改", "整改中", "未完成", "n", "no", "×", "正在整改"}
+
+
+# How clerks write it beyond 是/否: 已整改完毕, 已完成整改, 已闭环销号 / 正在整改中, 未完成整改, 整改中.
+# "Not yet" words are looked for first: 未完成 contains 完成.
+NOT_YET = ("未", "正在", "整改中", "待整改", "尚未", "没有")
+DONE_WORDS = ("已整改", "已完成", "完成整改", "整改完毕", "整改完成", "已闭环", "已销号")
 
 
 def parse_yes_no(value: Any) -> bool | None | str:
@@ -153,6 +164,10 @@ def parse_yes_no(value: Any) -> bool | None | str:
         return True
     if s in NO:
         return False
+    if any(w in s for w in NOT_YET):
+        return False
+    if any(w in s for w in DONE_WORDS):
+        return True
     return "?"
 
 
