@@ -12,6 +12,7 @@ empty database that `hazardloop init` has prepared).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import tempfile
 import time
@@ -74,7 +75,7 @@ def _snapshot_keys(url: str) -> dict[str, int]:
         return out
 
 
-def baseline(url: str, base_url: str, before: dict[str, int], sheet: Path) -> float:
+def baseline(url: str, base_url: str, before: dict[str, int], sheet: Path) -> tuple[float, float]:
     """The same rows into the same tables as a plain bulk insert: read the sheet's cells (the same
     openpyxl read), then one executemany per table of exactly the rows the import wrote (enterprises,
     hazards with their final state, the batch, import rows, audit events, outbox rows), one transaction."""
@@ -88,7 +89,7 @@ def baseline(url: str, base_url: str, before: dict[str, int], sheet: Path) -> fl
             table = meta.tables[t]
             key = table.c.seq if t == "audit_event" else table.c.id
             rows[t] = [dict(r._mapping) for r in conn.execute(select(table).where(key > before[t]).order_by(key))]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     wb = openpyxl.load_workbook(sheet, read_only=True, data_only=True)
     cells = sum(1 for _ in wb.worksheets[0].iter_rows(values_only=True))
     wb.close()
@@ -96,10 +97,10 @@ def baseline(url: str, base_url: str, before: dict[str, int], sheet: Path) -> fl
         for t in COPIED:
             if rows[t]:
                 conn.execute(meta.tables[t].insert(), rows[t])
-    took = time.perf_counter() - t0
+    took, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"baseline (read {cells} sheet rows + bulk insert of "
-          f"{', '.join(f'{len(rows[t])} {t}' for t in COPIED)}): {took:.2f}s")
-    return took
+          f"{', '.join(f'{len(rows[t])} {t}' for t in COPIED)}): {took:.2f}s (process CPU {cpu:.2f}s)")
+    return took, cpu
 
 
 def main() -> None:
@@ -137,7 +138,7 @@ def main() -> None:
         print(f"import: {took:.2f}s (process CPU {took_cpu:.2f}s)  created {r.created}, closed {r.closed_imported}, "
               f"existing {r.existing}, enterprises created {r.enterprises_created}, "
               f"merge proposals {len(r.possible_duplicates)}")
-        base = baseline(url, base_url, before, sheet)
+        base, base_cpu = baseline(url, base_url, before, sheet)
         t = time.perf_counter()
         with session_scope(url) as s:
             r2 = excel.import_sheet(s, ledger.get_user(s, "office1"), sheet)
@@ -151,6 +152,7 @@ def main() -> None:
             r3 = excel.import_sheet(s, ledger.get_user(s, "office1"), tmp / "export.xlsx")
         print(f"re-import export: {time.perf_counter() - t:.2f}s  created {r3.created}, existing {r3.existing}")
     print(f"goal: {args.rows} rows in at most 10 s -> {'met' if took <= 10 else 'NOT met'} ({took:.2f}s)")
+    print(f"load average {os.getloadavg()[0]:.1f}; process-CPU ratio (less sensitive to the load): {took_cpu / base_cpu:.2f}")
     print(f"ratio: {took / base:.2f}")
 
 
