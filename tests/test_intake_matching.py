@@ -315,3 +315,23 @@ def test_other_wordings_of_headers_and_cells(org, tmp_path):
         hs = s.exec(select(Hazard).order_by(Hazard.id)).all()
         assert [(clock.local_date(h.found_at), h.state) for h in hs] == [(date(2026, 10, 8), "closed"),
                                                                          (date(2026, 10, 12), "found")]
+
+
+def test_batched_similarity_agrees_with_merge_similarity():
+    """The import's shortcut (bounds before the sequence ratio) gives merge.similarity's score
+    wherever that score reaches the floor, and never lifts a pair over it."""
+    import random
+
+    from hazardloop.intake.excel import _Similarity
+
+    texts = ["液氨储罐区未设置泄漏报警装置", "储罐区液氨泄漏报警装置未设置", "除尘系统未设置锁气卸灰装置", "冲压设备光电保护失效",
+             "配电室无应急照明", "防爆区域使用非防爆电气", "有限空间作业未审批", "Ａ区 液氨 储罐"]
+    rnd, sim = random.Random(16), _Similarity()
+    for _ in range(2000):
+        a = rnd.choice(texts) + rnd.choice(["", f"（第{rnd.randint(1, 30)}处）"])
+        b = rnd.choice(texts) + rnd.choice(["", f"（第{rnd.randint(1, 30)}处）"])
+        floor = rnd.choice([0.55, 0.7, 0.9])
+        exact, got = merging.similarity(a, b), sim(a, b, floor)
+        assert (got >= floor) == (exact >= floor)
+        if exact >= floor:
+            assert got == pytest.approx(exact)

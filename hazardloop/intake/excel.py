@@ -16,6 +16,7 @@ import difflib
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -845,35 +846,36 @@ def _proposals(session: Session, created: list[tuple[SheetRow, dict[str, Any] | 
 
 
 class _Similarity:
-    """merging.similarity for many pairs: each text normalised and cut into bigrams once, and the
-    sequence ratio skipped when its upper bound (quick_ratio) cannot reach the score needed.
+    """merging.similarity for many pairs: each text normalised, cut into bigrams and counted by
+    character once, and the sequence ratio skipped when its upper bounds (difflib's real_quick_ratio
+    and quick_ratio, computed here from the cached counts) cannot reach the score needed.
     Returns the same value as merging.similarity whenever that value is at least `floor`."""
 
     def __init__(self) -> None:
-        self._norm: dict[str, tuple[str, set[str]]] = {}
+        self._norm: dict[str, tuple[str, set[str], Counter]] = {}
 
-    def _prep(self, text_: str) -> tuple[str, set[str]]:
+    def _prep(self, text_: str) -> tuple[str, set[str], Counter]:
         got = self._norm.get(text_)
         if got is None:
             n = merging.normalise(text_)
-            got = self._norm[text_] = (n, {n[i:i + 2] for i in range(len(n) - 1)} or {n})
+            got = self._norm[text_] = (n, {n[i:i + 2] for i in range(len(n) - 1)} or {n}, Counter(n))
         return got
 
     def __call__(self, a: str, b: str, floor: float) -> float:
-        na, ga = self._prep(a)
-        nb, gb = self._prep(b)
+        na, ga, ca = self._prep(a)
+        nb, gb, cb = self._prep(b)
         if not na or not nb:
             return 0.0
         if na == nb:
             return 1.0
         common = len(ga & gb)
         bigram = (2 * common / (len(ga) + len(gb)) + common / min(len(ga), len(gb))) / 2
-        m = difflib.SequenceMatcher(None, na, nb)
-        for bound in (m.real_quick_ratio, m.quick_ratio):  # upper bounds of ratio(), cheapest first
-            upper = bound()
+        total = len(na) + len(nb)
+        for upper in (2 * min(len(na), len(nb)) / total,  # real_quick_ratio
+                      2 * sum((ca & cb).values()) / total):  # quick_ratio
             if upper <= bigram or upper < floor:
                 return bigram  # exact when upper <= bigram; below the floor either way otherwise
-        return max(m.ratio(), bigram)
+        return max(difflib.SequenceMatcher(None, na, nb).ratio(), bigram)
 
 
 # --- export ----------------------------------------------------------------------------------------------
