@@ -293,7 +293,7 @@ def test_stage_timeouts_remind_once(org):
                               channel="inspection")
         listed = ledger.report(s, ledger.get_user(s, "inspector1"), enterprise=ENT_XY, title="行车制动失灵",
                                channel="inspection")
-        ledger.confirm(s, ledger.get_user(s, "office1"), listed.id, basis_code="CHEM121", basis_clause="第一条",
+        ledger.confirm(s, ledger.get_user(s, "office1"), listed.id, basis_code="MEM10", basis_clause="第一条",
                        level="city")
         s.commit()
     assert sweep_on(org, date(2024, 9, 6), policy=policy).timeouts == 0  # 4 working days

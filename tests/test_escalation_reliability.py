@@ -211,7 +211,8 @@ def _act(s, rng, h, ent, day, evidence) -> None:  # noqa: ANN001
         if rng.random() < 0.1:
             ledger.dismiss(s, sup, h.id, reason="不属于重大事故隐患")
         else:
-            ledger.confirm(s, sup, h.id, basis_code="CHEM121", basis_clause="第一条", level="city")
+            ledger.confirm(s, sup, h.id, basis_code="CHEM121" if ent == ENT_HD else "MEM10", basis_clause="第一条",
+                           level="city")
     elif h.state == "listed" and r < 0.1:
         ledger.plan(s, safety, h.id, responsible_person="张三", measures="整改", funds="1000",
                     deadline=day + timedelta(days=rng.randrange(5, 60)), emergency_plan="预案")

@@ -269,3 +269,113 @@ def test_documents_name_the_enterprise_without_a_stray_comma(org):
         assert "（，" not in supervision.text and "（）" not in supervision.text
         assert "肥城市恒达化工有限公司（地址：石横镇工业园区 8 号）存在" in supervision.text
         assert "（，" not in supervision.html
+
+
+# --- (5) the basis must apply to the hazard's industry --------------------------------------------
+
+
+def test_a_basis_for_another_industry_is_refused_unless_the_office_overrides_with_a_reason(org, capsys, monkeypatch):
+    from hazardloop.states.errors import PermissionDenied
+
+    with org.session() as s:
+        hid = ledger.report(s, ledger.get_user(s, "inspector1"), enterprise=HD, title="液氨储罐区未设置泄漏报警装置",
+                            channel="inspection").id
+        s.commit()
+    with org.session() as s:
+        with pytest.raises(ValidationError, match="GAS4《城镇燃气经营安全重大隐患判定标准》适用于城镇燃气，"
+                                                  "不适用于该隐患所属行业“化工和危险化学品”"):
+            ledger.confirm(s, ledger.get_user(s, "sup_yingji"), hid, basis_code="GAS4", basis_clause="第三条",
+                           level="city")
+        s.rollback()
+        with pytest.raises(PermissionDenied, match="市安委办"):  # a supervisor may not override
+            ledger.confirm(s, ledger.get_user(s, "sup_yingji"), hid, basis_code="GAS4", basis_clause="第三条",
+                           level="city", basis_override="企业兼营燃气")
+        s.rollback()
+    run = cli_runner(org.url, capsys, monkeypatch)
+    code, _out, err = run("hazard", "confirm", str(hid), "--actor", "office1", "--basis", "GAS4", "--clause", "第三条",
+                          "--level", "city")
+    assert code == 1 and "不适用于该隐患所属行业" in err and "--override-reason" in err
+    code, _out, err = run("hazard", "confirm", str(hid), "--actor", "office1", "--basis", "GAS4", "--clause", "第三条",
+                          "--level", "city", "--override-reason", "该企业兼营瓶装液化气充装，隐患位于充装区")
+    assert code == 0, err
+    with org.session() as s:
+        assert ledger.get_hazard(s, hid).basis_code == "GAS4"
+        ev = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == hid, AuditEvent.action == "confirm")).one()
+        assert ev.reason == "该企业兼营瓶装液化气充装，隐患位于充装区" and ev.after["basis_override"] is True
+
+
+# --- (7) the calendar: the office's file, 2027, and the warning from November -----------------------
+
+GOOD_2027 = """\
+2027:
+  source: 测试用安排（非真实通知）
+  holidays:
+    - {name: 元旦, from: 2027-01-01, to: 2027-01-03}
+    - {name: 春节, from: 2027-02-05, to: 2027-02-12}
+    - {name: 清明节, from: 2027-04-03, to: 2027-04-05}
+    - {name: 劳动节, from: 2027-05-01, to: 2027-05-05}
+    - {name: 端午节, from: 2027-06-09, to: 2027-06-11}
+    - {name: 中秋节, from: 2027-09-15, to: 2027-09-17}
+    - {name: 国庆节, from: 2027-10-01, to: 2027-10-07}
+  workdays: [2027-02-20, 2027-10-09]
+"""
+
+
+@pytest.fixture
+def calendar_file(tmp_path, monkeypatch):
+    path = tmp_path / "workdays.yaml"
+    monkeypatch.setenv("HAZARDLOOP_WORKDAYS", str(path))
+    calendar.reset()
+    yield path
+    monkeypatch.delenv("HAZARDLOOP_WORKDAYS")
+    calendar.reset()
+
+
+def test_2027_without_a_file_keeps_the_statutory_holidays():
+    """holidays 0.109 has no 2027 调休: the old code counted 元旦, 除夕 … as working days."""
+    calendar.reset()
+    assert not calendar.covered(2027)
+    for day in (date(2027, 1, 1), date(2027, 2, 5), date(2027, 4, 5), date(2027, 6, 9), date(2027, 9, 15),
+                date(2027, 10, 1)):
+        assert not calendar.is_workday(day), day
+    assert len(calendar.statutory(2027)) == 13
+    assert calendar.missing_next_year(date(2026, 11, 1)) == 2027
+    assert calendar.missing_next_year(date(2026, 10, 31)) is None  # loud from November on
+    assert calendar.missing_next_year(date(2025, 11, 20)) is None  # 2026 is in the package
+
+
+def test_the_offices_file_is_used_first_and_checked(calendar_file):
+    calendar_file.write_text(GOOD_2027, encoding="utf-8")
+    calendar.reset()
+    assert calendar.covered(2027) and calendar.missing_next_year(date(2026, 11, 29)) is None
+    assert not calendar.is_workday(date(2027, 2, 11)) and calendar.is_workday(date(2027, 2, 20))  # a worked Saturday
+    assert calendar.add_workdays(date(2027, 9, 30), 1) == date(2027, 10, 8)
+    bad = [
+        (GOOD_2027.replace("    - {name: 端午节, from: 2027-06-09, to: 2027-06-11}\n", ""), 4, "缺少法定节假日：端午节（2027-06-09）"),
+        (GOOD_2027.replace("to: 2027-01-03}", "to: 2027-02-06}"), 4, "不合理"),
+        (GOOD_2027.replace("to: 2027-06-11}\n", "to: 2027-06-11}\n    - {name: 调休, from: 2027-06-11, to: 2027-06-12}\n"),
+         9, "已在“端午节”的放假区间内（区间重叠）"),
+        (GOOD_2027.replace("[2027-02-20, 2027-10-09]", "[2027-02-20, 2027-10-06]"), 11, "既是放假日又是调休上班日"),
+        (GOOD_2027.replace("[2027-02-20, 2027-10-09]", "[2027-02-22]"), 11, "调休上班日应为周六或周日"),
+        (GOOD_2027.replace("2027-05-05}", "2027-5-5}"), 7, "YYYY-MM-DD"),
+    ]
+    for text, line, words in bad:
+        with pytest.raises(calendar.CalendarError) as exc:
+            calendar.parse_calendar(text, "workdays.yaml")
+        assert f"节假日安排文件 workdays.yaml 第 {line} 行：" in str(exc.value) and words in str(exc.value), str(exc.value)
+
+
+def test_from_november_the_sweep_tells_the_office_once_and_the_cli_warns(org, capsys, monkeypatch):
+    calendar.reset()
+    for day in (date(2026, 11, 2), date(2026, 11, 3)):
+        sweep_on(org, day)
+    with org.session() as s:
+        rows = s.exec(select(Notification).where(Notification.event == "calendar")).all()
+        assert {r.recipient_key for r in rows} == {"office1", "office2"}  # once, to each committee officer
+        assert "2027 年节假日安排" in rows[0].subject and "workdays.yaml" in rows[0].body
+        assert len(_audits(s, "calendar_missing_warned")) == 1
+    run = cli_runner(org.url, capsys, monkeypatch)
+    with clock.frozen(at(date(2026, 11, 4), 8)):
+        code, out, err = run("sweep")
+    assert code == 0, err
+    assert "【警告】尚未录入 2027 年节假日安排" in out.replace("\n", "")

@@ -12,7 +12,7 @@ from sqlmodel import select
 from hazardloop.cli.output import Json, console, db_url, fail, parse_date, print_json, unit_of_work
 from hazardloop.cli.output import OfficeActor as Actor
 from hazardloop.config.escalation import KINDS, PolicyError, load_policy
-from hazardloop.config import clock
+from hazardloop.config import calendar, clock
 from hazardloop.escalation import hazards as esc
 from hazardloop.escalation import ladder
 from hazardloop.models.escalation import Document, EscalationStep
@@ -40,6 +40,9 @@ def sweep(
     if json_out:
         print_json(result.as_dict())
         return
+    missing = calendar.missing_next_year(clock.today())
+    if missing:
+        console.print(f"【警告】{calendar.missing_message(missing)}", style="bold red", highlight=False)
     if result.future and not force:
         console.print(ladder.FUTURE_DRY_RUN.format(what=f"扫描日期 {result.as_of} 晚于今天",
                                                   today=clock.today().isoformat()), style="bold yellow",

@@ -45,7 +45,7 @@ from hazardloop.models.db import insert_or_skip
 from hazardloop.errors import NotFound, ValidationError
 from hazardloop.models.escalation import Document, EscalationCycle, EscalationPolicy, EscalationStep
 from hazardloop.models.tables import Department, Enterprise, Hazard, Region, Standard
-from hazardloop.escalation import documents, ladder
+from hazardloop.escalation import calendar_warning, documents, ladder
 from hazardloop.notifications import outbox, recipients
 from hazardloop.states import guards
 from hazardloop.states.events import DomainEvent
@@ -597,6 +597,9 @@ def _with_retry(factory: SessionFactory, flush_only: bool, work: Callable[[Sessi
 def _sweep_all(factory: SessionFactory, day: date, policy: Policy, regions: list[str] | None, batch_size: int,
                result: SweepResult, *, keep_items: bool, flush_only: bool, stage_timeouts: bool) -> None:
     result.withdrawn += _with_retry(factory, flush_only, lambda s: withdraw_stale(s, regions=regions))
+    if not regions:  # once per sweep, not per shard
+        # (not counted in result.notifications: those are the ladder's)
+        _with_retry(factory, flush_only, lambda s: calendar_warning.warn_missing(s, clock.today()))
     after = 0
     while True:
         # Each batch is its own transaction; its partial result only counts once it committed.

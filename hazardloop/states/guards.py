@@ -213,6 +213,13 @@ def decide_escalation_step(actor: AppUser, action: str) -> bool:
     return True
 
 
+def override_basis(actor: AppUser) -> bool:
+    """A basis standard written for another industry: only the committee office may confirm on
+    it, and only with a recorded reason (issue 14)."""
+    _need_role(actor, {Role.committee}, "采用不适用于该行业的判定依据")
+    return True
+
+
 def decide_lag_exposure(actor: AppUser, action: str) -> bool:
     """Only the committee office approves or declines exposing a lagging region or department
     (落后单位曝光): the unit itself, its peers and the supervisors may not."""
