@@ -379,3 +379,94 @@ def test_from_november_the_sweep_tells_the_office_once_and_the_cli_warns(org, ca
         code, out, err = run("sweep")
     assert code == 0, err
     assert "【警告】尚未录入 2027 年节假日安排" in out.replace("\n", "")
+
+
+# --- done-when: two years day by day, all three ladders ---------------------------------------------
+
+
+def test_two_years_day_by_day_hazard_stage_timeout_and_lagging_ladders(org, tmp_path):
+    """2025-2026 replayed with the clock frozen each day: the sweep on every working day, the
+    lagging run on each month's first working day.  Each step of each ladder fires once, on the
+    working day it came due; every 公文 is dated on a working day; 文号 are gapless; a closed
+    hazard's pending 曝光 and a unit's pending 曝光 are withdrawn when their cycles end."""
+    if org.kind != "sqlite":
+        pytest.skip("the replay runs on SQLite; PostgreSQL semantics are covered by the tests above")
+    lag_policy = parse_lag_policy(SIM_POLICY, "sim")
+    policy = load_policy()
+    with org.session() as s:
+        late = rectifying_with_deadline(s, date(2025, 1, 6), date(2025, 2, 14))
+        with clock.frozen(at(date(2025, 3, 3))):
+            listed = ledger.report(s, ledger.get_user(s, "inspector1"), enterprise=ENT_XY, title="行车制动失灵",
+                                   channel="inspection").id
+            ledger.confirm(s, ledger.get_user(s, "office1"), listed, basis_code="MEM10", basis_clause="第三条",
+                           level="city")
+            s.commit()
+        with clock.frozen(at(date(2025, 6, 3))):
+            found = ledger.report(s, ledger.get_user(s, "inspector1"), enterprise=ENT_XY, title="冲压机光电保护失效",
+                                  channel="inspection").id
+            s.commit()
+    later = None
+    day = date(2025, 1, 1)
+    while day <= date(2026, 12, 31):
+        if day == date(2025, 9, 15):  # the late hazard is finally put right: both ladders' cycles end
+            with org.session() as s, clock.frozen(at(day, 10)):
+                ledger.submit(s, ledger.get_user(s, "hd_safety"), late, evidence=[evidence_file(tmp_path)])
+                ledger.approve(s, ledger.get_user(s, "sup_yingji"), late, reason="整改到位")
+                s.commit()
+        if day == date(2026, 3, 2):  # a new late hazard in 2026: a new unit cycle
+            with org.session() as s:
+                later = rectifying_with_deadline(s, day, date(2026, 3, 20), title="反应釜未设联锁")
+        if calendar.is_workday(day):
+            sweep_on(org, day, policy=policy)
+            if calendar.is_first_workday_of_month(day) and day >= date(2025, 2, 1):
+                with org.session() as s, clock.frozen(at(day, 9)):
+                    lagging.run(s, calendar.previous_month(calendar.month_of(day)), policy=lag_policy)
+                    s.commit()
+        day += timedelta(days=1)
+
+    def due(start: date, offset: int) -> date:
+        return calendar.add_workdays(start, offset)
+
+    with org.session() as s:
+        rows = s.exec(select(EscalationStep).order_by(EscalationStep.id)).all()
+        by_hazard: dict[int, list[EscalationStep]] = {}
+        for r in rows:
+            by_hazard.setdefault(r.hazard_id, []).append(r)
+            assert calendar.is_workday(clock.local_date(r.created_at)), r
+        # the hazard ladder: every step once, on its day; the 曝光 withdrawn at closure
+        for hid, deadline in ((late, date(2025, 2, 14)), (later, date(2026, 3, 20))):
+            got = [(r.step, r.due_date, clock.local_date(r.created_at), r.status) for r in by_hazard[hid]]
+            assert [g[0] for g in got] == [st.code for st in policy.steps]
+            for (code, due_date, made, _status), st in zip(got, policy.steps):
+                assert due_date == made == due(deadline, st.offset), (code, due_date, made)
+        assert by_hazard[late][-1].status == "withdrawn" and by_hazard[later][-1].status == "proposed"
+        # the stage-timeout ladders: listed (4 rungs), found (3 rungs), from the day the stage began
+        for hid, state, since in ((listed, "listed", date(2025, 3, 3)), (found, "found", date(2025, 6, 3))):
+            ladder_ = next(t for t in policy.stage_timeouts if t.state == state).ladder
+            got = [(r.step, clock.local_date(r.created_at)) for r in by_hazard[hid]]
+            assert got == [(rung.code, due(since, rung.workdays)) for rung in ladder_], got
+        # the lagging-unit ladder at 石横镇: cycle 1 from 2025-03 (Feb and Mar missed), ended in
+        # September; cycle 2 in 2026; months in order, each step once
+        lag = s.exec(select(LagStep).where(LagStep.unit_code == "shiheng").order_by(LagStep.id)).all()
+        cycles = {}
+        for r in lag:
+            cycles.setdefault(r.cycle, []).append((r.step, r.month, r.status))
+        assert [x[0] for x in cycles[1]] == ["letter", "bulletin", "interview", "exposure"]
+        assert [x[1] for x in cycles[1]] == sorted(x[1] for x in cycles[1])
+        assert cycles[1][-1][2] == "withdrawn"
+        assert cycles[2][0][:2] == ("letter", "2026-04") and all(x[2] in ("issued", "proposed") for x in cycles[2])
+        for doc in s.exec(select(LagDocument)).all():
+            assert calendar.is_workday(doc.issue_date) and calendar.is_first_workday_of_month(doc.issue_date)
+        for doc in s.exec(select(Document)).all():
+            assert calendar.is_workday(doc.issue_date), doc.number
+        # 文号: one series per (发文字, year) shared by hazard and unit documents, gapless
+        from hazardloop.models.escalation import DocumentCounter
+
+        serials: dict[tuple[str, int], list[int]] = {}
+        for doc in [*s.exec(select(Document)).all(), *s.exec(select(LagDocument)).all()]:
+            serials.setdefault((doc.doc_type, doc.year), []).append(doc.serial)
+        for key, found_ in serials.items():
+            assert sorted(found_) == list(range(1, len(found_) + 1)), (key, sorted(found_))
+        assert {(c.doc_type, c.year): c.last for c in s.exec(select(DocumentCounter)).all()} == {
+            k: len(v) for k, v in serials.items()}
+        assert audit.verify(s).ok
