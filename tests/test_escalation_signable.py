@@ -470,3 +470,139 @@ def test_two_years_day_by_day_hazard_stage_timeout_and_lagging_ladders(org, tmp_
         assert {(c.doc_type, c.year): c.last for c in s.exec(select(DocumentCounter)).all()} == {
             k: len(v) for k, v in serials.items()}
         assert audit.verify(s).ok
+
+
+# --- (6) every addressee gets an outbox row; the 通报 reaches every member unit --------------------------
+
+
+def test_every_addressee_of_a_document_gets_a_row_and_undelivered_are_listed(org, capsys, monkeypatch, tmp_path):
+    from hazardloop.models.tables import Department, Region
+    from hazardloop.notifications.routes import PACKAGED
+
+    # production routing: townships by e-mail or SMS only (no file drop), so a street office
+    # nobody is registered for cannot be reached -- its row must say so
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(PACKAGED.read_text(encoding="utf-8").replace(
+        "township: {channels: [email, sms, file]}", "township: {channels: [email, sms]}"), encoding="utf-8")
+    monkeypatch.setenv("HAZARDLOOP_ROUTES", str(routes))
+
+    with org.session() as s:
+        hid = rectifying_with_deadline(s, PLANNED, DEADLINE, enterprise=ENT_XY, title="行车制动失灵")  # 新城街道
+    sweep_on(org, date(2024, 10, 18))  # 提示函 … 督办函, 通报
+    with org.session() as s:
+        docs = {d.step: d for d in documents_of(s, hid)}
+        supervision, bulletin = docs["supervision_letter"], docs["bulletin"]
+        assert supervision.text.splitlines()[5].startswith("新城街道办事处、市应急管理局：")  # full names
+        rows = s.exec(select(Notification).where(Notification.document_id == supervision.id)).all()
+        town = [r for r in rows if r.recipient_role == "township"]
+        assert len(town) == 1 and town[0].recipient_name == "新城街道办事处" and town[0].status == "undeliverable"
+        assert "市安委会各成员单位" in bulletin.text
+        units = s.exec(select(func.count()).select_from(Region)).one() + s.exec(
+            select(func.count()).select_from(Department).where(Department.committee == False)).one()  # noqa: E712
+        to_units = {r.recipient_name for r in s.exec(select(Notification).where(
+            Notification.document_id == bulletin.id, Notification.recipient_key.not_like("%@%"))).all()}
+        names = {r.name for r in s.exec(select(Region)).all()} | {
+            d.name for d in s.exec(select(Department).where(Department.committee == False)).all()}  # noqa: E712
+        assert names <= {r.recipient_name for r in s.exec(select(Notification).where(
+            Notification.document_id == bulletin.id)).all()}, (names, to_units)
+        assert units == len(names) > 5
+    run = cli_runner(org.url, capsys, monkeypatch)
+    code, out, err = run("document", "undelivered", "--json")
+    assert code == 0, err
+    import json
+
+    listed = json.loads(out)
+    assert {"number": supervision.number, "recipient": "新城街道办事处"}.items() <= next(
+        x for x in listed if x["number"] == supervision.number).items()
+    assert all(x["status"] in ("undeliverable", "dead") for x in listed)
+
+
+# --- (8) the 约谈会 as a record; not held or a commitment missed moves the ladder on ---------------------
+
+
+def _interview_step(org) -> tuple[int, int, date]:  # noqa: ANN001
+    with org.session() as s:
+        hid = rectifying_with_deadline(s, PLANNED, DEADLINE)
+    called = calendar.add_workdays(DEADLINE, 20)
+    sweep_on(org, called)
+    with org.session() as s:
+        step = s.exec(select(EscalationStep).where(EscalationStep.hazard_id == hid,
+                                                   EscalationStep.step == "interview")).one()
+    return hid, step.id, called
+
+
+def test_an_interview_not_held_moves_the_ladder_on(org, capsys, monkeypatch):
+    hid, step_id, called = _interview_step(org)
+    meeting = calendar.add_workdays(called, 2)
+    run = cli_runner(org.url, capsys, monkeypatch)
+    with clock.frozen(at(meeting, 16)):
+        code, _out, err = run("interview", "record", str(step_id), "--actor", "hd_safety", "--held-at",
+                              f"{meeting} 09:30", "--place", "市应急管理局3楼会议室", "--outcome", "not_held",
+                              "--regulator-attendee", "杨志远（市安委办）")
+        assert code == 1 and "记录约谈会" in err  # the enterprise may not record its own interview
+        code, out, err = run("interview", "record", str(step_id), "--actor", "office1", "--held-at",
+                             f"{meeting} 09:30", "--place", "市应急管理局3楼会议室", "--outcome", "not_held",
+                             "--regulator-attendee", "杨志远（市安委办）", "--regulator-attendee", "蒋国平（市应急管理局）")
+    assert code == 0 and "督办阶梯已进入下一步" in out.replace("\n", ""), err
+    res = sweep_on(org, calendar.add_workdays(meeting, 1))  # long before the 曝光's own day (deadline + 30)
+    assert res.issued == {"exposure": 1}
+    with org.session() as s:
+        (ev,) = _audits(s, "interview_recorded")
+        assert ev.after["outcome"] == "not_held" and ev.actor == "office1"
+        assert "未召开" in _audits(s, "interview_commitment_checked")[0].reason
+
+
+def test_a_missed_commitment_moves_the_ladder_on_and_a_kept_one_does_not(org, capsys, monkeypatch, tmp_path):
+    hid, step_id, called = _interview_step(org)
+    meeting = calendar.add_workdays(called, 1)
+    minutes = tmp_path / "纪要.txt"
+    minutes.write_text("约谈会议纪要：企业承诺十日内完成报警器安装并联锁。", encoding="utf-8")
+    due = calendar.add_workdays(meeting, 3)
+    run = cli_runner(org.url, capsys, monkeypatch)
+    with clock.frozen(at(meeting, 16)):
+        code, _out, err = run("interview", "record", str(step_id), "--actor", "sup_yingji", "--held-at",
+                              f"{meeting} 09:30", "--place", "市应急管理局", "--outcome", "held",
+                              "--enterprise-attendee", "赵建国（主要负责人）", "--regulator-attendee", "蒋国平",
+                              "--commitment", f"完成泄漏报警器安装并联锁@{due}")
+        assert code == 1 and "会议纪要" in err  # minutes are required for a meeting held
+        code, _out, err = run("interview", "record", str(step_id), "--actor", "sup_yingji", "--held-at",
+                              f"{meeting} 09:30", "--place", "市应急管理局", "--outcome", "held",
+                              "--enterprise-attendee", "赵建国（主要负责人）", "--regulator-attendee", "蒋国平",
+                              "--commitment", f"完成泄漏报警器安装并联锁@{due}", "--minutes", str(minutes))
+        assert code == 0, err
+        code, out, _ = run("interview", "show", "1")
+        assert "完成泄漏报警器安装并联锁" in out and "未到期" in out and "约谈会议纪要" in out
+    assert sum(sweep_on(org, due).issued.values()) == 0  # due today: not missed yet
+    res = sweep_on(org, calendar.add_workdays(due, 1))
+    assert res.issued == {"exposure": 1}
+    with org.session() as s:
+        from hazardloop.models.interviews import InterviewRecord
+
+        row = s.exec(select(InterviewRecord)).one()
+        assert row.commitments[0]["status"] == "missed" and row.moved_on
+        assert row.minutes_sha256 == __import__("hashlib").sha256(minutes.read_bytes()).hexdigest()
+
+
+def test_the_interview_api_records_and_lists(org):
+    from tests.fixtures_web import Web
+
+    hid, step_id, called = _interview_step(org)
+    web = Web(org)
+    meeting = calendar.add_workdays(called, 1)
+    body = {"held_at": f"{meeting}T09:30:00", "place": "市应急管理局", "outcome": "held",
+            "enterprise_attendees": ["赵建国（主要负责人）"], "regulator_attendees": ["蒋国平（市应急管理局）"],
+            "commitments": [{"what": "完成报警器安装", "due": str(calendar.add_workdays(meeting, 5))}],
+            "minutes": "会议纪要全文", "minutes_name": "纪要.txt"}
+    with clock.frozen(at(meeting, 16)):
+        assert web.api("hd_safety").post(f"/api/v1/escalation/steps/{step_id}/interview", json=body).status_code == 403
+        bad = web.api("sup_yingji").post(f"/api/v1/escalation/steps/{step_id}/interview", json=body | {"minutes": ""})
+        assert bad.status_code == 422 and "会议纪要" in bad.json()["detail"]
+        r = web.api("sup_yingji").post(f"/api/v1/escalation/steps/{step_id}/interview", json=body)
+        assert r.status_code == 201, r.text
+        assert r.json()["commitments"][0]["status_name"] == "未到期"
+        again = web.api("office1").post(f"/api/v1/escalation/steps/{step_id}/interview", json=body)
+        assert again.status_code == 409
+        listed = web.api("office1").get(f"/api/v1/hazards/{hid}/interviews")
+        assert listed.status_code == 200 and listed.json()[0]["place"] == "市应急管理局"
+        ok = web.api("office1").post(f"/api/v1/interviews/{r.json()['id']}/commitments/1", json={"met": True})
+        assert ok.status_code == 200 and ok.json()["commitments"][0]["status"] == "met"

@@ -181,7 +181,8 @@ def test_region_climbs_the_ladder_across_months(org, tmp_path, capsys, monkeypat
         assert {r.recipient_key for r in rows} == {"town_shiheng"} and rows[0].body == letter.text
         bulletin_to = {r.recipient_key for r in s.execute(select(Notification).where(
             Notification.document_id == docs[1].id, Notification.event == units.EVENT)).scalars()}
-        assert bulletin_to == {"town_shiheng", "office1", "office2"}
+        # and, being 抄送 to 市安委会各成员单位, to every member unit (issue 14)
+        assert {"town_shiheng", "office1", "office2", "township:石横镇", "department:市应急管理局"} <= bulletin_to
         proposed = s.execute(select(LagStep).where(LagStep.unit_code == "shiheng", LagStep.step == "exposure")
                              ).scalar_one()
         assert set(s.execute(select(Notification.recipient_key).where(

@@ -45,7 +45,7 @@ from hazardloop.models.db import insert_or_skip
 from hazardloop.errors import NotFound, ValidationError
 from hazardloop.models.escalation import Document, EscalationCycle, EscalationPolicy, EscalationStep
 from hazardloop.models.tables import Department, Enterprise, Hazard, Region, Standard
-from hazardloop.escalation import calendar_warning, documents, ladder
+from hazardloop.escalation import addressees, calendar_warning, documents, interviews, ladder
 from hazardloop.notifications import outbox, recipients
 from hazardloop.states import guards
 from hazardloop.states.events import DomainEvent
@@ -216,26 +216,28 @@ def on_domain_event(session: Session, event: DomainEvent) -> None:
 
 
 class _Refs:
-    """Names of reference rows (regions, departments, standards), read once per sweep."""
+    """Names of reference rows (regions by their government's full name, departments, standards),
+    read once per sweep."""
 
     def __init__(self, session: Session) -> None:
-        self.regions = {r.code: r.name for r in session.execute(select(Region)).scalars()}
+        self.regions = {r.code: addressees.region_addressee(r) for r in session.execute(select(Region)).scalars()}
         self.departments = {d.code: d.name for d in session.execute(select(Department)).scalars()}
         self.standards = {s.code: s for s in session.execute(select(Standard)).scalars()}
 
 
 _ROLE_ADDRESS = {
     "principal": None, "controller": None, "safety_manager": None,  # the enterprise itself
-    "township": "region", "department": "department", "committee": "市安委会各成员单位",
+    "township": "region", "department": "department", "committee": "committee",
 }
 
 
-def _addressee(roles: tuple[str, ...], ent: Enterprise, region: str, department: str) -> str:
+def _addressee(roles: tuple[str, ...], ent: Enterprise, region: str, department: str, kind: str = "") -> str:
     names: list[str] = []
+    committee = addressees.MEMBER_UNITS if kind in addressees.TO_MEMBER_UNITS else addressees.OFFICE
     for role in roles:
         target = _ROLE_ADDRESS.get(role)
         name = ent.name if target is None else region if target == "region" else \
-            department if target == "department" else target
+            department if target == "department" else committee
         if name not in names:
             names.append(name)
     return "、".join(names)
@@ -268,8 +270,8 @@ def document_context(refs: _Refs, hazard: Hazard, ent: Enterprise, step: Step, d
         "step": step, "kind_name": KINDS[step.kind], "hazard": hazard, "enterprise": ent, "basis": basis,
         "level_name": LEVELS.get(hazard.level or "", "有关部门"), "region_name": region,
         "department_name": department,
-        "addressee": _addressee(step.recipients, ent, region, department),
-        "copy_to": _addressee(step.copy, ent, region, department) if step.copy else "",
+        "addressee": _addressee(step.recipients, ent, region, department, step.kind),
+        "copy_to": _addressee(step.copy, ent, region, department, step.kind) if step.copy else "",
         "deadline_cn": documents.cn_date(deadline_day), "issue_date_cn": documents.cn_date(issue_day),
         "respond_by_cn": documents.cn_date(respond_by),
         "days_overdue": max(0, (issue_day - deadline_day).days),
@@ -285,23 +287,41 @@ class _Resolver:
     _KEY = {"principal": "ent", "controller": "ent", "safety_manager": "ent", "township": "region",
             "department": "dept", "committee": "all"}
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, refs: _Refs | None = None) -> None:
         self.session = session
+        self.refs = refs
         self.cache: dict[tuple, list[recipients.Recipient]] = {}
 
-    def __call__(self, hazard: Hazard, roles: tuple[str, ...]) -> list[recipients.Recipient]:
+    def __call__(self, hazard: Hazard, roles: tuple[str, ...], kind: str = "") -> list[recipients.Recipient]:
+        """The people for the roles; with `kind` (a 公文's), every addressee is covered: a unit
+        nobody is registered for stands in by its full name (an undeliverable row), and
+        "committee" on a 通报/曝光 is every member unit."""
         out: list[recipients.Recipient] = []
         for role in roles:
             dep = self._KEY.get(role, "ent")
+            members = bool(kind) and role == "committee" and kind in addressees.TO_MEMBER_UNITS
             key = (role, hazard.enterprise_id if dep == "ent" else hazard.region_code if dep == "region"
-                   else hazard.supervising_department if dep == "dept" else None)
+                   else hazard.supervising_department if dep == "dept" else None, bool(kind), members)
             found = self.cache.get(key)
             if found is None:
                 if len(self.cache) > 50000:
                     self.cache.clear()
-                found = self.cache[key] = recipients.resolve(self.session, hazard, [role])
+                if members:
+                    found = addressees.member_units(self.session)
+                else:
+                    found = recipients.resolve(self.session, hazard, [role])
+                    if not found and kind and role in ("township", "department"):
+                        found = [recipients.Recipient(role, self._unit_name(hazard, role))]
+                self.cache[key] = found
             out.extend(found)
         return out
+
+    def _unit_name(self, hazard: Hazard, role: str) -> str:
+        refs = self.refs or _Refs(self.session)
+        self.refs = refs
+        if role == "township":
+            return refs.regions.get(hazard.region_code, hazard.region_code)
+        return refs.departments.get(hazard.supervising_department or "", "行业主管部门")
 
 
 def enqueue_many(session: Session, notices: list[dict[str, Any]]) -> int:
@@ -425,8 +445,10 @@ def _process_batch(session: Session, as_of: date, rows: list, policies: _Policie
         deadline_day = clock.local_date(r.deadline)
         dates = ladder_dates(policy, deadline_day)
         i = r.next_index
-        while i < len(policy.steps) and dates[i] <= as_of:
-            due_items.append(_Due(r, hz, policy, i, policy.steps[i], dates[i], deadline_day))
+        # A step brought forward (a 约谈会 not held, a commitment missed): next_due before its date.
+        early = r.next_due if i < len(dates) and r.next_due is not None and r.next_due < dates[i] else None
+        while i < len(policy.steps) and (dates[i] <= as_of or (i == r.next_index and early is not None)):
+            due_items.append(_Due(r, hz, policy, i, policy.steps[i], min(dates[i], early or dates[i]), deadline_day))
             i += 1
         done = i >= len(policy.steps)
         cycle_updates.append({"cid": r.id, "next_index": i, "next_due": None if done else dates[i],
@@ -466,7 +488,7 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
     for doc_type in sorted(need):
         serials[doc_type] = documents.allocate(session, doc_type, year, need[doc_type])
     prefix = get_settings().doc_prefix
-    resolver = _Resolver(session)
+    resolver = _Resolver(session, refs)
     doc_rows: list[dict[str, Any]] = []
     notices: list[tuple[_Due, int, str, str]] = []  # (item, step_id, subject, body)
     audits: list[dict[str, Any]] = []
@@ -527,7 +549,8 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
             people = resolver(d.hazard, ("committee",))
             step_key = f"{d.step.code}:proposed"
         else:
-            people = resolver(d.hazard, d.step.recipients + d.step.copy)
+            people = resolver(d.hazard, d.step.recipients + d.step.copy,
+                              d.step.kind if d.step.has_document else "")
             step_key = d.step.code
         batch.append(dict(event=EVENT, hazard_id=d.hazard.id, cycle=d.cycle_row.cycle, step=step_key,
                           recipients=people, subject=subject, body=body, document_id=doc_ids.get(step_id)))
@@ -537,7 +560,7 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
 
 def _due_cycles(session: Session, as_of: date, after_id: int, batch_size: int, regions: list[str] | None) -> list:
     c, h = EscalationCycle.__table__, Hazard.__table__
-    stmt = (select(c.c.id, c.c.hazard_id, c.c.cycle, c.c.deadline, c.c.policy_version, c.c.next_index)
+    stmt = (select(c.c.id, c.c.hazard_id, c.c.cycle, c.c.deadline, c.c.policy_version, c.c.next_index, c.c.next_due)
             .where(c.c.status == "active", c.c.next_due <= as_of, c.c.id > after_id)
             .order_by(c.c.id).limit(batch_size))
     if regions:
@@ -597,6 +620,8 @@ def _with_retry(factory: SessionFactory, flush_only: bool, work: Callable[[Sessi
 def _sweep_all(factory: SessionFactory, day: date, policy: Policy, regions: list[str] | None, batch_size: int,
                result: SweepResult, *, keep_items: bool, flush_only: bool, stage_timeouts: bool) -> None:
     result.withdrawn += _with_retry(factory, flush_only, lambda s: withdraw_stale(s, regions=regions))
+    # A 约谈会 commitment past its date moves its ladder on before the due steps are looked at.
+    _with_retry(factory, flush_only, lambda s: interviews.check_commitments(s, day))
     if not regions:  # once per sweep, not per shard
         # (not counted in result.notifications: those are the ladder's)
         _with_retry(factory, flush_only, lambda s: calendar_warning.warn_missing(s, clock.today()))
@@ -665,7 +690,7 @@ def _stage_timeout_batch(session: Session, day: date, policy: Policy, timeout, r
         hazards = session.execute(select(Hazard).where(Hazard.id.in_(mine)).order_by(Hazard.id)).scalars().all()
         ents = {e.id: e for e in session.execute(select(Enterprise).where(
             Enterprise.id.in_({x.enterprise_id for x in hazards}))).scalars()}
-        resolver = _Resolver(session)
+        resolver = _Resolver(session, refs)
         audits, doc_rows, sent = [], [], []
         for hz in hazards:
             ent = ents[hz.enterprise_id]
@@ -676,8 +701,8 @@ def _stage_timeout_batch(session: Session, day: date, policy: Policy, timeout, r
                    "stage_name": STAGES[timeout.state], "workdays": rung.workdays, "stage": timeout.state,
                    "issuing_body": settings.issuing_body, "issue_date_cn": documents.cn_date(day),
                    "region_name": region, "department_name": department, "rung": rung,
-                   "addressee": _addressee(rung.recipients, ent, region, department),
-                   "copy_to": _addressee(rung.copy, ent, region, department) if rung.copy else "",
+                   "addressee": _addressee(rung.recipients, ent, region, department, rung.kind),
+                   "copy_to": _addressee(rung.copy, ent, region, department, rung.kind) if rung.copy else "",
                    "respond_by_cn": documents.cn_date(calendar.add_workdays(day, 5)),
                    "earlier": _earlier_timeout(session, hz, timeout, rung)}
             after = {"step": rung.code, "state": timeout.state, "workdays": rung.workdays, "step_id": mine[hz.id]}
@@ -700,7 +725,8 @@ def _stage_timeout_batch(session: Session, day: date, policy: Policy, timeout, r
         doc_ids = {sid: did for sid, did in documents.store(session, doc_rows).items()}
         for hz, subject, text in sent:
             outbox.enqueue(session, event=EVENT, hazard_id=hz.id, cycle=hz.cycle, step=rung.code,
-                           recipients=resolver(hz, rung.recipients + rung.copy), subject=subject, body=text,
+                           recipients=resolver(hz, rung.recipients + rung.copy, rung.kind if rung.has_document else ""),
+                           subject=subject, body=text,
                            document_id=doc_ids.get(mine[hz.id]))
         audit.append_many(session, audits)
     return len(mine), rows[-1].id
@@ -793,7 +819,7 @@ def approve_step(session: Session, actor, step_id: int, *, as_of: date | None = 
     doc_id = documents.store(session, [doc])[row.id]
     ladder.mark_decided(session, row, actor, "approved")
     outbox.enqueue(session, event=EVENT, hazard_id=hazard.id, cycle=row.cycle, step=step.code,
-                   recipients=recipients.resolve(session, hazard, list(step.recipients + step.copy)),
+                   recipients=_Resolver(session)(hazard, step.recipients + step.copy, step.kind),
                    subject=f"{step.name}：{number}", body=text, document_id=doc_id)
     audit.append(session, actor=actor.username, action="escalation_approved", hazard_id=hazard.id,
                  after={"step": step.code, "cycle": row.cycle, "step_id": row.id, "number": number,

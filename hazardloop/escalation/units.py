@@ -25,7 +25,7 @@ from hazardloop.config.lagging import LagStep as StepRule
 from hazardloop.config.lagging import load_policy as _load_policy
 from hazardloop.config.settings import get_settings
 from hazardloop.errors import NotFound, ValidationError
-from hazardloop.escalation import documents, ladder
+from hazardloop.escalation import addressees, documents, ladder
 from hazardloop.models import audit
 from hazardloop.models.db import insert_or_skip
 from hazardloop.models.lagging import LagDocument, LagEvaluation, LagStep
@@ -61,11 +61,7 @@ class Unit:
 
 
 def _addressee(region: Region) -> str:
-    if region.kind == "street":
-        return f"{region.name}办事处"
-    if region.kind == "town":
-        return f"{region.name}人民政府"
-    return f"{region.name}管委会" if region.kind == "zone" else region.name
+    return addressees.region_addressee(region)
 
 
 def units(session: Session, policy: LaggingPolicy) -> list[Unit]:
@@ -165,6 +161,8 @@ def _issue_document(session: Session, row: LagStep, step: StepRule, ev: LagEvalu
     people = unit_recipients(session, row.unit_kind, row.unit_code, unit.addressee)
     if step.kind != "letter":
         people += committee_recipients(session)
+    if step.kind in addressees.TO_MEMBER_UNITS:  # 抄送：市安委会各成员单位 -- every one of them
+        people += addressees.member_units(session)
     queued = outbox.enqueue(session, event=EVENT, hazard_id=None, cycle=row.cycle, step=f"lag:{row.id}",
                             recipients=people, subject=f"{step.name}：{number}", body=body, document_id=doc.id)
     audit.append(session, actor=actor, action="lag_step_approved" if row.status == "approved" else "lag_step_issued",

@@ -220,6 +220,15 @@ def override_basis(actor: AppUser) -> bool:
     return True
 
 
+def record_interview(actor: AppUser, hazard: Hazard) -> bool:
+    """The 约谈会 is recorded by the committee office, or by a supervisor of the hazard's own
+    department (the regulators who hold it)."""
+    _need_role(actor, {Role.committee, Role.supervisor}, "记录约谈会")
+    if actor.role == Role.supervisor and actor.department_code != hazard.supervising_department:
+        raise PermissionDenied("只能记录本部门监管隐患的约谈会。")
+    return True
+
+
 def decide_lag_exposure(actor: AppUser, action: str) -> bool:
     """Only the committee office approves or declines exposing a lagging region or department
     (落后单位曝光): the unit itself, its peers and the supervisors may not."""
