@@ -606,3 +606,79 @@ def test_the_interview_api_records_and_lists(org):
         assert listed.status_code == 200 and listed.json()[0]["place"] == "市应急管理局"
         ok = web.api("office1").post(f"/api/v1/interviews/{r.json()['id']}/commitments/1", json={"met": True})
         assert ok.status_code == 200 and ok.json()["commitments"][0]["status"] == "met"
+
+
+# --- (10) the 公文: 版记, contact, 特此通报, and an A4 PDF after GB/T 9704 ------------------------------------
+
+
+def test_documents_carry_the_record_block_contact_and_closing(org):
+    with org.session() as s:
+        office = ledger.get_user(s, "office1")
+        office.phone = "0538-3221234"
+        s.add(office)
+        s.commit()
+        hid = rectifying_with_deadline(s, PLANNED, DEADLINE)
+    sweep_on(org, date(2024, 10, 18))
+    with org.session() as s:
+        bulletin = next(d for d in documents_of(s, hid) if d.step == "bulletin")
+        text = bulletin.text
+        assert "特此通报。" in text
+        assert "（联系人：杨志远，联系电话：0538-3221234）" in text
+        assert text.rstrip().endswith("肥城市安全生产委员会办公室　　2024年10月18日印发")  # 版记
+        assert "石横镇人民政府" in text  # addressees' full names
+        assert 'class="record"' in bulletin.html and "2024年10月18日印发" in bulletin.html
+
+
+def _ink_box(img, pred) -> tuple[int, int, int, int] | None:  # noqa: ANN001
+    w, h = img.size
+    px = img.load()
+    xs, ys = [], []
+    for y in range(h):
+        for x in range(w):
+            if pred(px[x, y]):
+                xs.append(x)
+                ys.append(y)
+    return (min(xs), min(ys), max(xs), max(ys)) if xs else None
+
+
+def test_a_document_prints_as_an_a4_page_laid_out_after_gb_t_9704(org, capsys, monkeypatch, tmp_path):
+    """Rendered by headless chromium, read back as an image (pdftoppm): A4, the 版心 inside the
+    margins (天头 37 mm, 订口 28 mm), the red 版头 at the top, the page number below the 版心."""
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    from hazardloop.reports import pdf as pdf_mod
+
+    if pdf_mod.chromium() is None or shutil.which("pdftoppm") is None:
+        pytest.skip("needs chromium and poppler-utils (.ci/install-browser.sh)")
+    if org.kind != "sqlite":
+        pytest.skip("printing does not depend on the database")
+    with org.session() as s:
+        hid = rectifying_with_deadline(s, PLANNED, DEADLINE)
+    sweep_on(org, date(2024, 10, 11))
+    with org.session() as s:
+        number = next(d for d in documents_of(s, hid) if d.step == "supervision_letter").number
+    run = cli_runner(org.url, capsys, monkeypatch)
+    out = tmp_path / "doc.pdf"
+    code, _o, err = run("document", "show", number, "--pdf", str(out))
+    assert code == 0 and out.is_file(), err
+    info = subprocess.run(["pdfinfo", str(out)], capture_output=True, text=True, check=True).stdout
+    assert "pts (A4)" in info, info  # chromium writes 594.96 x 841.92
+    subprocess.run(["pdftoppm", "-r", "50", "-f", "1", "-l", "1", "-png", str(out), str(tmp_path / "p")], check=True)
+    img = Image.open(next(tmp_path.glob("p*.png"))).convert("RGB")
+    w, h = img.size
+    mm = w / 210.0
+    dark = _ink_box(img, lambda p: sum(p) < 300)
+    red = _ink_box(img, lambda p: p[0] > 150 and p[1] < 90 and p[2] < 90)
+    assert dark and red
+    left, top, right, bottom = dark
+    assert left >= 26 * mm and right <= w - 24 * mm, (left / mm, (w - right) / mm)  # 订口 28, 翻口 26 (±2)
+    assert red[1] >= 35 * mm and red[1] <= 45 * mm, red[1] / mm  # the 版头 starts at the top of the 版心
+    # the page number "— 1 —" sits below the 版心 (297 - 35 = 262 mm), centred
+    foot = img.crop((0, int(263 * mm), w, h))
+    num = _ink_box(foot, lambda p: sum(p) < 300)
+    assert num is not None
+    centre = (num[0] + num[2]) / 2
+    assert abs(centre - w / 2) < 10 * mm, centre / mm

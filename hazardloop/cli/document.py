@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -19,7 +20,9 @@ document_app = typer.Typer(help="公文：按文号查看原文", no_args_is_hel
 
 @document_app.command("show")
 def document_show(number: Annotated[str, typer.Argument(help="文号，如 肥安办函〔2026〕12号")],
-                  html: Annotated[bool, typer.Option("--html", help="输出 HTML 原文（默认纯文本）")] = False) -> None:
+                  html: Annotated[bool, typer.Option("--html", help="输出 HTML 原文（默认纯文本）")] = False,
+                  pdf: Annotated[Optional[Path], typer.Option(
+                      "--pdf", help="另存为 A4 PDF（按 GB/T 9704 版式，需要 chromium 和 fonts-noto-cjk）")] = None) -> None:
     """按文号输出公文原文（出具时存储的字节，逐字节一致；哈希不符则报错）。隐患督办公文、通报和
     落后单位督办公文共用文号序列，都可按文号查看。"""
     from hazardloop.escalation import units
@@ -32,6 +35,12 @@ def document_show(number: Annotated[str, typer.Argument(help="文号，如 肥�
                 doc = units.get_document(s, number)
             except NotFound:
                 raise NotFound(f"没有文号为 {number} 的公文（见 hazardloop document list、hazardloop lagging list）。")
+    if pdf is not None:
+        from hazardloop.reports import pdf as pdf_mod
+
+        pdf_mod.html_to_pdf(documents.stored_body(doc).encode("utf-8"), pdf, print_css=None)
+        console.print(f"已写入 {pdf}（{doc.number}）", highlight=False)
+        return
     write_document(doc, html)
 
 

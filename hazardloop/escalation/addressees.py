@@ -61,3 +61,12 @@ def member_units(session: Session) -> list[Recipient]:
                                 and u.department_code == dept.code])
         out.append(Recipient("department", dept.name, phone, email))
     return out
+
+
+def contact(session: Session) -> tuple[str | None, str | None]:
+    """The 公文's 联系人 and 联系电话 (GB/T 9704 附注): the committee office's first active officer
+    with a phone (by account order; else the first, name only); (None, None) when none is registered."""
+    users = session.execute(select(AppUser).where(AppUser.active == True, AppUser.role == "committee")  # noqa: E712
+                            .order_by(AppUser.id)).scalars().all()
+    user = next((u for u in users if u.phone), users[0] if users else None)
+    return (user.name, user.phone) if user else (None, None)

@@ -223,6 +223,7 @@ class _Refs:
         self.regions = {r.code: addressees.region_addressee(r) for r in session.execute(select(Region)).scalars()}
         self.departments = {d.code: d.name for d in session.execute(select(Department)).scalars()}
         self.standards = {s.code: s for s in session.execute(select(Standard)).scalars()}
+        self.contact = addressees.contact(session)
 
 
 _ROLE_ADDRESS = {
@@ -274,6 +275,7 @@ def document_context(refs: _Refs, hazard: Hazard, ent: Enterprise, step: Step, d
         "copy_to": _addressee(step.copy, ent, region, department, step.kind) if step.copy else "",
         "deadline_cn": documents.cn_date(deadline_day), "issue_date_cn": documents.cn_date(issue_day),
         "respond_by_cn": documents.cn_date(respond_by),
+        "contact_name": refs.contact[0], "contact_phone": refs.contact[1],
         "days_overdue": max(0, (issue_day - deadline_day).days),
         "workdays_overdue": max(0, calendar.workdays_between(deadline_day, issue_day)),
         "workdays_left": max(0, calendar.workdays_between(issue_day, deadline_day)),
@@ -704,7 +706,8 @@ def _stage_timeout_batch(session: Session, day: date, policy: Policy, timeout, r
                    "addressee": _addressee(rung.recipients, ent, region, department, rung.kind),
                    "copy_to": _addressee(rung.copy, ent, region, department, rung.kind) if rung.copy else "",
                    "respond_by_cn": documents.cn_date(calendar.add_workdays(day, 5)),
-                   "earlier": _earlier_timeout(session, hz, timeout, rung)}
+                   "earlier": _earlier_timeout(session, hz, timeout, rung),
+                   "contact_name": refs.contact[0], "contact_phone": refs.contact[1]}
             after = {"step": rung.code, "state": timeout.state, "workdays": rung.workdays, "step_id": mine[hz.id]}
             if rung.has_document:
                 serial, number = ladder.number_one(session, rung.doc_type, day)

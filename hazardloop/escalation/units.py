@@ -133,6 +133,7 @@ def document_context(session: Session, unit: Unit, step: StepRule, row: LagStep,
         "issue_date_cn": documents.cn_date(issue_day), "respond_by_cn": documents.cn_date(respond_by),
         "earlier": _earlier(session, row),
         "followed_by": later, "month_cn": f"{first.year}年{first.month}月",
+        **dict(zip(("contact_name", "contact_phone"), addressees.contact(session))),
     }
 
 
