@@ -682,3 +682,50 @@ def test_a_document_prints_as_an_a4_page_laid_out_after_gb_t_9704(org, capsys, m
     assert num is not None
     centre = (num[0] + num[2]) / 2
     assert abs(centre - w / 2) < 10 * mm, centre / mm
+
+
+# --- (9) 集中曝光 / 集中挂牌 通告 and the public page ------------------------------------------------------
+
+
+def test_the_months_exposures_go_out_in_one_notice_published_without_personal_data(org, capsys, monkeypatch):
+    from tests.fixtures_web import Web
+
+    with org.session() as s:
+        hid = rectifying_with_deadline(s, PLANNED, DEADLINE)
+    sweep_on(org, EXPOSED_BY)
+    with org.session() as s, clock.frozen(at(date(2024, 11, 7), 10)):
+        esc.approve_step(s, ledger.get_user(s, "office1"), _proposal(s, hid).id)
+        s.commit()
+    run = cli_runner(org.url, capsys, monkeypatch)
+    with clock.frozen(at(date(2024, 11, 20), 10)):
+        code, out, err = run("escalation", "notice", "--month", "2024-11", "--kind", "exposure", "--actor", "office1")
+        assert code == 1 and "尚未结束" in err
+    with clock.frozen(at(date(2024, 12, 2), 10)):
+        code, out, err = run("escalation", "notice", "--month", "2024-11", "--kind", "exposure", "--actor",
+                             "sup_yingji")
+        assert code == 1 and "市安委办" in err
+        code, out, err = run("escalation", "notice", "--month", "2024-11", "--kind", "exposure", "--actor", "office1",
+                             "--json")
+        assert code == 0, err
+        import json
+
+        issued = json.loads(out)
+        assert issued["number"] == "肥安办告〔2024〕1号" and issued["created"]
+        code, out, err = run("escalation", "notice", "--month", "2024-11", "--kind", "exposure", "--actor", "office1",
+                             "--json")
+        assert json.loads(out)["created"] is False  # once per month and kind
+    with org.session() as s:
+        doc = s.exec(select(Document).where(Document.number == "肥安办告〔2024〕1号")).one()
+        hazard = ledger.get_hazard(s, hid)
+        assert hazard.code in doc.text and "肥城市恒达化工有限公司" in doc.text and "特此通告。" in doc.text
+        rows = s.exec(select(Notification).where(Notification.document_id == doc.id,
+                                                 Notification.event == "notice")).all()
+        assert {"石横镇", "市应急管理局"} <= {r.recipient_name for r in rows}
+        assert _audits(s, "notice_issued")[0].after["hazards"] == [hazard.code]
+    web = Web(org)
+    page = web.client().get(f"/notices/{issued['public_path'].rsplit('/', 1)[1]}")
+    assert page.status_code == 200 and hazard.code in page.text
+    for personal in ("赵建国", "钱德明", "孙立新", "杨志远", "138"):  # principal, controller, safety manager, officer, phones
+        assert personal not in page.text
+    listing = web.client().get("/notices")
+    assert listing.status_code == 200 and "肥安办告〔2024〕1号" in listing.text

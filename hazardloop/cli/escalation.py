@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlmodel import select
 
-from hazardloop.cli.output import Json, console, db_url, fail, parse_date, print_json, unit_of_work
+from hazardloop.cli.output import Json, console, db_url, fail, parse_date, parse_month, print_json, unit_of_work
 from hazardloop.cli.output import OfficeActor as Actor
 from hazardloop.config.escalation import KINDS, PolicyError, load_policy
 from hazardloop.config import calendar, clock
@@ -147,6 +147,30 @@ def escalation_policy(file: Annotated[Optional[Path], typer.Option("--file", hel
     for t in policy.stage_timeouts:
         console.print(f"环节超时：{t.state} 超过 {t.workdays} 个工作日 → {t.name}（{'、'.join(t.recipients)}）",
                       highlight=False)
+
+
+@escalation_app.command("notice")
+def escalation_notice(
+    month: Annotated[str, typer.Option("--month", help="月份 YYYY-MM（须已结束）")],
+    kind: Annotated[str, typer.Option("--kind", help="exposure 集中曝光（当月批准曝光的隐患） · listing 集中挂牌督办（当月新挂牌的隐患）")],
+    actor: Actor,
+    force: Annotated[bool, typer.Option("--force", help="月份尚未结束时仍签发（记入审计）")] = False,
+    json_out: Json = False,
+) -> None:
+    """签发集中曝光 / 集中挂牌督办通告：编文号、存储（SHA-256）、送各成员单位，并在公开页面发布（不含个人信息）。"""
+    from hazardloop.escalation import notices
+
+    if kind not in notices.KINDS:
+        raise typer.BadParameter(f"可选：{'、'.join(notices.KINDS)}", param_hint="--kind")
+    with unit_of_work() as s:
+        doc, created = notices.issue(s, ledger.get_user(s, actor), parse_month(month), kind, force=force)
+        data = {"number": doc.number, "title": doc.title, "issue_date": doc.issue_date.isoformat(),
+                "sha256": doc.sha256, "created": created, "public_path": f"/notices/{doc.id}"}
+    if json_out:
+        print_json(data)
+        return
+    head = "已签发" if created else "此前已签发"
+    console.print(f"{head} {data['number']}：{data['title']}；公开页面 {data['public_path']}。", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

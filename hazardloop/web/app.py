@@ -60,6 +60,7 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     from hazardloop.web import escalation as escalation_web
     from hazardloop.web import reports as reports_web
     from hazardloop.web import interviews as interviews_web
+    from hazardloop.web import notices as notices_web
 
     bootstrap()  # web actions write their notices and escalation cycles like every entry point
 
@@ -142,4 +143,5 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     reports_web.install(app)  # public reports (举报): pages, /api/v1/reports, queue sections, nav links
     escalation_web.install(app)  # 批准曝光 / 不予批准: page forms and /api/v1/escalation/steps/...
     interviews_web.install(app)  # 约谈会 records (issue 14): /api/v1/escalation/steps/{id}/interview ...
+    notices_web.install(app)  # the public page of the 集中曝光/挂牌 通告 (issue 14): /notices
     return app
