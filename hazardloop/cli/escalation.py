@@ -145,8 +145,9 @@ def escalation_policy(file: Annotated[Optional[Path], typer.Option("--file", hel
                       "、".join(st.recipients), "、".join(st.copy), "是" if st.approval else "")
     console.print(table)
     for t in policy.stage_timeouts:
-        console.print(f"环节超时：{t.state} 超过 {t.workdays} 个工作日 → {t.name}（{'、'.join(t.recipients)}）",
-                      highlight=False)
+        console.print(f"环节超时：{t.state} " + " → ".join(
+            f"{r.workdays} 个工作日 {r.name}" + (f"（{r.doc_type}）" if r.doc_type else "") for r in t.ladder),
+            highlight=False)
 
 
 @escalation_app.command("notice")
