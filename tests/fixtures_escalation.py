@@ -30,7 +30,9 @@ def rectifying_with_deadline(s: Session, planned_on: date, deadline: date, *, en
     with clock.frozen(at(planned_on)):
         h = ledger.report(s, ledger.get_user(s, "inspector1"), enterprise=enterprise, title=title,
                           channel="inspection", location="储罐区")
-        ledger.confirm(s, ledger.get_user(s, supervisor), h.id, basis_code="CHEM121", basis_clause="第十三条",
+        # the basis must apply to the enterprise's industry (chemical / machinery)
+        basis = "CHEM121" if enterprise == ENT_HD else "MEM10"
+        ledger.confirm(s, ledger.get_user(s, supervisor), h.id, basis_code=basis, basis_clause="第十三条",
                        level="city")
         ledger.plan(s, ledger.get_user(s, safety), h.id, responsible_person="孙立新", measures="加装泄漏报警并联锁",
                     funds="80000", deadline=deadline, emergency_plan="液氨泄漏专项应急预案")

@@ -89,11 +89,11 @@ def phase1(db, tmp_path) -> dict[str, int]:
         with _at(date(2024, 6, 1)):
             ids["H4"] = ledger.report(s, u("inspector1"), enterprise=TH, title="H4 深基坑未按方案支护", channel="inspection").id
             ids["H5"] = ledger.report(s, u("xy_safety"), enterprise=XY, title="H5 冲压设备防护缺失", channel="self_inspection").id
-            ledger.confirm(s, u("sup_yingji"), ids["H5"], basis_code="CHEM121", basis_clause="第一条", level="province")
+            ledger.confirm(s, u("sup_yingji"), ids["H5"], basis_code="MEM10", basis_clause="第一条", level="province")
             _plan(s, "xy_safety", ids["H5"], date(2024, 6, 30))
             s.commit()
         with _at(date(2024, 6, 2)):
-            ledger.confirm(s, u("sup_zhujian"), ids["H4"], basis_code="CHEM121", basis_clause="第二条", level="city")
+            ledger.confirm(s, u("sup_zhujian"), ids["H4"], basis_code="CONSTR2", basis_clause="第二条", level="city")
             s.commit()
         with _at(date(2024, 6, 20)):
             ext = ledger.request_extension(s, u("xy_safety"), ids["H5"], deadline=date(2024, 7, 31), reason="设备到货延迟")
@@ -167,7 +167,7 @@ def ledger_sept(org, tmp_path):
     with org.session() as s:
         with clock.frozen(date(2024, 2, 1)):
             hid = ledger.report(s, ledger.get_user(s, "inspector1"), enterprise=AT, title="H7 液氨制冷间", channel="inspection").id
-            ledger.confirm(s, ledger.get_user(s, "sup_yingji"), hid, basis_code="CHEM121", basis_clause="第三条", level="city")
+            ledger.confirm(s, ledger.get_user(s, "sup_yingji"), hid, basis_code="MEM10", basis_clause="第三条", level="city")
             ledger.plan(s, ledger.get_user(s, "at_safety"), hid, responsible_person="曹雪", measures="更换", funds="5000",
                         deadline=date(2024, 3, 15), emergency_plan="预案")
             s.commit()

@@ -206,8 +206,12 @@ def test_cli_issue_out_preview_and_refusals(ledger_sept, tmp_path, monkeypatch, 
         assert _cli(monkeypatch, "--db", db.url, "bulletin", "--month", "2024-09", "--out", str(b)) == 0
         assert "未重新编号" in capsys.readouterr().out.replace("\n", "")
         assert _cli(monkeypatch, "--db", db.url, "bulletin", "--month", "2024-09", "--preview", "--out", str(c)) == 0
-        assert _cli(monkeypatch, "--db", db.url, "bulletin", "--month", "2024-10") == 1  # not over yet
-        assert "尚未结束" in capsys.readouterr().err
+        # not over yet: a preview, nothing numbered or stored, unless --force (issue 14)
+        assert _cli(monkeypatch, "--db", db.url, "bulletin", "--month", "2024-10") == 0
+        out = capsys.readouterr().out.replace("\n", "")
+        assert "尚未结束" in out and "预览" in out
+        with db.session(write=False) as s:
+            assert bi.stored(s, "2024-10") is None
         assert _cli(monkeypatch, "--db", db.url, "bulletin", "--month", "2024/09") == 2
     assert a.read_bytes() == b.read_bytes() and "肥安办通报〔2024〕1号".encode() in a.read_bytes()
     assert "文号由发文系统编排".encode() in c.read_bytes()

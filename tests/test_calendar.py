@@ -31,16 +31,18 @@ def test_add_workdays_across_national_day():
     assert calendar.workdays_between(date(2024, 10, 8), date(2024, 9, 30)) == -1
 
 
-def test_uncovered_year_falls_back_to_weekends_and_logs(caplog):
+def test_uncovered_year_keeps_the_statutory_holidays_and_logs(caplog):
     year = 2035
     assert not calendar.covered(year)
     assert calendar.covered(2026)
     calendar._warned.discard(year)
     calendar.is_workday.cache_clear()
     with caplog.at_level(logging.WARNING, logger="hazardloop.calendar"):
-        assert calendar.is_workday(date(year, 10, 1))  # a Monday: no holiday data -> a working day
+        # issue 14: without the year's 调休 the statutory holidays still hold (国庆 was counted as a working day)
+        assert not calendar.is_workday(date(year, 10, 1))
+        assert calendar.is_workday(date(year, 10, 9))  # a Tuesday after the break
         assert not calendar.is_workday(date(year, 10, 6))  # Saturday
-    assert any("2035" in r.getMessage() and "仅周末" in r.getMessage() for r in caplog.records)
+    assert any("2035" in r.getMessage() and "不含调休" in r.getMessage() for r in caplog.records)
 
 
 @settings(max_examples=60, deadline=None)

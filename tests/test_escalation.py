@@ -79,8 +79,9 @@ def test_sweep_twice_issues_nothing_twice(org):
     second = sweep_on(org, date(2024, 10, 11))
     with org.session() as s:
         after = (_count(s, EscalationStep), _count(s, Document), _count(s, Notification), _count(s, AuditEvent))
-        assert steps_of(s, hid) == [(1, c, "issued") for c in LADDER[:4]]
-    assert sum(first.issued.values()) == 4 and sum(second.issued.values()) == 0
+        # The first sweep comes after the deadline: the 到期提醒 would be false, so it is kept as skipped.
+        assert steps_of(s, hid) == [(1, "reminder", "skipped")] + [(1, c, "issued") for c in LADDER[1:4]]
+    assert sum(first.issued.values()) == 3 and sum(second.issued.values()) == 0
     assert before == after
 
 
@@ -88,7 +89,7 @@ def test_catch_up_fires_each_due_step_once(org):
     with org.session() as s:
         hid = rectifying_with_deadline(s, PLANNED, DEADLINE)
     res = sweep_on(org, date(2024, 10, 18))  # first sweep in weeks: reminder .. bulletin all came due
-    assert res.issued == {c: 1 for c in LADDER[:5]}
+    assert res.issued == {c: 1 for c in LADDER[1:5]}  # the 到期提醒 is past its deadline: not sent
     assert res.documents == {"函": 3, "通": 1}
     for day in (date(2024, 10, 21), date(2024, 10, 22)):
         assert sum(sweep_on(org, day).issued.values()) == 0
@@ -107,10 +108,10 @@ def test_extension_starts_a_new_cycle(org):
         ledger.decide_extension(s, ledger.get_user(s, "sup_yingji"), ext.id, approve=True, reason="同意")
         s.commit()
     assert sum(sweep_on(org, date(2024, 10, 10)).issued.values()) == 0  # cycle 1's 督办函 is not issued any more
-    assert sweep_on(org, date(2024, 11, 1)).issued == {"reminder": 1, "notice_letter": 1}
+    assert sweep_on(org, date(2024, 11, 1)).issued == {"notice_letter": 1}  # the 到期提醒 came too late
     with org.session() as s:
-        assert steps_of(s, hid) == [(1, "reminder", "issued"), (1, "notice_letter", "issued"),
-                                    (1, "warning_letter", "issued"), (2, "reminder", "issued"),
+        assert steps_of(s, hid) == [(1, "reminder", "skipped"), (1, "notice_letter", "issued"),
+                                    (1, "warning_letter", "issued"), (2, "reminder", "skipped"),
                                     (2, "notice_letter", "issued")]
         cycles = s.exec(select(EscalationCycle).where(EscalationCycle.hazard_id == hid)
                         .order_by(EscalationCycle.cycle)).all()
@@ -131,7 +132,7 @@ def test_reviewed_is_paused_and_rejection_starts_a_new_cycle(org, tmp_path):
     with org.session() as s, clock.frozen(at(date(2024, 11, 20), 10)):
         ledger.reject(s, ledger.get_user(s, "sup_yingji"), hid, reason="报警器未联锁", deadline=date(2024, 11, 29))
         s.commit()
-    assert sweep_on(org, date(2024, 12, 2)).issued == {"reminder": 1, "notice_letter": 1}
+    assert sweep_on(org, date(2024, 12, 2)).issued == {"notice_letter": 1}  # 到期提醒 past its deadline
     with org.session() as s:
         assert [(c, st) for c, st, _ in steps_of(s, hid)] == [
             (1, "reminder"), (1, "notice_letter"), (2, "reminder"), (2, "notice_letter")]
@@ -169,7 +170,7 @@ def test_policy_in_force_when_the_cycle_started_is_the_one_it_uses(org, policy_f
     with org.session() as s:
         new = rectifying_with_deadline(s, date(2024, 9, 3), DEADLINE, title="新规则下开始的周期")
     res = sweep_on(org, date(2024, 9, 23))  # deadline + 1 working day
-    assert res.issued == {"reminder": 2, "notice_letter": 1}
+    assert res.issued == {"notice_letter": 1}  # both 到期提醒 came due before the deadline, swept after it
     with org.session() as s:
         assert [c for _, c, _ in steps_of(s, old)] == ["reminder", "notice_letter"]
         assert [c for _, c, _ in steps_of(s, new)] == ["reminder"]
@@ -270,23 +271,36 @@ def test_dry_run_writes_nothing_and_shows_what_would_be_issued(org):
     with org.session() as s:
         assert before == {m.__name__: _count(s, m) for m in (EscalationStep, Document, Notification, AuditEvent,
                                                              DocumentCounter, EscalationCycle)}
-    assert sum(sweep_on(org, date(2024, 10, 11)).issued.values()) == 4  # the real run still does it all
+    assert sum(sweep_on(org, date(2024, 10, 11)).issued.values()) == 3  # the real run still does it all (the late 到期提醒 is not sent)
+
+
+def _first_rungs_only():
+    """The default policy with each stage's ladder cut to its reminder (the rungs have their own test)."""
+    import re as _re
+
+    from hazardloop.config.escalation import DEFAULT_FILE
+
+    text = _re.sub(r"\n    then:\n(      - .*\n)+", "\n", DEFAULT_FILE.read_text(encoding="utf-8"))
+    policy = parse_policy(text)
+    assert all(not t.steps for t in policy.stage_timeouts)
+    return policy
 
 
 def test_stage_timeouts_remind_once(org):
+    policy = _first_rungs_only()
     with org.session() as s, clock.frozen(at(date(2024, 9, 2))):
         found = ledger.report(s, ledger.get_user(s, "inspector1"), enterprise=ENT_XY, title="冲压机光电保护失效",
                               channel="inspection")
         listed = ledger.report(s, ledger.get_user(s, "inspector1"), enterprise=ENT_XY, title="行车制动失灵",
                                channel="inspection")
-        ledger.confirm(s, ledger.get_user(s, "office1"), listed.id, basis_code="CHEM121", basis_clause="第一条",
+        ledger.confirm(s, ledger.get_user(s, "office1"), listed.id, basis_code="MEM10", basis_clause="第一条",
                        level="city")
         s.commit()
-    assert sweep_on(org, date(2024, 9, 6)).timeouts == 0  # 4 working days
-    assert sweep_on(org, date(2024, 9, 9)).timeouts == 1  # found for 5 working days
-    assert sweep_on(org, date(2024, 9, 10)).timeouts == 0
-    assert sweep_on(org, date(2024, 9, 19)).timeouts == 1  # listed for 10 working days (中秋 skipped)
-    assert sweep_on(org, date(2024, 9, 30)).timeouts == 0
+    assert sweep_on(org, date(2024, 9, 6), policy=policy).timeouts == 0  # 4 working days
+    assert sweep_on(org, date(2024, 9, 9), policy=policy).timeouts == 1  # found for 5 working days
+    assert sweep_on(org, date(2024, 9, 10), policy=policy).timeouts == 0
+    assert sweep_on(org, date(2024, 9, 19), policy=policy).timeouts == 1  # listed for 10 working days (中秋 skipped)
+    assert sweep_on(org, date(2024, 9, 30), policy=policy).timeouts == 0
     with org.session() as s:
         assert [c for _, c, _ in steps_of(s, found.id)] == ["timeout_found"]
         assert [c for _, c, _ in steps_of(s, listed.id)] == ["timeout_listed"]

@@ -56,7 +56,9 @@ def _assert_exactly_once(db, expected: set[tuple[int, str]]) -> None:  # noqa: A
         keys = s.exec(select(Notification.key).where(Notification.event == "escalation")).all()
         assert len(keys) == len(set(keys))
         per_step = Counter((n.hazard_id, n.step) for n in s.exec(select(Notification)).all())
-        for hid, code in expected:  # every issued step has its notices
+        for hid, code in expected:  # every issued step has its notices (a 到期提醒 swept late is not sent)
+            if code == "reminder":
+                continue
             assert per_step[(hid, code if code != "exposure" else "exposure:proposed")] >= 1
         assert audit.verify(s).ok
 
@@ -209,7 +211,8 @@ def _act(s, rng, h, ent, day, evidence) -> None:  # noqa: ANN001
         if rng.random() < 0.1:
             ledger.dismiss(s, sup, h.id, reason="不属于重大事故隐患")
         else:
-            ledger.confirm(s, sup, h.id, basis_code="CHEM121", basis_clause="第一条", level="city")
+            ledger.confirm(s, sup, h.id, basis_code="CHEM121" if ent == ENT_HD else "MEM10", basis_clause="第一条",
+                           level="city")
     elif h.state == "listed" and r < 0.1:
         ledger.plan(s, safety, h.id, responsible_person="张三", measures="整改", funds="1000",
                     deadline=day + timedelta(days=rng.randrange(5, 60)), emergency_plan="预案")
@@ -237,7 +240,7 @@ def _sweep_and_check(org, day: date, policy) -> None:  # noqa: ANN001
         for st in new:  # nothing for a paused, closed, dismissed hazard or an old cycle
             state, cycle, _ = before[st.hazard_id]
             if st.step.startswith("timeout_"):
-                assert state == st.step[len("timeout_"):], (day, st)
+                assert state == st.step[len("timeout_"):].split("_")[0], (day, st)
             else:
                 assert state == "rectifying" and cycle == st.cycle, (day, st, state, cycle)
                 assert st.due_date <= day

@@ -181,7 +181,8 @@ def test_region_climbs_the_ladder_across_months(org, tmp_path, capsys, monkeypat
         assert {r.recipient_key for r in rows} == {"town_shiheng"} and rows[0].body == letter.text
         bulletin_to = {r.recipient_key for r in s.execute(select(Notification).where(
             Notification.document_id == docs[1].id, Notification.event == units.EVENT)).scalars()}
-        assert bulletin_to == {"town_shiheng", "office1", "office2"}
+        # and, being 抄送 to 市安委会各成员单位, to every member unit (issue 14)
+        assert {"town_shiheng", "office1", "office2", "township:石横镇", "department:市应急管理局"} <= bulletin_to
         proposed = s.execute(select(LagStep).where(LagStep.unit_code == "shiheng", LagStep.step == "exposure")
                              ).scalar_one()
         assert set(s.execute(select(Notification.recipient_key).where(
@@ -219,8 +220,8 @@ def test_region_climbs_the_ladder_across_months(org, tmp_path, capsys, monkeypat
         assert ev.actor == "office1" and ev.after["number"] == "肥安办曝〔2025〕1号"
         assert audit.verify(s).ok
 
-    # The hazard is closed in June: June meets every threshold, the cycle ends; the 曝光 of
-    # the department can no longer be approved, only declined (with a reason).
+    # The hazard is closed in June: June meets every threshold, the cycle ends, and the 曝光 the
+    # department still awaited is withdrawn with the reason (it can no longer be decided).
     with org.session() as s:
         with clock.frozen(date(2025, 6, 10)):
             ledger.submit(s, ledger.get_user(s, "hd_safety"), hid, evidence=[evidence_file(tmp_path)])
@@ -233,14 +234,17 @@ def test_region_climbs_the_ladder_across_months(org, tmp_path, capsys, monkeypat
     assert sh["missed"] == [] and sh["streak"] == 0 and june.steps == []
     with org.session() as s, clock.frozen(date(2025, 7, 2)):
         dept = s.execute(select(LagStep).where(LagStep.unit_code == "yingji", LagStep.step == "exposure")).scalar_one()
-        with pytest.raises(ValidationError, match="2025-06 已达到考核要求"):
+        assert (dept.status, dept.decided_by, dept.decision_reason) == (
+            "withdrawn", "system", "2025-06 已达到考核要求，本轮督办结束")
+        with pytest.raises(ValidationError, match="已撤回"):
             units.approve(s, ledger.get_user(s, "office1"), dept.id, policy=policy)
         s.rollback()
-        with pytest.raises(HazardLoopError, match="理由"):
-            units.decline(s, ledger.get_user(s, "office1"), dept.id, reason=" ")
+        with pytest.raises(ValidationError, match="不是待审批"):
+            units.decline(s, ledger.get_user(s, "office1"), dept.id, reason="已整改完毕")
         s.rollback()
-        assert units.decline(s, ledger.get_user(s, "office1"), dept.id, reason="已整改完毕").status == "declined"
-        s.commit()
+        assert units.list_steps(s, status="proposed") == []  # the queue holds live proposals only
+        ev = s.execute(select(AuditEvent).where(AuditEvent.action == "lag_step_withdrawn")).scalar_one()
+        assert ev.after["step_id"] == dept.id and "已达到考核要求" in ev.reason
 
     # Missing again later starts a new cycle, from its first step.
     with org.session() as s:
@@ -324,8 +328,8 @@ def test_cli_run_list_and_usage(org, capsys, monkeypatch, tmp_path):
         assert code == 0 and '"unit_name": "石横镇"' in out and '"status": "issued"' in out
         code, _out, err = run("lagging", "run", "--month", "2025-13")
         assert code == 2
-        code, _out, err = run("lagging", "run", "--month", "2025-03")
-        assert code == 1 and "尚未结束" in err
+        code, out, err = run("lagging", "run", "--month", "2025-03")  # not over: a dry run, nothing written
+        assert code == 0 and "尚未结束" in out and "试运行" in out
         code, _out, err = run("lagging", "approve", "999", "--actor", "office1")
         assert code == 1 and "没有编号为 999" in err
 

@@ -16,6 +16,7 @@ def bulletin(
     pdf: Annotated[Optional[Path], typer.Option("--pdf", help="另存 PDF（需要 chromium 和 fonts-noto-cjk）")] = None,
     preview: Annotated[bool, typer.Option("--preview", help="只生成预览，不编文号、不存储、不发送")] = False,
     actor: Annotated[Optional[str], typer.Option("--actor", help="签发人（须为市安委办用户；默认 system，与定时流程相同）")] = None,
+    force: Annotated[bool, typer.Option("--force", help="月份尚未结束时仍签发（记入审计）；否则只生成预览")] = False,
     json_out: Json = False,
 ) -> None:
     """签发月通报：编文号、按月末数据生成、存储（SHA-256）并发送到各成员单位；同一月份再次执行返回已签发的那一份。"""
@@ -23,6 +24,14 @@ def bulletin(
     from hazardloop.reports import bulletin_issue as bi
 
     m = parse_month(month)
+    from hazardloop.config import calendar, clock
+    from hazardloop.escalation import ladder
+
+    if not preview and not force and calendar.month_bounds(m)[1] >= clock.today():
+        # A month not yet over: a preview (no 文号, nothing stored or sent) unless forced.
+        console.print(ladder.FUTURE_DRY_RUN.format(what=f"{m} 尚未结束", today=clock.today().isoformat()),
+                      style="bold yellow", highlight=False)
+        preview = True
     if preview:
         with read_only() as s:
             html = bl.render(s, m)
@@ -36,7 +45,7 @@ def bulletin(
                 user = ledger.get_user(s, actor)
                 guards.decide_escalation_step(user, "签发月通报")
                 who = user.username
-            issued = bi.issue(s, m, actor=who)
+            issued = bi.issue(s, m, actor=who, force=force)
             data, result = bi.verified_html(issued.document), issued.as_dict()
             bi.publish(issued.document)
     if out:

@@ -9,10 +9,12 @@ import typer
 from rich.table import Table
 from sqlmodel import select
 
-from hazardloop.cli.output import Json, console, db_url, fail, parse_date, print_json, unit_of_work
+from hazardloop.cli.output import Json, console, db_url, fail, parse_date, parse_month, print_json, unit_of_work
 from hazardloop.cli.output import OfficeActor as Actor
 from hazardloop.config.escalation import KINDS, PolicyError, load_policy
+from hazardloop.config import calendar, clock
 from hazardloop.escalation import hazards as esc
+from hazardloop.escalation import ladder
 from hazardloop.models.escalation import Document, EscalationStep
 from hazardloop.states import ledger
 
@@ -23,6 +25,7 @@ def sweep(
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="按哪一天扫描 YYYY-MM-DD（默认今天，北京时间）")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只列出将要出具的公文和提醒，不写入任何数据")] = False,
     region: Annotated[Optional[list[str]], typer.Option("--region", help="只扫描这些镇街区（可多次给出）")] = None,
+    force: Annotated[bool, typer.Option("--force", help="日期晚于今天时仍真实执行（记入审计）；否则按试运行处理")] = False,
     json_out: Json = False,
 ) -> None:
     """督办扫描：逾期隐患按督办阶梯出具公文、发出提醒（每个步骤每个周期只一次）。"""
@@ -32,10 +35,18 @@ def sweep(
     except PolicyError as exc:
         fail(str(exc))
     result = esc.sweep(esc.factory_for(db_url()), day, dry_run=dry_run, regions=region or None, policy=policy,
-                       keep_items=True)
+                       keep_items=True, force=force, actor="cli")
+    dry_run = result.dry_run
     if json_out:
         print_json(result.as_dict())
         return
+    missing = calendar.missing_next_year(clock.today())
+    if missing:
+        console.print(f"【警告】{calendar.missing_message(missing)}", style="bold red", highlight=False)
+    if result.future and not force:
+        console.print(ladder.FUTURE_DRY_RUN.format(what=f"扫描日期 {result.as_of} 晚于今天",
+                                                  today=clock.today().isoformat()), style="bold yellow",
+                      highlight=False)
     head = "【试运行，未写入】" if dry_run else ""
     if result.items:
         total = sum(result.issued.values())
@@ -43,7 +54,7 @@ def sweep(
                             + (f"（列出前 {len(result.items)} 项）" if total > len(result.items) else ""))
         for col in ("隐患", "周期", "督办措施", "应发日期", "文号", "状态"):
             table.add_column(col)
-        for it in result.items:
+        for it in (i for i in result.items if i.get("status") != "skipped"):
             table.add_row(it["hazard"], str(it["cycle"]), it["name"], it["due"], it["number"] or "",
                           esc.STATUS_NAMES.get(it.get("status", ""), ""))
         console.print(table)
@@ -51,7 +62,10 @@ def sweep(
         console.print(f"{head}督办扫描 {result.as_of}：没有到期的督办措施。")
     console.print(f"{head}新建督办周期 {result.cycles_started}，公文 {sum(result.documents.values())} 份，"
                   f"待审批 {result.proposed} 项，通知 {result.notifications} 条，环节超时提醒 {result.timeouts} 条，"
-                  f"用时 {result.seconds:.2f} 秒。", highlight=False)
+                  f"撤回已结束周期的待审批事项 {result.withdrawn} 项，用时 {result.seconds:.2f} 秒。", highlight=False)
+    skipped = sum(1 for i in result.items if i.get("status") == "skipped")
+    if skipped:
+        console.print(f"{skipped} 份到期提醒补扫时整改时限已过，未发出（记为“过期未发”）。", highlight=False)
 
 
 @escalation_app.command("list")
@@ -131,8 +145,33 @@ def escalation_policy(file: Annotated[Optional[Path], typer.Option("--file", hel
                       "、".join(st.recipients), "、".join(st.copy), "是" if st.approval else "")
     console.print(table)
     for t in policy.stage_timeouts:
-        console.print(f"环节超时：{t.state} 超过 {t.workdays} 个工作日 → {t.name}（{'、'.join(t.recipients)}）",
-                      highlight=False)
+        console.print(f"环节超时：{t.state} " + " → ".join(
+            f"{r.workdays} 个工作日 {r.name}" + (f"（{r.doc_type}）" if r.doc_type else "") for r in t.ladder),
+            highlight=False)
+
+
+@escalation_app.command("notice")
+def escalation_notice(
+    month: Annotated[str, typer.Option("--month", help="月份 YYYY-MM（须已结束）")],
+    kind: Annotated[str, typer.Option("--kind", help="exposure 集中曝光（当月批准曝光的隐患） · listing 集中挂牌督办（当月新挂牌的隐患）")],
+    actor: Actor,
+    force: Annotated[bool, typer.Option("--force", help="月份尚未结束时仍签发（记入审计）")] = False,
+    json_out: Json = False,
+) -> None:
+    """签发集中曝光 / 集中挂牌督办通告：编文号、存储（SHA-256）、送各成员单位，并在公开页面发布（不含个人信息）。"""
+    from hazardloop.escalation import notices
+
+    if kind not in notices.KINDS:
+        raise typer.BadParameter(f"可选：{'、'.join(notices.KINDS)}", param_hint="--kind")
+    with unit_of_work() as s:
+        doc, created = notices.issue(s, ledger.get_user(s, actor), parse_month(month), kind, force=force)
+        data = {"number": doc.number, "title": doc.title, "issue_date": doc.issue_date.isoformat(),
+                "sha256": doc.sha256, "created": created, "public_path": f"/notices/{doc.id}"}
+    if json_out:
+        print_json(data)
+        return
+    head = "已签发" if created else "此前已签发"
+    console.print(f"{head} {data['number']}：{data['title']}；公开页面 {data['public_path']}。", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

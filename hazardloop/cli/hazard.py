@@ -61,12 +61,14 @@ def hazard_confirm(
     clause: Annotated[Optional[str], typer.Option(help="判定依据条款，如 第四条第（一）项")] = None,
     level: Annotated[Optional[str], typer.Option(help="督办级别：" + "、".join(f"{k} {v}" for k, v in LEVELS.items()))] = None,
     department: Annotated[Optional[str], typer.Option(help="督办部门（默认为行业主管部门）")] = None,
+    override_reason: Annotated[Optional[str], typer.Option(
+        "--override-reason", help="判定依据不适用于该行业时，市安委办确认的理由（记入审计）")] = None,
     json_out: Json = False,
 ) -> None:
     """确认为重大事故隐患并挂牌督办。"""
     with unit_of_work() as s:
         h = ledger.confirm(s, ledger.get_user(s, actor), hazard, basis_code=basis, basis_clause=clause,
-                           level=level, supervising_department=department)
+                           level=level, supervising_department=department, basis_override=override_reason)
     _done(h, "已确认挂牌", json_out)
 
 

@@ -12,7 +12,8 @@ from rich.table import Table
 from hazardloop.cli.output import Json, console, print_json, unit_of_work, write_document
 from hazardloop.cli.output import OfficeActor as Actor
 from hazardloop.config.lagging import STEP_KINDS, UNIT_KINDS
-from hazardloop.escalation import units
+from hazardloop.config import clock
+from hazardloop.escalation import ladder, units
 from hazardloop.reports import lagging
 from hazardloop.states import ledger
 
@@ -36,15 +37,20 @@ def _missed_text(missed: list[dict]) -> str:
 def run_cmd(
     month: Annotated[str, typer.Option("--month", help="考核月份 YYYY-MM（须已结束）")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="完整演算后回滚：列出将出具的公文和文号，不写入数据")] = False,
+    force: Annotated[bool, typer.Option("--force", help="月份尚未结束时仍真实执行（记入审计）；否则按试运行处理")] = False,
     json_out: Json = False,
 ) -> None:
     """按月考核各镇街区、行业监管部门；连续未达标的按阶梯出具函告、通报、约谈通知，曝光待审批。"""
     m = _month(month)
     with unit_of_work() as s:
-        result = lagging.run(s, m, dry_run=dry_run)
+        result = lagging.run(s, m, dry_run=dry_run, force=force, actor="cli")
+    dry_run = result.dry_run
     if json_out:
         print_json(result.as_dict())
         return
+    if result.future and not force:
+        console.print(ladder.FUTURE_DRY_RUN.format(what=f"{result.month} 尚未结束", today=clock.today().isoformat()),
+                      style="bold yellow", highlight=False)
     head = "【试运行，未写入】" if dry_run else ""
     table = Table(title=f"{head}落后单位考核 {result.month}：{result.units} 个单位，未达标 {result.lagging} 个")
     for col in ("类别", "单位", "未销号", "逾期", "销号率", "存量未销号", "未达标指标", "连续月数", "轮次"):

@@ -55,16 +55,48 @@ class Step:
         return self.doc_type is not None
 
 
+# Kinds a stage-timeout step may be: a reminder (no document), a letter (提示函, 督办函), or the
+# referral for enforcement (立案查处建议) -- "查出后拒不整改 … 参照事故调查处理" (¶13).
+TIMEOUT_KINDS = {"reminder": "提醒", "letter": "函告", "referral": "立案查处建议"}
+_TIMEOUT_CODE = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
+
+
+@dataclass(frozen=True)
+class TimeoutStep:
+    """One rung of a stage's own ladder: fires `workdays` working days after the hazard entered it."""
+
+    code: str  # the row's step code: timeout_<state> for the first rung, timeout_<state>_<code> after
+    name: str
+    workdays: int
+    kind: str = "reminder"
+    recipients: tuple[str, ...] = ()
+    copy: tuple[str, ...] = ()
+    doc_type: str | None = None
+
+    @property
+    def has_document(self) -> bool:
+        return self.doc_type is not None
+
+
 @dataclass(frozen=True)
 class StageTimeout:
+    """A stage (found: not judged; listed: no plan) and its ladder, reminder → letters → referral."""
+
     state: str
-    workdays: int
+    workdays: int  # of the first rung (kept: older snapshots and callers read it)
     name: str
     recipients: tuple[str, ...]
+    steps: tuple[TimeoutStep, ...] = ()
 
     @property
     def code(self) -> str:
         return f"timeout_{self.state}"
+
+    @property
+    def ladder(self) -> tuple[TimeoutStep, ...]:
+        """Every rung, the first being the reminder (name, workdays, recipients above)."""
+        first = TimeoutStep(self.code, self.name, self.workdays, "reminder", self.recipients)
+        return (first, *self.steps)
 
 
 @dataclass(frozen=True)
@@ -92,8 +124,9 @@ class Policy:
     def from_dict(cls, data: dict[str, Any], source: str = "snapshot") -> Policy:
         steps = tuple(Step(**{**s, "recipients": tuple(s["recipients"]), "copy": tuple(s.get("copy", ()))})
                       for s in data["steps"])
-        timeouts = tuple(StageTimeout(**{**t, "recipients": tuple(t["recipients"])})
-                         for t in data.get("stage_timeouts", ()))
+        timeouts = tuple(StageTimeout(**{**t, "recipients": tuple(t["recipients"]), "steps": tuple(
+            TimeoutStep(**{**x, "recipients": tuple(x["recipients"]), "copy": tuple(x.get("copy", ()))})
+            for x in t.get("steps", ()))}) for t in data.get("stage_timeouts", ()))
         return cls(steps, timeouts, source)
 
 
@@ -200,8 +233,8 @@ def _parse_cached(text: str, source: str) -> Policy:
         for item in node.value:
             m = chk.mapping(item, "环节超时")
             for key, (knode, _v) in m.items():
-                if key not in ("state", "workdays", "name", "recipients"):
-                    chk.fail(knode, f"环节超时中未知的键 {key!r}。")
+                if key not in ("state", "workdays", "name", "recipients", "then"):
+                    chk.fail(knode, f"环节超时中未知的键 {key!r}；可用：state、workdays、name、recipients、then。")
             for key in ("state", "workdays", "name", "recipients"):
                 if key not in m:
                     chk.fail(item, f"环节超时缺少 {key}。")
@@ -213,9 +246,43 @@ def _parse_cached(text: str, source: str) -> Policy:
             days = chk.scalar(m["workdays"][1], "workdays", int)
             if not 1 <= days <= 250:
                 chk.fail(m["workdays"][1], f"workdays 应在 1–250 之间，收到 {days}。")
+            rungs = _timeout_steps(chk, state, days, m["then"][1]) if "then" in m else ()
             timeouts.append(StageTimeout(state, days, chk.scalar(m["name"][1], "name", str),
-                                         chk.roles(m["recipients"][1], "recipients")))
+                                         chk.roles(m["recipients"][1], "recipients"), rungs))
     return Policy(tuple(steps), tuple(timeouts), source)
+
+
+_RUNG_KEYS = {"code", "name", "workdays", "kind", "recipients", "copy", "doc_type"}
+
+
+def _timeout_steps(chk: _Checker, state: str, first: int, node: yaml.Node) -> tuple[TimeoutStep, ...]:
+    """The rungs after a stage's reminder (`then:`), each later than the one before."""
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        chk.fail(node, "then 应为非空列表（提醒之后的各级措施）。")
+    out: list[TimeoutStep] = []
+    last = first
+    for item in node.value:
+        m = chk.mapping(item, "环节超时措施", _RUNG_KEYS)
+        chk.need(item, m, ("code", "name", "workdays", "kind", "recipients"), "环节超时措施")
+        code = chk.scalar(m["code"][1], "code", str)
+        if not _TIMEOUT_CODE.match(code) or any(x.code.endswith(f"_{code}") for x in out):
+            chk.fail(m["code"][1], f"措施代码 {code!r} 应为 1–16 位小写字母、数字、下划线，且不重复。")
+        days = chk.scalar(m["workdays"][1], "workdays", int)
+        if not last < days <= 250:
+            chk.fail(m["workdays"][1], f"措施 {code} 的 workdays {days} 必须大于上一级的 {last}（且不超过 250）。")
+        kind = chk.scalar(m["kind"][1], "kind", str)
+        if kind not in TIMEOUT_KINDS:
+            chk.fail(m["kind"][1], f"kind {kind!r} 未知；可用：{'、'.join(TIMEOUT_KINDS)}。")
+        doc_type = chk.scalar(m["doc_type"][1], "doc_type", str) if "doc_type" in m else None
+        if kind != "reminder" and doc_type is None:
+            chk.fail(item, f"措施 {code}（{kind}）须给出 doc_type（文号中的发文字，如 函）。")
+        if doc_type is not None and (len(doc_type) > 4 or not re.match(r"^[\u4e00-\u9fff]+$", doc_type)):
+            chk.fail(m["doc_type"][1], f"doc_type {doc_type!r} 应为 1–4 个汉字。")
+        out.append(TimeoutStep(f"timeout_{state}_{code}", chk.scalar(m["name"][1], "name", str), days, kind,
+                               chk.roles(m["recipients"][1], "recipients"),
+                               chk.roles(m["copy"][1], "copy", required=False) if "copy" in m else (), doc_type))
+        last = days
+    return tuple(out)
 
 
 def policy_path(path: str | Path | None = None) -> Path:

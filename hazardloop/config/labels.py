@@ -131,6 +131,23 @@ CLOSE_KINDS = {"imported": "导入销号", "reviewed": "审核销号"}
 INTAKE_ACTIONS = {"holding_resolved": "确认待定的镇街区或行业", "query_code_issued": "生成举报查询码",
                   "report_status_read": "举报人查询办理情况"}
 AUDIT_ACTIONS.update(INTAKE_ACTIONS)
+# Issue 14 (escalation a regulator can sign): withdrawn proposals, forced future runs, stage-timeout
+# ladder, 约谈会 records, 集中曝光 通告, basis overrides, the calendar file.
+STEP_STATUS["withdrawn"] = "已撤回（周期结束）"
+STEP_STATUS["skipped"] = "过期未发"  # a catch-up 到期提醒 after its deadline
+AUDIT_ACTIONS.update({
+    "escalation_withdrawn": "撤回督办待审批事项",
+    "escalation_skipped": "跳过已过期的到期提醒",
+    "lag_step_withdrawn": "撤回落后单位待审批事项",
+    "future_run_forced": "强制按未来日期执行",
+    "basis_override": "判定依据与行业不符（市安委办认可）",
+    "interview_recorded": "记录约谈会",
+    "interview_commitment_checked": "约谈承诺事项核验",
+    "notice_issued": "签发集中曝光/挂牌通告",
+    "calendar_missing_warned": "提醒补录次年节假日安排",
+})
+INTERVIEW_OUTCOMES = {"held": "已召开", "not_held": "未召开（企业未到会）", "postponed": "延期召开"}
+COMMITMENT_STATUS = {"open": "未到期", "met": "已兑现", "missed": "逾期未兑现"}
 
 TABLES: dict[str, dict[str, str]] = {
     "role": ROLES, "state": STATES, "trigger": TRIGGERS, "channel": CHANNELS, "level": LEVELS,
@@ -139,6 +156,7 @@ TABLES: dict[str, dict[str, str]] = {
     "step_status": STEP_STATUS, "stage": STAGES, "unit_kind": UNIT_KINDS, "lag_step_kind": LAG_STEP_KINDS,
     "audit_action": AUDIT_ACTIONS,
     "close_kind": CLOSE_KINDS,
+    "interview_outcome": INTERVIEW_OUTCOMES, "commitment_status": COMMITMENT_STATUS,
 }
 
 

@@ -43,9 +43,9 @@ from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
 from hazardloop.models.db import insert_or_skip
 from hazardloop.errors import NotFound, ValidationError
-from hazardloop.models.escalation import EscalationCycle, EscalationPolicy, EscalationStep
+from hazardloop.models.escalation import Document, EscalationCycle, EscalationPolicy, EscalationStep
 from hazardloop.models.tables import Department, Enterprise, Hazard, Region, Standard
-from hazardloop.escalation import documents, ladder
+from hazardloop.escalation import addressees, calendar_warning, documents, interviews, ladder
 from hazardloop.notifications import outbox, recipients
 from hazardloop.states import guards
 from hazardloop.states.events import DomainEvent
@@ -155,7 +155,50 @@ def start_cycle(session: Session, hazard: Hazard, policy: Policy | None = None) 
     return bool(rows)
 
 
+# Why a cycle's undecided proposals are withdrawn, by the event that ended the cycle.
+_ENDED_BY = {
+    "closed": "隐患已销号，本督办周期结束",
+    "dismissed": "隐患已不予认定（撤销），本督办周期结束",
+    "extension_decided": "已批准延期、整改时限变更，原督办周期结束",
+    "rejected": "整改验收未通过、已重新限期，原督办周期结束",
+    "plan_accepted": "整改时限重新确定，原督办周期结束",
+}
+
+
+def withdraw_stale(session: Session, hazard_id: int | None = None, *, reason: str | None = None,
+                   regions: list[str] | None = None) -> int:
+    """Withdraw every proposal (曝光 待审批) whose cycle is over: the hazard left rectifying for
+    good (closed, dismissed) or got a newer deadline (a newer cycle).  A proposal stays live only
+    while its hazard is rectifying or under review in the same cycle.  Each withdrawal is audited
+    with its reason; the queue lists proposals only, so it shows live ones only."""
+    st, h = EscalationStep.__table__, Hazard.__table__
+    stmt = (select(st.c.id, st.c.hazard_id, st.c.cycle, st.c.step, h.c.state, h.c.cycle.label("current"))
+            .join(h, h.c.id == st.c.hazard_id)
+            .where(st.c.status == "proposed",
+                   (h.c.cycle != st.c.cycle) | h.c.state.in_(ENDED_STATES)))
+    if hazard_id is not None:
+        stmt = stmt.where(st.c.hazard_id == hazard_id)
+    rows = session.execute(_region_filter(stmt, h.c.region_code, regions)).all()
+    if not rows:
+        return 0
+    now = clock.utcnow()
+    audits = []
+    for r in rows:
+        why = reason or (_ENDED_BY[r.state] if r.state in ENDED_STATES else
+                         f"隐患已进入第 {r.current} 个督办周期，第 {r.cycle} 周期结束")
+        done = session.execute(update(st).where(st.c.id == r.id, st.c.status == "proposed").values(
+            status="withdrawn", decided_by=SYSTEM_ACTOR, decided_at=now, decision_reason=why)).rowcount
+        if done:
+            audits.append({"actor": SYSTEM_ACTOR, "action": "escalation_withdrawn", "hazard_id": r.hazard_id,
+                           "after": {"step": r.step, "cycle": r.cycle, "step_id": r.id}, "reason": why})
+    audit.append_many(session, audits)
+    return len(audits)
+
+
 def on_domain_event(session: Session, event: DomainEvent) -> None:
+    # A cycle that ends takes its undecided proposals with it (same transaction).
+    if event.name in _ENDED_BY:
+        withdraw_stale(session, event.hazard.id, reason=_ENDED_BY[event.name])
     # A new deadline starts a new cycle, in the same transaction as the ledger change.
     if event.name not in ("plan_accepted", "extension_decided", "rejected"):
         return
@@ -173,26 +216,29 @@ def on_domain_event(session: Session, event: DomainEvent) -> None:
 
 
 class _Refs:
-    """Names of reference rows (regions, departments, standards), read once per sweep."""
+    """Names of reference rows (regions by their government's full name, departments, standards),
+    read once per sweep."""
 
     def __init__(self, session: Session) -> None:
-        self.regions = {r.code: r.name for r in session.execute(select(Region)).scalars()}
+        self.regions = {r.code: addressees.region_addressee(r) for r in session.execute(select(Region)).scalars()}
         self.departments = {d.code: d.name for d in session.execute(select(Department)).scalars()}
         self.standards = {s.code: s for s in session.execute(select(Standard)).scalars()}
+        self.contact = addressees.contact(session)
 
 
 _ROLE_ADDRESS = {
     "principal": None, "controller": None, "safety_manager": None,  # the enterprise itself
-    "township": "region", "department": "department", "committee": "市安委会各成员单位",
+    "township": "region", "department": "department", "committee": "committee",
 }
 
 
-def _addressee(roles: tuple[str, ...], ent: Enterprise, region: str, department: str) -> str:
+def _addressee(roles: tuple[str, ...], ent: Enterprise, region: str, department: str, kind: str = "") -> str:
     names: list[str] = []
+    committee = addressees.MEMBER_UNITS if kind in addressees.TO_MEMBER_UNITS else addressees.OFFICE
     for role in roles:
         target = _ROLE_ADDRESS.get(role)
         name = ent.name if target is None else region if target == "region" else \
-            department if target == "department" else target
+            department if target == "department" else committee
         if name not in names:
             names.append(name)
     return "、".join(names)
@@ -225,10 +271,11 @@ def document_context(refs: _Refs, hazard: Hazard, ent: Enterprise, step: Step, d
         "step": step, "kind_name": KINDS[step.kind], "hazard": hazard, "enterprise": ent, "basis": basis,
         "level_name": LEVELS.get(hazard.level or "", "有关部门"), "region_name": region,
         "department_name": department,
-        "addressee": _addressee(step.recipients, ent, region, department),
-        "copy_to": _addressee(step.copy, ent, region, department) if step.copy else "",
+        "addressee": _addressee(step.recipients, ent, region, department, step.kind),
+        "copy_to": _addressee(step.copy, ent, region, department, step.kind) if step.copy else "",
         "deadline_cn": documents.cn_date(deadline_day), "issue_date_cn": documents.cn_date(issue_day),
         "respond_by_cn": documents.cn_date(respond_by),
+        "contact_name": refs.contact[0], "contact_phone": refs.contact[1],
         "days_overdue": max(0, (issue_day - deadline_day).days),
         "workdays_overdue": max(0, calendar.workdays_between(deadline_day, issue_day)),
         "workdays_left": max(0, calendar.workdays_between(issue_day, deadline_day)),
@@ -242,23 +289,41 @@ class _Resolver:
     _KEY = {"principal": "ent", "controller": "ent", "safety_manager": "ent", "township": "region",
             "department": "dept", "committee": "all"}
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, refs: _Refs | None = None) -> None:
         self.session = session
+        self.refs = refs
         self.cache: dict[tuple, list[recipients.Recipient]] = {}
 
-    def __call__(self, hazard: Hazard, roles: tuple[str, ...]) -> list[recipients.Recipient]:
+    def __call__(self, hazard: Hazard, roles: tuple[str, ...], kind: str = "") -> list[recipients.Recipient]:
+        """The people for the roles; with `kind` (a 公文's), every addressee is covered: a unit
+        nobody is registered for stands in by its full name (an undeliverable row), and
+        "committee" on a 通报/曝光 is every member unit."""
         out: list[recipients.Recipient] = []
         for role in roles:
             dep = self._KEY.get(role, "ent")
+            members = bool(kind) and role == "committee" and kind in addressees.TO_MEMBER_UNITS
             key = (role, hazard.enterprise_id if dep == "ent" else hazard.region_code if dep == "region"
-                   else hazard.supervising_department if dep == "dept" else None)
+                   else hazard.supervising_department if dep == "dept" else None, bool(kind), members)
             found = self.cache.get(key)
             if found is None:
                 if len(self.cache) > 50000:
                     self.cache.clear()
-                found = self.cache[key] = recipients.resolve(self.session, hazard, [role])
+                if members:
+                    found = addressees.member_units(self.session)
+                else:
+                    found = recipients.resolve(self.session, hazard, [role])
+                    if not found and kind and role in ("township", "department"):
+                        found = [recipients.Recipient(role, self._unit_name(hazard, role))]
+                self.cache[key] = found
             out.extend(found)
         return out
+
+    def _unit_name(self, hazard: Hazard, role: str) -> str:
+        refs = self.refs or _Refs(self.session)
+        self.refs = refs
+        if role == "township":
+            return refs.regions.get(hazard.region_code, hazard.region_code)
+        return refs.departments.get(hazard.supervising_department or "", "行业主管部门")
 
 
 def enqueue_many(session: Session, notices: list[dict[str, Any]]) -> int:
@@ -288,6 +353,9 @@ class SweepResult:
     proposed: int = 0
     notifications: int = 0
     timeouts: int = 0
+    withdrawn: int = 0  # proposals of ended cycles withdrawn by this sweep
+    future: bool = False  # as_of after today: a dry run unless forced
+    forced: bool = False
     items: list[dict[str, Any]] = field(default_factory=list)  # what was issued (kept only if keep_items)
     seconds: float = 0.0
 
@@ -299,6 +367,7 @@ class SweepResult:
         self.proposed += other.proposed
         self.notifications += other.notifications
         self.timeouts += other.timeouts
+        self.withdrawn += other.withdrawn
         room = ITEMS_MAX - len(self.items)  # the listing is for people: bounded, the counts are complete
         if room > 0:
             self.items.extend(other.items[:room])
@@ -307,6 +376,7 @@ class SweepResult:
         return {"as_of": self.as_of.isoformat(), "dry_run": self.dry_run, "cycles_started": self.cycles_started,
                 "cycles_ended": self.cycles_ended, "issued": dict(self.issued), "documents": dict(self.documents),
                 "proposed": self.proposed, "notifications": self.notifications, "timeouts": self.timeouts,
+                "withdrawn": self.withdrawn, "future": self.future, "forced": self.forced,
                 "seconds": round(self.seconds, 3), "items": self.items}
 
 
@@ -377,8 +447,10 @@ def _process_batch(session: Session, as_of: date, rows: list, policies: _Policie
         deadline_day = clock.local_date(r.deadline)
         dates = ladder_dates(policy, deadline_day)
         i = r.next_index
-        while i < len(policy.steps) and dates[i] <= as_of:
-            due_items.append(_Due(r, hz, policy, i, policy.steps[i], dates[i], deadline_day))
+        # A step brought forward (a 约谈会 not held, a commitment missed): next_due before its date.
+        early = r.next_due if i < len(dates) and r.next_due is not None and r.next_due < dates[i] else None
+        while i < len(policy.steps) and (dates[i] <= as_of or (i == r.next_index and early is not None)):
+            due_items.append(_Due(r, hz, policy, i, policy.steps[i], min(dates[i], early or dates[i]), deadline_day))
             i += 1
         done = i >= len(policy.steps)
         cycle_updates.append({"cid": r.id, "next_index": i, "next_due": None if done else dates[i],
@@ -391,12 +463,18 @@ def _process_batch(session: Session, as_of: date, rows: list, policies: _Policie
             cycle_updates)
 
 
+def _superseded(d: _Due, as_of: date) -> bool:
+    """A reminder (no document) that would go out after the deadline it announces."""
+    return d.step.kind == "reminder" and not d.step.has_document and as_of > d.deadline_day
+
+
 def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterprises: dict[int, Enterprise],
            result: SweepResult, keep_items: bool) -> None:
     st = EscalationStep.__table__
     now = clock.utcnow()
     params = [{"hazard_id": d.hazard.id, "cycle": d.cycle_row.cycle, "step": d.step.code, "kind": d.step.kind,
-               "due_date": d.due, "status": "proposed" if d.step.approval else "issued",
+               "due_date": d.due, "status": "proposed" if d.step.approval else "skipped" if _superseded(d, as_of)
+               else "issued",
                "policy_version": d.policy.version, "created_at": now} for d in items]
     inserted = session.execute(
         insert_or_skip(session, st, ["hazard_id", "cycle", "step"])
@@ -412,17 +490,25 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
     for doc_type in sorted(need):
         serials[doc_type] = documents.allocate(session, doc_type, year, need[doc_type])
     prefix = get_settings().doc_prefix
-    resolver = _Resolver(session)
+    resolver = _Resolver(session, refs)
     doc_rows: list[dict[str, Any]] = []
     notices: list[tuple[_Due, int, str, str]] = []  # (item, step_id, subject, body)
     audits: list[dict[str, Any]] = []
     for d in mine:
         step_id = ids[(d.hazard.id, d.cycle_row.cycle, d.step.code)]
         ent = enterprises[d.hazard.enterprise_id]
-        result.issued[d.step.code] += 1
+        if not _superseded(d, as_of):
+            result.issued[d.step.code] += 1
         item: dict[str, Any] = {"hazard": d.hazard.code, "hazard_id": d.hazard.id, "cycle": d.cycle_row.cycle,
                                 "step": d.step.code, "name": d.step.name, "due": d.due.isoformat(), "number": None}
-        if d.step.approval:
+        if _superseded(d, as_of):
+            # A catch-up sweep after the deadline: "N working days left, apply for an extension
+            # before it" would be false; the row is kept (once per cycle) and nothing is sent.
+            item["status"] = "skipped"
+            audits.append({"actor": SYSTEM_ACTOR, "action": "escalation_skipped", "hazard_id": d.hazard.id,
+                           "after": {"step": d.step.code, "cycle": d.cycle_row.cycle, "step_id": step_id,
+                                     "due_date": d.due}, "reason": "补扫时整改时限已过，到期提醒已失去意义，未发出"})
+        elif d.step.approval:
             result.proposed += 1
             item["status"] = "proposed"
             body = (f"【{d.step.name}待审批】隐患 {d.hazard.code}（{ent.name}）“{d.hazard.title}”已逾期，按督办规则应予"
@@ -457,6 +543,7 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
                                      "due_date": d.due}})
         if keep_items:
             result.items.append(item)
+    notices = [n for n in notices if not _superseded(n[0], as_of)]
     doc_ids = documents.store(session, doc_rows)
     batch: list[dict[str, Any]] = []
     for d, step_id, subject, body in notices:
@@ -464,7 +551,8 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
             people = resolver(d.hazard, ("committee",))
             step_key = f"{d.step.code}:proposed"
         else:
-            people = resolver(d.hazard, d.step.recipients + d.step.copy)
+            people = resolver(d.hazard, d.step.recipients + d.step.copy,
+                              d.step.kind if d.step.has_document else "")
             step_key = d.step.code
         batch.append(dict(event=EVENT, hazard_id=d.hazard.id, cycle=d.cycle_row.cycle, step=step_key,
                           recipients=people, subject=subject, body=body, document_id=doc_ids.get(step_id)))
@@ -474,7 +562,7 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
 
 def _due_cycles(session: Session, as_of: date, after_id: int, batch_size: int, regions: list[str] | None) -> list:
     c, h = EscalationCycle.__table__, Hazard.__table__
-    stmt = (select(c.c.id, c.c.hazard_id, c.c.cycle, c.c.deadline, c.c.policy_version, c.c.next_index)
+    stmt = (select(c.c.id, c.c.hazard_id, c.c.cycle, c.c.deadline, c.c.policy_version, c.c.next_index, c.c.next_due)
             .where(c.c.status == "active", c.c.next_due <= as_of, c.c.id > after_id)
             .order_by(c.c.id).limit(batch_size))
     if regions:
@@ -484,16 +572,25 @@ def _due_cycles(session: Session, as_of: date, after_id: int, batch_size: int, r
 
 def sweep(factory: SessionFactory, as_of: date | None = None, *, dry_run: bool = False,
           regions: list[str] | None = None, batch_size: int = 500, policy: Policy | None = None,
-          keep_items: bool = False, stage_timeouts: bool = True) -> SweepResult:
+          keep_items: bool = False, stage_timeouts: bool = True, force: bool = False,
+          actor: str = SYSTEM_ACTOR) -> SweepResult:
     """Run the escalation sweep for one day (default: today in Asia/Shanghai).
 
     One transaction per batch; a dry run does all the work in one transaction
     and rolls it back, so it shows exactly what would be issued (文号 included)
-    and writes nothing."""
+    and writes nothing.  A day after today is a dry run unless `force` (then the
+    forcing is audited first): 文号 never repeat, so a sweep dated ahead by mistake
+    could not be undone."""
     started = time.perf_counter()
     day = _as_of(as_of)
     policy = policy or load_policy()
-    result = SweepResult(day, dry_run)
+    future = day > clock.today()
+    if future and not force:
+        dry_run = True
+    result = SweepResult(day, dry_run, future=future, forced=future and force and not dry_run)
+    if result.forced:
+        with unit(factory) as session:
+            ladder.audit_forced(session, actor, "sweep", day.isoformat())
     if dry_run:
         with unit(factory, commit=False) as session:
             _sweep_all(lambda: contextlib.nullcontext(session), day, policy, regions, batch_size, result,
@@ -524,6 +621,12 @@ def _with_retry(factory: SessionFactory, flush_only: bool, work: Callable[[Sessi
 
 def _sweep_all(factory: SessionFactory, day: date, policy: Policy, regions: list[str] | None, batch_size: int,
                result: SweepResult, *, keep_items: bool, flush_only: bool, stage_timeouts: bool) -> None:
+    result.withdrawn += _with_retry(factory, flush_only, lambda s: withdraw_stale(s, regions=regions))
+    # A 约谈会 commitment past its date moves its ladder on before the due steps are looked at.
+    _with_retry(factory, flush_only, lambda s: interviews.check_commitments(s, day))
+    if not regions:  # once per sweep, not per shard
+        # (not counted in result.notifications: those are the ladder's)
+        _with_retry(factory, flush_only, lambda s: calendar_warning.warn_missing(s, clock.today()))
     after = 0
     while True:
         # Each batch is its own transaction; its partial result only counts once it committed.
@@ -551,79 +654,130 @@ def _sweep_all(factory: SessionFactory, day: date, policy: Policy, regions: list
         if not after:
             break
     if stage_timeouts:
-        for timeout in policy.stage_timeouts:
-            after = 0
-            while True:
-                n, after = _with_retry(factory, flush_only, lambda s: _stage_timeout_batch(
-                    s, day, policy, timeout, regions, batch_size, after))
-                result.timeouts += n
-                if not after:
-                    break
+        result.timeouts += _stage_timeouts_all(factory, flush_only, day, policy, regions, batch_size)
 
 
 # --- stage timeouts ------------------------------------------------------------------------
 
 
 def _stage_timeout_batch(session: Session, day: date, policy: Policy, timeout, regions: list[str] | None,  # noqa: ANN001
-                         batch_size: int, after_id: int) -> tuple[int, int]:
-    """Remind once per hazard left too long in found (not judged) or listed (no plan)."""
-    latest = calendar.latest_with_offset_due(day, timeout.workdays)
+                         batch_size: int, after_id: int, rung=None) -> tuple[int, int]:  # noqa: ANN001
+    """One rung of a stage's ladder (default: its first, the reminder), for hazards left in the
+    stage (found: not judged; listed: no plan) `rung.workdays` working days or more.  Once per
+    hazard, cycle and rung (a unique step row, as for the deadline ladder); a rung with a
+    document takes a 文号 and stores the 公文 once; every addressee gets an outbox row."""
+    rung = rung or timeout.ladder[0]
+    latest = calendar.latest_with_offset_due(day, rung.workdays)
     h, st = Hazard.__table__, EscalationStep.__table__
     since = h.c.found_at if timeout.state == "found" else h.c.confirmed_at
     stmt = (select(h.c.id, h.c.cycle, since.label("since"))
             .where(h.c.state == timeout.state, since <= clock.end_of_day_utc(latest), h.c.id > after_id,
-                   ~exists().where(st.c.hazard_id == h.c.id, st.c.cycle == h.c.cycle, st.c.step == timeout.code))
+                   ~exists().where(st.c.hazard_id == h.c.id, st.c.cycle == h.c.cycle, st.c.step == rung.code))
             .order_by(h.c.id).limit(batch_size))
     rows = session.execute(_region_filter(stmt, h.c.region_code, regions)).all()
     if not rows:
         return 0, 0
     now = clock.utcnow()
-    params = [{"hazard_id": r.id, "cycle": r.cycle, "step": timeout.code, "kind": "timeout",
-               "due_date": calendar.add_workdays(clock.local_date(r.since), timeout.workdays),
+    params = [{"hazard_id": r.id, "cycle": r.cycle, "step": rung.code, "kind": "timeout",
+               "due_date": calendar.add_workdays(clock.local_date(r.since), rung.workdays),
                "status": "issued", "policy_version": policy.version, "created_at": now} for r in rows]
     inserted = session.execute(
         insert_or_skip(session, st, ["hazard_id", "cycle", "step"])
-        .returning(st.c.hazard_id), params).all()
-    mine = {r.hazard_id for r in inserted}
+        .returning(st.c.hazard_id, st.c.id), params).all()
+    mine = {r.hazard_id: r.id for r in inserted}
     if mine:
         settings = get_settings()
+        refs = _Refs(session)
         since_by_id = {r.id: r.since for r in rows}
-        hazards = session.execute(select(Hazard).where(Hazard.id.in_(mine))).scalars().all()
+        hazards = session.execute(select(Hazard).where(Hazard.id.in_(mine)).order_by(Hazard.id)).scalars().all()
         ents = {e.id: e for e in session.execute(select(Enterprise).where(
             Enterprise.id.in_({x.enterprise_id for x in hazards}))).scalars()}
-        resolver = _Resolver(session)
-        audits = []
+        resolver = _Resolver(session, refs)
+        audits, doc_rows, sent = [], [], []
         for hz in hazards:
             ent = ents[hz.enterprise_id]
-            text = documents.render_text("doc_stage_timeout", {
-                "title": timeout.name, "addressee": "、".join(dict.fromkeys(
-                    p.name for p in resolver(hz, timeout.recipients))) or "有关人员",
-                "hazard": hz, "enterprise": ent, "since_cn": documents.cn_date(clock.local_date(since_by_id[hz.id])),
-                "stage_name": STAGES[timeout.state], "workdays": timeout.workdays, "stage": timeout.state,
-                "issuing_body": settings.issuing_body, "issue_date_cn": documents.cn_date(day)})
-            outbox.enqueue(session, event=EVENT, hazard_id=hz.id, cycle=hz.cycle, step=timeout.code,
-                           recipients=resolver(hz, timeout.recipients), subject=f"{timeout.name}：{hz.code}",
-                           body=text)
-            audits.append({"actor": SYSTEM_ACTOR, "action": "stage_timeout", "hazard_id": hz.id,
-                           "after": {"step": timeout.code, "state": timeout.state, "workdays": timeout.workdays}})
+            region = refs.regions.get(hz.region_code, hz.region_code)
+            department = refs.departments.get(hz.supervising_department or "", "行业主管部门")
+            since_day = clock.local_date(since_by_id[hz.id])
+            ctx = {"title": rung.name, "hazard": hz, "enterprise": ent, "since_cn": documents.cn_date(since_day),
+                   "stage_name": STAGES[timeout.state], "workdays": rung.workdays, "stage": timeout.state,
+                   "issuing_body": settings.issuing_body, "issue_date_cn": documents.cn_date(day),
+                   "region_name": region, "department_name": department, "rung": rung,
+                   "addressee": _addressee(rung.recipients, ent, region, department, rung.kind),
+                   "copy_to": _addressee(rung.copy, ent, region, department, rung.kind) if rung.copy else "",
+                   "respond_by_cn": documents.cn_date(calendar.add_workdays(day, 5)),
+                   "earlier": _earlier_timeout(session, hz, timeout, rung),
+                   "contact_name": refs.contact[0], "contact_phone": refs.contact[1]}
+            after = {"step": rung.code, "state": timeout.state, "workdays": rung.workdays, "step_id": mine[hz.id]}
+            if rung.has_document:
+                serial, number = ladder.number_one(session, rung.doc_type, day)
+                ctx |= {"number": number, "title": _timeout_title(rung, ent, timeout.state)}
+                html, text = documents.render("doc_stage_letter", ctx)
+                doc_rows.append(documents.document_row(
+                    number=number, doc_type=rung.doc_type, year=day.year, serial=serial, title=ctx["title"],
+                    step_id=mine[hz.id], hazard_id=hz.id, cycle=hz.cycle, step=rung.code, issue_date=day,
+                    html=html, text=text, issued_at=now))
+                after |= {"number": number, "sha256": doc_rows[-1]["sha256"]}
+                subject = f"{rung.name}：{number}"
+            else:
+                ctx["addressee"] = "、".join(dict.fromkeys(p.name for p in resolver(hz, rung.recipients))) or "有关人员"
+                text = documents.render_text("doc_stage_timeout", ctx)
+                subject = f"{rung.name}：{hz.code}"
+            sent.append((hz, subject, text))
+            audits.append({"actor": SYSTEM_ACTOR, "action": "stage_timeout", "hazard_id": hz.id, "after": after})
+        doc_ids = {sid: did for sid, did in documents.store(session, doc_rows).items()}
+        for hz, subject, text in sent:
+            outbox.enqueue(session, event=EVENT, hazard_id=hz.id, cycle=hz.cycle, step=rung.code,
+                           recipients=resolver(hz, rung.recipients + rung.copy, rung.kind if rung.has_document else ""),
+                           subject=subject, body=text,
+                           document_id=doc_ids.get(mine[hz.id]))
         audit.append_many(session, audits)
     return len(mine), rows[-1].id
 
 
-def check_stage_timeouts(factory: SessionFactory, as_of: date | None = None, *, regions: list[str] | None = None,
-                         batch_size: int = 500, policy: Policy | None = None) -> int:
-    """Only the stage-timeout check (its own flow); returns how many reminders were queued."""
-    day, policy = _as_of(as_of), policy or load_policy()
+def _timeout_title(rung, ent: Enterprise, state: str) -> str:  # noqa: ANN001
+    if rung.kind == "referral":
+        return f"关于对{ent.name}拒不整改重大事故隐患立案查处的建议"
+    what = "判定" if state == "found" else "制定整改方案"
+    return f"关于督促{ent.name}重大事故隐患{what}的{rung.name}"
+
+
+def _earlier_timeout(session: Session, hz: Hazard, timeout, rung) -> str:  # noqa: ANN001
+    """The earlier rungs of this stage already issued to the hazard, with their 文号."""
+    codes = [x.code for x in timeout.ladder if x.code != rung.code and x.workdays < rung.workdays]
+    if not codes:
+        return ""
+    st = EscalationStep.__table__
+    d = Document.__table__
+    rows = session.execute(select(st.c.step, d.c.number).outerjoin(d, d.c.step_id == st.c.id)
+                           .where(st.c.hazard_id == hz.id, st.c.cycle == hz.cycle, st.c.step.in_(codes))
+                           .order_by(st.c.id)).all()
+    names = {x.code: x.name for x in timeout.ladder}
+    return "、".join(f"{names[r.step]}（{r.number}）" if r.number else names[r.step] for r in rows)
+
+
+def _stage_timeouts_all(factory: SessionFactory, flush_only: bool, day: date, policy: Policy,
+                        regions: list[str] | None, batch_size: int) -> int:
+    """Every rung of every stage's ladder, rung by rung in ladder order (a catch-up issues the
+    reminder before the letter that cites it)."""
     total = 0
     for timeout in policy.stage_timeouts:
-        after = 0
-        while True:
-            n, after = _with_retry(factory, False, lambda s: _stage_timeout_batch(
-                s, day, policy, timeout, regions, batch_size, after))
-            total += n
-            if not after:
-                break
+        for rung in timeout.ladder:
+            after = 0
+            while True:
+                n, after = _with_retry(factory, flush_only, lambda s: _stage_timeout_batch(
+                    s, day, policy, timeout, regions, batch_size, after, rung))
+                total += n
+                if not after:
+                    break
     return total
+
+
+def check_stage_timeouts(factory: SessionFactory, as_of: date | None = None, *, regions: list[str] | None = None,
+                         batch_size: int = 500, policy: Policy | None = None) -> int:
+    """Only the stage-timeout ladders (their own flow); returns how many rungs were issued."""
+    day, policy = _as_of(as_of), policy or load_policy()
+    return _stage_timeouts_all(factory, False, day, policy, regions, batch_size)
 
 
 # --- approval of steps that need it (曝光) -----------------------------------------------------
@@ -668,7 +822,7 @@ def approve_step(session: Session, actor, step_id: int, *, as_of: date | None = 
     doc_id = documents.store(session, [doc])[row.id]
     ladder.mark_decided(session, row, actor, "approved")
     outbox.enqueue(session, event=EVENT, hazard_id=hazard.id, cycle=row.cycle, step=step.code,
-                   recipients=recipients.resolve(session, hazard, list(step.recipients + step.copy)),
+                   recipients=_Resolver(session)(hazard, step.recipients + step.copy, step.kind),
                    subject=f"{step.name}：{number}", body=text, document_id=doc_id)
     audit.append(session, actor=actor.username, action="escalation_approved", hazard_id=hazard.id,
                  after={"step": step.code, "cycle": row.cycle, "step_id": row.id, "number": number,

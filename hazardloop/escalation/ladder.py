@@ -23,6 +23,7 @@ from hazardloop.config.labels import STEP_STATUS
 from hazardloop.config.settings import get_settings
 from hazardloop.errors import ValidationError
 from hazardloop.escalation import documents
+from hazardloop.models import audit
 from hazardloop.states.errors import MissingData
 
 SYSTEM_ACTOR = "system"
@@ -58,3 +59,15 @@ def number_one(session: Session, doc_type: str, day: date) -> tuple[int, str]:
     """Take the next 文号 of a type for the year of `day` (locks the counter until commit)."""
     serial = documents.allocate(session, doc_type, day.year, 1)
     return serial, documents.format_number(get_settings().doc_prefix, doc_type, day.year, serial)
+
+
+# A run dated after today (sweep, lagging run, bulletin) is a dry run unless forced: 文号 never
+# repeat, so what it issued could not be taken back.
+FUTURE_DRY_RUN = "{what}（今天是 {today}），按试运行处理：只演算、不编文号、不写入；确需执行请加 --force（将记入审计）。"
+
+
+def audit_forced(session: Session, actor: str, command: str, when: str) -> None:
+    """A run dated after today, forced: who, what, for when, and on which day it was done."""
+    audit.append(session, actor=actor, action="future_run_forced",
+                 after={"command": command, "as_of": when, "today": clock.today().isoformat()},
+                 reason=f"以晚于今天的日期（{when}）强制执行 {command}")

@@ -25,7 +25,7 @@ from hazardloop.config.lagging import LagStep as StepRule
 from hazardloop.config.lagging import load_policy as _load_policy
 from hazardloop.config.settings import get_settings
 from hazardloop.errors import NotFound, ValidationError
-from hazardloop.escalation import documents, ladder
+from hazardloop.escalation import addressees, documents, ladder
 from hazardloop.models import audit
 from hazardloop.models.db import insert_or_skip
 from hazardloop.models.lagging import LagDocument, LagEvaluation, LagStep
@@ -61,11 +61,7 @@ class Unit:
 
 
 def _addressee(region: Region) -> str:
-    if region.kind == "street":
-        return f"{region.name}办事处"
-    if region.kind == "town":
-        return f"{region.name}人民政府"
-    return f"{region.name}管委会" if region.kind == "zone" else region.name
+    return addressees.region_addressee(region)
 
 
 def units(session: Session, policy: LaggingPolicy) -> list[Unit]:
@@ -121,8 +117,12 @@ def _earlier(session: Session, row: LagStep) -> str:
 
 
 def document_context(session: Session, unit: Unit, step: StepRule, row: LagStep, ev: LagEvaluation,
-                     issue_day: date, number: str) -> dict[str, Any]:
-    _, last = calendar.month_bounds(ev.month)
+                     issue_day: date, number: str, followed_by: StepRule | None = None) -> dict[str, Any]:
+    first, last = calendar.month_bounds(ev.month)
+    # A catch-up document whose next step goes out the same day says so (not "next month …").
+    later = None
+    if followed_by is not None:
+        later = f"已同日提请{followed_by.name}" if followed_by.approval else f"已同日另行{followed_by.name}"
     respond_by = calendar.add_workdays(issue_day, 3 if step.kind == "interview" else 5)
     return {
         "issuing_body": get_settings().issuing_body, "number": number, "title": _title(step, unit),
@@ -132,6 +132,8 @@ def document_context(session: Session, unit: Unit, step: StepRule, row: LagStep,
         "figures": ev.figures, "missed": ev.missed, "streak": ev.streak, "month_end_cn": documents.cn_date(last),
         "issue_date_cn": documents.cn_date(issue_day), "respond_by_cn": documents.cn_date(respond_by),
         "earlier": _earlier(session, row),
+        "followed_by": later, "month_cn": f"{first.year}年{first.month}月",
+        **dict(zip(("contact_name", "contact_phone"), addressees.contact(session))),
     }
 
 
@@ -144,12 +146,12 @@ def _unit(session: Session, kind: str, code: str) -> Unit:
 
 
 def _issue_document(session: Session, row: LagStep, step: StepRule, ev: LagEvaluation, day: date,
-                    actor: str) -> dict[str, Any]:
+                    actor: str, followed_by: StepRule | None = None) -> dict[str, Any]:
     """Number, render once, store with hashes, queue to the unit (and the committee office for
     a bulletin, interview or exposure), audit.  Returns the stored document's facts."""
     unit = _unit(session, row.unit_kind, row.unit_code)
     serial, number = ladder.number_one(session, step.doc_type, day)
-    ctx = document_context(session, unit, step, row, ev, day, number)
+    ctx = document_context(session, unit, step, row, ev, day, number, followed_by)
     html, body = documents.render(step.template, ctx)
     doc = LagDocument(number=number, doc_type=step.doc_type, year=day.year, serial=serial, title=ctx["title"],
                       step_id=row.id, unit_kind=row.unit_kind, unit_code=row.unit_code, issue_date=day, html=html,
@@ -160,6 +162,8 @@ def _issue_document(session: Session, row: LagStep, step: StepRule, ev: LagEvalu
     people = unit_recipients(session, row.unit_kind, row.unit_code, unit.addressee)
     if step.kind != "letter":
         people += committee_recipients(session)
+    if step.kind in addressees.TO_MEMBER_UNITS:  # 抄送：市安委会各成员单位 -- every one of them
+        people += addressees.member_units(session)
     queued = outbox.enqueue(session, event=EVENT, hazard_id=None, cycle=row.cycle, step=f"lag:{row.id}",
                             recipients=people, subject=f"{step.name}：{number}", body=body, document_id=doc.id)
     audit.append(session, actor=actor, action="lag_step_approved" if row.status == "approved" else "lag_step_issued",
@@ -213,11 +217,28 @@ def issue_due(session: Session, evals: list[dict[str, Any]], month: str, policy:
                              after={"unit_kind": e["unit_kind"], "unit_code": e["unit_code"], "cycle": e["cycle"],
                                     "step": step.code, "step_id": new_id, "month": month})
             else:
-                doc = _issue_document(session, row, step, ev, day, SYSTEM_ACTOR)
+                doc = _issue_document(session, row, step, ev, day, SYSTEM_ACTOR,
+                                      e.get("followed_by") if step is due[-1] else None)
                 item["number"] = doc["number"]
                 result.documents += 1
                 result.notifications += doc["notifications"]
             result.steps.append(item)
+
+
+def withdraw_ended(session: Session, kind: str, code: str, cycle: int, reason: str) -> int:
+    """Withdraw the undecided proposals (曝光 待审批) of a unit's cycle that has ended, audited."""
+    rows = session.execute(select(LagStep).where(
+        LagStep.unit_kind == kind, LagStep.unit_code == code, LagStep.cycle <= cycle,
+        LagStep.status == "proposed").with_for_update()).scalars().all()
+    for row in rows:
+        row.status, row.decided_by, row.decided_at = "withdrawn", SYSTEM_ACTOR, clock.utcnow()
+        row.decision_reason = reason
+        session.add(row)
+        audit.append(session, actor=SYSTEM_ACTOR, action="lag_step_withdrawn",
+                     after={"unit_kind": kind, "unit_code": code, "cycle": row.cycle, "step": row.step,
+                            "step_id": row.id}, reason=reason)
+    session.flush()
+    return len(rows)
 
 
 # --- approval of 曝光 -------------------------------------------------------------------------

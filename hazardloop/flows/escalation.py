@@ -17,7 +17,8 @@ from prefect import flow, get_run_logger, task
 from sqlalchemy import select
 
 from hazardloop.bootstrap import bootstrap
-from hazardloop.config import clock
+from hazardloop.config import calendar, clock
+from hazardloop.escalation.calendar_warning import warn_missing
 from hazardloop.models.db import session_scope
 from hazardloop.models.tables import Hazard
 from hazardloop.escalation import hazards as esc
@@ -70,6 +71,11 @@ def escalation_sweep_flow(as_of: str | None = None, shards: int = 4, db_url: str
     groups = plan_shards(active_regions(db_url), shards)
     futures = [sweep_shard.submit(day.isoformat(), group, db_url) for group in groups]
     total = combine([f.result() for f in futures]) | {"as_of": day.isoformat(), "shards": len(groups)}
+    with session_scope(db_url) as session:  # the shards sweep by region; the calendar reminder is once
+        warn_missing(session, clock.today())
+    missing = calendar.missing_next_year(clock.today())
+    if missing:
+        logger.warning(calendar.missing_message(missing))
     logger.info("督办扫描 %s 完成：%s", day, total)
     return total
 

@@ -32,7 +32,7 @@ from hazardloop.models import audit
 from hazardloop.errors import NotFound, ValidationError
 from hazardloop.models.escalation import Document
 from hazardloop.models.tables import AppUser, Department, Region
-from hazardloop.escalation import documents
+from hazardloop.escalation import documents, ladder
 from hazardloop.notifications.outbox import insert_rows, notice_rows
 from hazardloop.notifications.recipients import Recipient
 from hazardloop.reports import bulletin, lagging
@@ -136,11 +136,15 @@ class Issued:
                 "queued": self.queued, "link": link(d.sha256)}
 
 
-def issue(session: Session, month: str, *, actor: str = SYSTEM_ACTOR, issue_date: date | None = None) -> Issued:
-    """Issue the month's bulletin, or return the one already stored (see the module doc)."""
+def issue(session: Session, month: str, *, actor: str = SYSTEM_ACTOR, issue_date: date | None = None,
+          force: bool = False) -> Issued:
+    """Issue the month's bulletin, or return the one already stored (see the module doc).
+    A month not over is refused unless `force` (issue 14: then audited)."""
     key, _, last = _month(month)
     day = issue_date or clock.today()
-    if day <= last:
+    if force and day <= last and stored(session, key) is None:
+        ladder.audit_forced(session, actor, "bulletin", key)
+    elif day <= last:
         raise ValidationError(f"{key} 尚未结束（截至 {last.isoformat()}），月通报须在次月签发；"
                               "只看内容请用 --preview。")
     # Serialise issuers of the same year on the counter row before looking: the second of two
@@ -152,7 +156,7 @@ def issue(session: Session, month: str, *, actor: str = SYSTEM_ACTOR, issue_date
     # The month's unit ladder first (idempotent), so the bulletin names its letters, bulletins
     # and interviews, and a later re-rendering finds the same ones.
     if key >= lagging.load_policy().start:
-        lagging.run(session, key, as_of=day)
+        lagging.run(session, key, as_of=day, force=force)
     serial = documents.allocate(session, BULLETIN_DOC_TYPE, day.year, 1)
     number = documents.format_number(get_settings().doc_prefix, BULLETIN_DOC_TYPE, day.year, serial)
     html, text = bulletin.render_both(session, key, number)

@@ -27,7 +27,7 @@ from sqlmodel import Session
 from hazardloop.config import calendar, clock
 from hazardloop.config.lagging import LaggingPolicy, Threshold
 from hazardloop.errors import ValidationError
-from hazardloop.escalation import units
+from hazardloop.escalation import ladder, units
 from hazardloop.escalation.units import load_policy
 from hazardloop.models import audit
 from hazardloop.models.db import insert_or_skip
@@ -40,12 +40,12 @@ month_of = calendar.month_of
 previous_month = calendar.previous_month
 
 
-def _check_month(month: str, policy: LaggingPolicy) -> tuple[date, date]:
+def _check_month(month: str, policy: LaggingPolicy, open_ok: bool = False) -> tuple[date, date]:
     first, last = calendar.month_bounds(month)
     month = month_of(first)
     if month < policy.start:
         raise ValidationError(f"{month} 早于考核起始月份 {policy.start}（见落后单位督办规则文件的 start）。")
-    if last >= clock.today():
+    if last >= clock.today() and not open_ok:
         raise ValidationError(f"{month} 尚未结束（今天是 {clock.today().isoformat()}），月末数据未定，不能考核；"
                               f"月度考核在次月第一个工作日进行。")
     return first, last
@@ -146,6 +146,12 @@ def _evaluate_one(session: Session, month: str, policy: LaggingPolicy, unit_list
     table = LagEvaluation.__table__
     new = session.execute(insert_or_skip(session, table, ["unit_kind", "unit_code", "month"])
                           .returning(table.c.id), rows).all()
+    for r in rows:
+        p = prev.get((r["unit_kind"], r["unit_code"]))
+        if new and r["streak"] == 0 and p is not None and p.streak > 0:
+            # The unit met every threshold: its cycle is over, and so are its undecided proposals.
+            units.withdraw_ended(session, r["unit_kind"], r["unit_code"], p.cycle,
+                                 f"{month} 已达到考核要求，本轮督办结束")
     if new:
         lagging = [f"{r['unit_kind']}:{r['unit_code']}" for r in rows if r["missed"]]
         audit.append(session, actor=SYSTEM_ACTOR, action="lag_evaluated",
@@ -154,24 +160,31 @@ def _evaluate_one(session: Session, month: str, policy: LaggingPolicy, unit_list
     return _stored(session, month), len(new)
 
 
-def evaluate(session: Session, month: str, *, policy: LaggingPolicy | None = None) -> list[dict[str, Any]]:
+def evaluate(session: Session, month: str, *, policy: LaggingPolicy | None = None,
+             open_ok: bool = False) -> list[dict[str, Any]]:
     """Every unit's evaluation of `month` (stored once; earlier unevaluated months first).
 
     Each dict: unit kind/code/name, month, figures, missed thresholds (name, value vs limit),
     streak (consecutive missed months), cycle, and the ladder steps due by the streak."""
-    policy = policy or load_policy()
-    first, _ = _check_month(month, policy)
+    return _evaluate_months(session, month, policy or load_policy(), open_ok)[month_of(
+        calendar.month_bounds(month)[0])]
+
+
+def _evaluate_months(session: Session, month: str, policy: LaggingPolicy,
+                     open_ok: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """evaluate() for every month from the policy's start to `month`, in order (the catch-up
+    issues each month's steps from these, oldest first)."""
+    first, _ = _check_month(month, policy, open_ok)
     month = month_of(first)
     unit_list = units.units(session, policy)
     prev: dict[tuple[str, str], LagEvaluation] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for m in calendar.months_between(policy.start, month):
         prev, _n = _evaluate_one(session, m, policy, unit_list, prev)
-    out = []
-    for u in unit_list:
-        ev = prev[(u.kind, u.code)]
-        out.append({"unit_kind": u.kind, "unit_code": u.code, "unit_name": u.name, "month": month,
-                    "figures": dict(ev.figures), "missed": list(ev.missed), "streak": ev.streak, "cycle": ev.cycle,
-                    "steps_due": [s.code for s in policy.steps_due(ev.streak)], "evaluation_id": ev.id})
+        out[m] = [{"unit_kind": u.kind, "unit_code": u.code, "unit_name": u.name, "month": m,
+                   "figures": dict(ev.figures), "missed": list(ev.missed), "streak": ev.streak, "cycle": ev.cycle,
+                   "steps_due": [s.code for s in policy.steps_due(ev.streak)], "evaluation_id": ev.id}
+                  for u in unit_list for ev in (prev[(u.kind, u.code)],)]
     return out
 
 
@@ -189,31 +202,68 @@ class RunResult:
     documents: int = 0
     proposed: int = 0
     notifications: int = 0
+    future: bool = False  # the month is not over yet: a dry run unless forced
+    forced: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"month": self.month, "dry_run": self.dry_run, "units": self.units, "lagging": self.lagging,
+        return {"month": self.month, "dry_run": self.dry_run, "future": self.future, "forced": self.forced, "units": self.units, "lagging": self.lagging,
                 "documents": self.documents, "proposed": self.proposed, "notifications": self.notifications,
                 "steps": self.steps, "evaluations": self.evaluations}
 
 
 def run(session: Session, month: str, *, dry_run: bool = False, policy: LaggingPolicy | None = None,
-        as_of: date | None = None) -> RunResult:
+        as_of: date | None = None, force: bool = False, actor: str = SYSTEM_ACTOR) -> RunResult:
     """Evaluate `month` and issue every ladder step due by it, each once per unit and cycle.
 
-    dry_run: everything is worked out in the transaction (文号 included) and rolled back."""
+    dry_run: everything is worked out in the transaction (文号 included) and rolled back.
+    A month not yet over (or an issue date after today) is a dry run unless `force` (audited).
+
+    Catch-up: when earlier months of a unit's current streak were never run, their steps are
+    issued first, month by month (a 函告 before the 通报 that cites it), and a document whose
+    next step is issued the same day says so instead of announcing it for next month."""
     policy = policy or load_policy()
-    day = as_of or clock.today()
-    evals = evaluate(session, month, policy=policy)
-    month = evals[0]["month"] if evals else month
+    today = clock.today()
+    day = as_of or today
+    first, last = calendar.month_bounds(month)
+    future = last >= today
+    if future and not force:
+        dry_run = True
+    by_month = _evaluate_months(session, month, policy, open_ok=future)
+    month = month_of(first)
+    evals = by_month[month]
     result = RunResult(month, dry_run, units=len(evals), lagging=sum(1 for e in evals if e["missed"]),
-                       evaluations=evals)
-    units.issue_due(session, evals, month, policy, day, result)
+                       evaluations=evals, future=future, forced=future and not dry_run)
+    if result.forced:
+        ladder.audit_forced(session, actor, "lagging run", month)
+    for m, rows in _catch_up(by_month, month, policy):
+        units.issue_due(session, rows, m, policy, day, result)
     session.flush()
     if dry_run:
         session.rollback()
     return result
 
 
+
+
+def _catch_up(by_month: dict[str, list[dict[str, Any]]], month: str, policy: LaggingPolicy
+              ) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The months whose steps this run issues, oldest first: for each unit, every month of its
+    current streak (earlier months' steps are unique rows, so a month already run adds nothing).
+    Each row carries `followed_by`: the step the next month of the streak makes due, if any."""
+    months = sorted(by_month)
+    idx = {m: i for i, m in enumerate(months)}
+    streak_now = {(e["unit_kind"], e["unit_code"]): e["streak"] for e in by_month[month]}
+    plan: dict[str, list[dict[str, Any]]] = {}
+    for key, streak in streak_now.items():
+        if streak < policy.consecutive:
+            continue
+        for back in range(streak - policy.consecutive, -1, -1):
+            m = months[idx[month] - back]
+            row = next(e for e in by_month[m] if (e["unit_kind"], e["unit_code"]) == key)
+            nxt = policy.steps_due(row["streak"] + 1) if back else ()
+            later = nxt[-1] if len(nxt) > len(policy.steps_due(row["streak"])) else None
+            plan.setdefault(m, []).append(row | {"followed_by": later})
+    return sorted(plan.items())
 
 
 __all__ = ["evaluate", "run", "figures_at", "check", "metric_value", "is_run_day", "load_policy", "Threshold",

@@ -35,13 +35,15 @@ def chromium() -> str | None:
     return None
 
 
-def html_to_pdf(html: bytes, out: Path, *, timeout: float = 120) -> Path:
+def html_to_pdf(html: bytes, out: Path, *, timeout: float = 120, print_css: bytes | None = PRINT_CSS) -> Path:
+    """Print `html` to an A4 PDF.  print_css: rules added for printing (None: the page's own @page,
+    as a 公文 laid out after GB/T 9704 brings)."""
     exe = chromium()
     if exe is None:
         raise ValidationError("未找到 chromium，无法生成 PDF（apt-get install -y chromium fonts-noto-cjk，"
                               "或用环境变量 CHROMIUM 指定浏览器）。")
     # Print-only rules go in before </head> of a temporary copy: the stored bytes stay untouched.
-    page = html.replace(b"</head>", PRINT_CSS + b"</head>", 1)
+    page = html.replace(b"</head>", print_css + b"</head>", 1) if print_css else html
     out = Path(out).resolve()
     with tempfile.TemporaryDirectory(prefix="hazardloop-pdf-") as tmp:
         src = Path(tmp) / "document.html"

@@ -227,6 +227,22 @@ def decide_escalation_step(actor: AppUser, action: str) -> bool:
     return True
 
 
+def override_basis(actor: AppUser) -> bool:
+    """A basis standard written for another industry: only the committee office may confirm on
+    it, and only with a recorded reason (issue 14)."""
+    _need_role(actor, {Role.committee}, "采用不适用于该行业的判定依据")
+    return True
+
+
+def record_interview(actor: AppUser, hazard: Hazard) -> bool:
+    """The 约谈会 is recorded by the committee office, or by a supervisor of the hazard's own
+    department (the regulators who hold it)."""
+    _need_role(actor, {Role.committee, Role.supervisor}, "记录约谈会")
+    if actor.role == Role.supervisor and actor.department_code != hazard.supervising_department:
+        raise PermissionDenied("只能记录本部门监管隐患的约谈会。")
+    return True
+
+
 def decide_lag_exposure(actor: AppUser, action: str) -> bool:
     """Only the committee office approves or declines exposing a lagging region or department
     (落后单位曝光): the unit itself, its peers and the supervisors may not."""

@@ -251,18 +251,44 @@ def report(
 def confirm(
     session: Session, actor: AppUser, ref: int | str, *, basis_code: str | None, basis_clause: str | None,
     level: str | None, supervising_department: str | None = None, expected_version: int | None = None,
+    basis_override: str | None = None,
 ) -> Hazard:
+    """Confirm and list.  The basis standard must apply to the hazard's industry (its `sectors`);
+    otherwise the committee office may override with a reason (`basis_override`), recorded in
+    the confirm's audit event."""
     hazard = get_hazard(session, ref)
     data = {"basis_code": basis_code, "basis_clause": basis_clause, "level": level}
     if basis_code and _STANDARD_EXISTS.first(connection(session), {"code": basis_code}) is None:
         raise ValidationError(f"判定依据 {basis_code} 不在标准目录中（见 hazardloop ref standards）。")
+    override = _basis_check(session, hazard, actor, basis_code, basis_override)
     now = clock.utcnow()
     changes = {"basis_code": basis_code, "basis_clause": basis_clause, "level": level,
                "confirmed_by": actor.username, "confirmed_at": now}
     if supervising_department:
         changes["supervising_department"] = supervising_department
     return _transition(session, hazard, "confirm", actor, data, changes, event="listed",
-                       expected_version=expected_version)
+                       expected_version=expected_version, reason=override,
+                       audit_extra={"basis_override": True} if override else None)
+
+
+def _basis_check(session: Session, hazard: Hazard, actor: AppUser, basis_code: str | None,
+                 override: str | None) -> str | None:
+    """None when the standard applies to the hazard's industry; the override reason when the
+    committee office confirms on a standard for another industry; else refused (Chinese)."""
+    if not basis_code:
+        return None
+    std = session.get(Standard, basis_code)
+    if std is None or not std.sectors or hazard.industry_code in std.sectors:
+        return None
+    industry = session.get(Industry, hazard.industry_code)
+    names = {i.code: i.name for i in session.exec(select(Industry).where(Industry.code.in_(std.sectors))).all()}
+    if not override or not override.strip():
+        raise ValidationError(
+            f"判定依据 {basis_code}《{std.title}》适用于{'、'.join(names.get(c, c) for c in std.sectors)}，"
+            f"不适用于该隐患所属行业“{industry.name if industry else hazard.industry_code}”；"
+            "请选用本行业的判定标准，确需采用的，由市安委办说明理由后确认（--override-reason）。")
+    guards.override_basis(actor)
+    return override.strip()
 
 
 def dismiss(session: Session, actor: AppUser, ref: int | str, *, reason: str | None,

@@ -59,6 +59,8 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     from hazardloop.web import api, pages
     from hazardloop.web import escalation as escalation_web
     from hazardloop.web import reports as reports_web
+    from hazardloop.web import interviews as interviews_web
+    from hazardloop.web import notices as notices_web
 
     bootstrap()  # web actions write their notices and escalation cycles like every entry point
 
@@ -143,4 +145,6 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     from hazardloop.web import track as track_web  # 举报人凭查询码查询: /track, /api/v1/track
 
     track_web.install(app)
+    interviews_web.install(app)  # 约谈会 records (issue 14): /api/v1/escalation/steps/{id}/interview ...
+    notices_web.install(app)  # the public page of the 集中曝光/挂牌 通告 (issue 14): /notices
     return app

@@ -31,7 +31,8 @@ from hazardloop.web import auth, pages, services
 from hazardloop.web.api import ERRORS, api_user
 from hazardloop.web.errors import status_of
 
-STEP_STATUS = {"issued": "已出具", "proposed": "待市安委办批准", "approved": "已批准", "declined": "未批准"}
+STEP_STATUS = {"issued": "已出具", "proposed": "待市安委办批准", "approved": "已批准", "declined": "未批准",
+               "withdrawn": "已撤回（周期结束）"}
 ACTIONS = {"approve": "批准曝光", "decline": "不予批准"}
 # The guard's wording for each decision (as the engine passes it), so a refusal reads the same.
 GUARD_ACTION = {"approve": "批准曝光等督办措施", "decline": "不予批准督办措施"}
