@@ -65,6 +65,7 @@ class Lookups:
     industries: dict[str, str]
     departments: dict[str, str]  # industry -> supervising department
     region_names: dict[str, str]
+    industry_names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, session: Session) -> Lookups:
@@ -75,11 +76,11 @@ class Lookups:
             short = re.sub(r"(镇|街道|街道办事处|办事处)$", "", r.name)
             if len(short) >= 2:
                 regions.setdefault(norm(short), r.code)
-        industries, depts = {}, {}
+        industries, depts, inames = {}, {}, {}
         for i in session.exec(select(Industry)).all():
             industries[norm(i.name)] = industries[norm(i.code)] = i.code
-            depts[i.code] = i.department_code
-        return cls(regions, industries, depts, names)
+            depts[i.code], inames[i.code] = i.department_code, i.name
+        return cls(regions, industries, depts, names, inames)
 
 
 def parse_value(f: config.FieldDef, raw: Any, look: Lookups) -> tuple[Any, str | None]:
@@ -116,8 +117,8 @@ def parse_value(f: config.FieldDef, raw: Any, look: Lookups) -> tuple[Any, str |
         if code not in f.choices:
             match = next((c for c in f.choices if norm(c) == norm(part)), None)
             if match is None:
-                shown = "、".join(look.region_names.get(c, c) for c in f.choices) if f.code == "region" \
-                    else "、".join(f.choices[:30])
+                named = look.region_names if f.code == "region" else look.industry_names if f.code == "industry" else {}
+                shown = "、".join(named.get(c, c) for c in f.choices[:30])
                 return None, f"{part!r} 不是可选项；可选：{shown}"
             code = match
         out.append(code)
@@ -265,6 +266,8 @@ def display_fields(c: config.Campaign, obj: CampaignObject, look: Lookups | None
         v = obj.fields.get(f.code)
         if f.code == "region" and look:
             v = look.region_names.get(v, v)
+        elif f.code == "industry" and look:
+            v = look.industry_names.get(v, v)
         if isinstance(v, list):
             v = "、".join(str(x) for x in v)
         out.append((f.label, "" if v is None else str(v)))

@@ -310,6 +310,15 @@ def list_problems(session: Session, viewer: AppUser | None = None, *, campaign_c
     return list(rows)[:limit]
 
 
+def photos_of(session: Session, problem_id: int) -> list[CampaignPhoto]:
+    return list(session.exec(select(CampaignPhoto).where(CampaignPhoto.problem_id == problem_id)
+                             .order_by(CampaignPhoto.id)).all())
+
+
+def hazard_code(session: Session, problem: CampaignProblem) -> str | None:
+    return ledger.get_hazard(session, problem.hazard_id).code if problem.hazard_id else None
+
+
 def checks_of(session: Session, object_id: int) -> list[CampaignCheck]:
     return list(session.exec(select(CampaignCheck).where(CampaignCheck.object_id == object_id)
                              .order_by(CampaignCheck.id)).all())

@@ -140,4 +140,7 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     app.include_router(pages.router)
     reports_web.install(app)  # public reports (举报): pages, /api/v1/reports, queue sections, nav links
     escalation_web.install(app)  # 批准曝光 / 不予批准: page forms and /api/v1/escalation/steps/...
+    from hazardloop.web import campaigns as campaigns_web
+
+    campaigns_web.install(app)  # 五项整治: inventories, QR 赋码 pages, phone checklist, problems, /api/v1/campaigns
     return app
