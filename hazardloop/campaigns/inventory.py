@@ -34,7 +34,7 @@ from hazardloop.models.campaigns import CampaignBaseline, CampaignObject
 from hazardloop.models.tables import AppUser, Enterprise, Industry, Region
 from hazardloop.states import campaign_guards as guards
 
-_SPLIT = re.compile(r"[、,，;；/\n]+")
+_SPLIT = re.compile(r"[、,，;；\n]+")  # not "/": some choices contain it (盲板抽堵/管线打开)
 CREDIT_FIELDS = ("credit_code", "employer_credit_code", "tenant_credit_code")
 NAME_FIELDS = ("unit_name", "employer_name", "tenant")
 
@@ -90,6 +90,8 @@ def parse_value(f: config.FieldDef, raw: Any, look: Lookups) -> tuple[Any, str |
             return None, None
         day = parse_date(raw)
         return (day.isoformat(), None) if day else (None, f"日期格式不正确：{text(raw)!r}（应为 YYYY-MM-DD）")
+    if isinstance(raw, (list, tuple)):  # a multi-select from a form or the API
+        raw = "、".join(text(v) for v in raw)
     value = text(raw)
     if value == "":
         return None, None

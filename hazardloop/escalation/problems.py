@@ -48,7 +48,7 @@ def recipients(session: Session, problem: CampaignProblem, targets: tuple[str, .
     """responsible: the enterprise's safety manager when the object is a registered enterprise's,
     else the named responsible person (an undeliverable row says the contact is missing);
     township / department / committee: the active officers."""
-    like_hazard = SimpleNamespace(enterprise_id=problem.enterprise_id, region_code=problem.region_code,
+    like_hazard = SimpleNamespace(enterprise_id=problem.enterprise_id or 0, region_code=problem.region_code,
                                   supervising_department=problem.department_code)
     out: list[Recipient] = []
     for target in targets:
