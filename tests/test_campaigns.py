@@ -317,3 +317,34 @@ def test_phone_checklist_page_at_390px(browser, live, tmp_path):  # noqa: F811
         assert [p.item_no for p in found] == [5, 6]
         assert len(problems.photos_of(s, found[0].id)) == 1
     ctx.close()
+
+
+def test_the_command_line_imports_checks_raises_and_counts(db, capsys, monkeypatch, tmp_path):
+    import json
+
+    from tests.conftest import ORG_FILE
+    from tests.helpers import cli_runner
+
+    cli = cli_runner(db.url, capsys, monkeypatch)
+    cli("init")
+    assert cli("org", "load", str(ORG_FILE))[0] == 0
+    bad = _sheet(tmp_path, {**SPACE, "risk_level": "??"})
+    code, _, err = cli("campaign", "import", "confined_space", str(bad), "--actor", "town_shiheng")
+    assert code == 1 and "第 3 行｜J 列（风险等级）｜'??' 不是可选项" in err
+    code, out, err = cli("campaign", "import", "confined_space", str(_sheet(tmp_path, SPACE)), "--actor",
+                         "town_shiheng", "--json")
+    assert code == 0, err
+    obj = json.loads(out)["created"][0]
+    code, out, err = cli("campaign", "check", obj, "--actor", "town_shiheng", "--rest", "met", "--item", "5=not_met",
+                         "--deadline", (clock.today() + timedelta(days=5)).isoformat(), "--json")
+    assert code == 0, err
+    (problem,) = json.loads(out)["problems"]
+    code, _, err = cli("campaign", "problem", "verify", problem["code"], "--actor", "town_shiheng")
+    assert code == 1 and "不能执行 verify（验收销号）" in err
+    code, out, err = cli("campaign", "problem", "raise", problem["code"], "--actor", "sup_yingji", "--basis", "CHEM121",
+                         "--clause", "第十条", "--reason", "构成重大事故隐患", "--level", "city")
+    assert code == 0 and "已挂牌" in out, err
+    code, out, _ = cli("campaign", "stats", "--by", "region", "--json")
+    shiheng = next(r for r in json.loads(out)["rows"] if r["key"] == "shiheng")
+    assert (shiheng["surveyed"], shiheng["checks"], shiheng["found"], shiheng["raised"]) == (1, 1, 1, 1)
+    assert cli("campaign", "label", obj, "--out", str(tmp_path / "x.txt"))[0] == 2

@@ -314,8 +314,9 @@ def problem_list(
     table = Table(title=f"问题隐患（{len(rows)} 项）")
     for col in ("编号", "专项整治", "项", "状态", "期限", "逾期", "内容"):
         table.add_column(col)
+    names = {c.code: c.name for c in inventory.load().campaigns}
     for p in rows:
-        table.add_row(p.code, p.campaign, str(p.item_no), _state(p.state),
+        table.add_row(p.code, names.get(p.campaign, p.campaign), str(p.item_no), _state(p.state),
                       clock.local_date(p.deadline).isoformat() if p.deadline else "",
                       "逾期" if problems.is_overdue(p) else "", p.item_text[:40])
     print_wide(table)
