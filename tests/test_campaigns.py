@@ -348,3 +348,26 @@ def test_the_command_line_imports_checks_raises_and_counts(db, capsys, monkeypat
     shiheng = next(r for r in json.loads(out)["rows"] if r["key"] == "shiheng")
     assert (shiheng["surveyed"], shiheng["checks"], shiheng["found"], shiheng["raised"]) == (1, 1, 1, 1)
     assert cli("campaign", "label", obj, "--out", str(tmp_path / "x.txt"))[0] == 2
+
+
+def test_an_object_is_edited_on_the_web_and_keeps_its_code(web):  # noqa: F811
+    with web.db.session() as s:
+        obj, _ = inventory.register(s, web.db.user(s, "town_shiheng"), "confined_space", SPACE)
+        other, _ = inventory.register(s, web.db.user(s, "town_shiheng"), "confined_space", {**SPACE, "space_no": "WS-07"})
+        s.commit()
+        code, version = obj.code, obj.version
+    town = web.login("town_shiheng")
+    page = town.get(f"/c/{code}/edit")
+    assert page.status_code == 200 and 'name="f_locked"' in page.text
+    form = {"csrf_token": csrf_of(page.text), "version": str(version), "f_locked": "是", "f_risk_level": "一般风险"}
+    assert town.post(f"/c/{code}/edit", data=form).status_code == 303
+    clash = town.post(f"/c/{code}/edit", data={**form, "version": str(version + 1), "f_space_no": "WS-07"})
+    assert clash.status_code == 422 and f"与 {other.code} 是同一对象" in clash.text
+    stale = town.post(f"/c/{code}/edit", data={**form, "f_risk_level": "低风险"})  # the version read before the edit
+    assert stale.status_code == 409
+    with web.db.session() as s:
+        obj = inventory.get_object(s, code)
+        assert (obj.code, obj.fields["locked"], obj.fields["risk_level"]) == (code, "是", "一般风险")
+        edits = s.exec(select(AuditEvent).where(AuditEvent.action == "campaign_object_edit")).all()
+        assert edits[-1].before["fields"] == {"locked": "否", "risk_level": "较大风险"}
+    assert web.login("xy_safety").get(f"/c/{code}/edit").status_code == 404

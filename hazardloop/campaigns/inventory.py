@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 
 from hazardloop.config import campaigns as config
 from hazardloop.config import clock
-from hazardloop.errors import HazardLoopError, NotFound, ValidationError
+from hazardloop.errors import ConflictError, HazardLoopError, NotFound, ValidationError
 from hazardloop.intake.excel import ImportRejected, Problem, norm, parse_date, text
 from hazardloop.models import audit
 from hazardloop.models.campaigns import CampaignBaseline, CampaignObject
@@ -223,6 +223,34 @@ def register(session: Session, actor: AppUser, campaign_code: str, raw: dict[str
     if problems:
         raise ValidationError("台账对象信息有误：" + "；".join(f"{c.field(k).label}：{p}" for k, p in problems) + "。")
     return _save(session, actor, c, _draft(session, c, values, look))
+
+
+def edit(session: Session, actor: AppUser, ref: int | str, raw: dict[str, Any],
+         expected_version: int | None = None) -> tuple[CampaignObject, str]:
+    """Change one object's fields (the web form): every field re-validated; its 赋码 stays.  A change
+    of its key fields that would make it the same as another object is refused."""
+    obj = get_object(session, ref)
+    if expected_version is not None and obj.version != expected_version:
+        raise ConflictError(f"台账对象 {obj.code} 已被他人修改，请刷新后重试。")
+    c = campaign(obj.campaign)
+    look = Lookups.of(session)
+    values, problems = check_values(c, {**obj.fields, **raw}, look)
+    if problems:
+        raise ValidationError("台账对象信息有误：" + "；".join(f"{c.field(k).label}：{p}" for k, p in problems) + "。")
+    draft = _draft(session, c, values, look)
+    guards.add_object(actor, obj)
+    if draft.fingerprint != obj.fingerprint:
+        other = session.exec(select(CampaignObject).where(CampaignObject.campaign == c.code,
+                                                          CampaignObject.fingerprint == draft.fingerprint)).first()
+        if other is not None:
+            raise ValidationError(f"修改后与 {other.code} 是同一对象（{'、'.join(c.field(k).label for k in c.key)}相同）。")
+        before = {"fingerprint": obj.fingerprint}
+        obj.fingerprint = draft.fingerprint
+        session.add(obj)
+        audit.append(session, actor=actor.username, action="campaign_object_edit", before=before,
+                     after={"object": obj.code, "fingerprint": draft.fingerprint})
+    draft.fingerprint = obj.fingerprint
+    return _save(session, actor, c, draft)
 
 
 def get_object(session: Session, ref: int | str) -> CampaignObject:

@@ -36,7 +36,7 @@ api = APIRouter(prefix="/api/v1/campaigns", tags=["专项整治"])
 
 ACTIONS = {"assign": "交办整改", "rectify": "报告整改完成", "verify": "验收销号", "reject": "验收不通过",
            "raise_major": "升级为重大事故隐患"}
-DONE = {"check": "检查已保存。", **{k: f"已{v}。" for k, v in ACTIONS.items()}}
+DONE = {"check": "检查已保存。", "edit": "台账信息已修改。", **{k: f"已{v}。" for k, v in ACTIONS.items()}}
 MAX_PHOTOS = 40
 # Well-formed data per trigger: probing a guard with it leaves only the refusals that depend on
 # who acts and on the record (which forms to show).
@@ -116,7 +116,7 @@ def _object_page(request: Request, user: AppUser, csrf: str, ref: str, *, status
         ctx = {"obj": obj, "c": c, "fields": inventory.display_fields(c, obj, look),
                "region": look.region_names.get(obj.region_code, obj.region_code),
                "checks": problems.checks_of(s, obj.id), "problems": problems.list_problems(s, object_id=obj.id),
-               "may_check": _may_check(user, obj), "deadline": problems.default_deadline().isoformat(),
+               "may_check": _may_check(user, obj), "may_edit": _may_edit(user, obj), "deadline": problems.default_deadline().isoformat(),
                "responsible": obj.fields.get("responsible_person") or obj.fields.get("safety_contact")
                or obj.fields.get("site_manager") or obj.fields.get("owner") or ""}
     ctx.update({"user": user, "csrf": csrf, "error": error, "notice": notice, "RESULTS": labels.CHECK_RESULTS,
@@ -158,6 +158,62 @@ def label_png(request: Request, ref: str) -> Response:
     with pages._db(request) as s:
         obj = inventory.view_object(s, user, ref[:40])
     return pages.no_store(Response(coding.qr_png(obj.code), media_type="image/png"))
+
+
+def _may_edit(user: AppUser, obj: Any) -> bool:
+    try:
+        return bool(campaign_guards.add_object(user, obj))
+    except PermissionDenied:
+        return False
+
+
+def _edit_page(request: Request, user: AppUser, csrf: str, ref: str, *, status: int = 200,
+               error: str | None = None, form: dict[str, str] | None = None) -> Response:
+    with pages._db(request) as s:
+        obj = inventory.view_object(s, user, ref)
+        c = inventory.campaign(obj.campaign)
+        look = inventory.Lookups.of(s)
+    if not _may_edit(user, obj):
+        return pages.error_page(request, user, csrf, "无权修改该台账对象。", 403)
+    values = {}
+    for f in c.fields:
+        v = obj.fields.get(f.code)
+        values[f.code] = "、".join(v) if isinstance(v, list) else ("" if v is None else str(v))
+    values.update(form or {})
+    names = {"region": look.region_names, "industry": look.industry_names}
+    return _page(request, "campaign_edit.html", {"user": user, "csrf": csrf, "obj": obj, "c": c, "values": values,
+                                                 "names": names, "error": error}, status)
+
+
+@router.get("/c/{ref}/edit")
+def edit_page(request: Request, ref: str) -> Response:
+    who = _signed_in(request)
+    if isinstance(who, Response):
+        return who
+    user, csrf = who
+    return _edit_page(request, user, csrf, ref[:40])
+
+
+@router.post("/c/{ref}/edit")
+async def edit_post(request: Request, ref: str) -> Response:
+    fields = await pages.posted_fields(request, 120)
+    return await run_in_threadpool(_edit, request, ref[:40], fields)
+
+
+def _edit(request: Request, ref: str, fields: dict[str, str]) -> Response:
+    poster = pages.form_poster(request, fields)
+    if isinstance(poster, Response):
+        return poster
+    user, data = poster
+    raw = {k[2:]: v for k, v in fields.items() if k.startswith("f_")}
+    try:
+        with pages._db(request, write=True) as s:
+            obj = inventory.view_object(s, user, ref)
+            inventory.edit(s, user, obj.id, raw, expected_version=services.small_int(fields.get("version"), 9))
+            code = obj.code
+    except HazardLoopError as exc:
+        return _edit_page(request, user, data.csrf, ref, status=status_of(exc), error=str(exc), form=raw)
+    return RedirectResponse(f"/c/{code}?done=edit", status_code=303)
 
 
 @router.post("/c/{ref}/check")
