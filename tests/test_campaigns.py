@@ -371,3 +371,19 @@ def test_an_object_is_edited_on_the_web_and_keeps_its_code(web):  # noqa: F811
         edits = s.exec(select(AuditEvent).where(AuditEvent.action == "campaign_object_edit")).all()
         assert edits[-1].before["fields"] == {"locked": "否", "risk_level": "较大风险"}
     assert web.login("xy_safety").get(f"/c/{code}/edit").status_code == 404
+
+
+def test_an_inventory_sheet_is_imported_on_the_console(web, tmp_path):  # noqa: F811
+    town = web.login("town_shiheng")
+    page = town.get("/campaigns/confined_space")
+    assert page.status_code == 200 and 'id="import-form"' in page.text
+    bad = _sheet(tmp_path, SPACE, {**SPACE, "space_no": "WS-02", "locked": "也许"})
+    refused = town.post("/campaigns/confined_space/import", data={"csrf_token": csrf_of(page.text)},
+                        files={"file": ("有限空间台账.xlsx", bad.read_bytes(), "application/octet-stream")})
+    assert refused.status_code == 422 and "第 4 行｜L 列（是否上锁）｜&#39;也许&#39; 不是可选项" in refused.text
+    with web.db.session() as s:
+        assert inventory.list_objects(s) == []
+    done = town.post("/campaigns/confined_space/import", data={"csrf_token": csrf_of(page.text), "skip_invalid": "1"},
+                     files={"file": ("有限空间台账.xlsx", bad.read_bytes(), "application/octet-stream")})
+    assert done.status_code == 200 and "新登记 1" in done.text and "跳过 1" in done.text
+    assert "import-form" not in web.login("xy_safety").get("/campaigns/confined_space").text

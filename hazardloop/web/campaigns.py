@@ -23,6 +23,7 @@ from hazardloop.campaigns import coding, inventory, problems
 from hazardloop.config import clock, labels
 from hazardloop.errors import HazardLoopError, ValidationError
 from hazardloop.escalation import problems as problem_ladder
+from hazardloop.intake.excel import ImportRejected
 from hazardloop.models.tables import AppUser
 from hazardloop.reports import campaigns as numbers
 from hazardloop.states import campaign_guards, problem_machine
@@ -93,18 +94,66 @@ def campaigns_home(request: Request) -> Response:
                                              "P_STATES": labels.PROBLEM_STATES})
 
 
+def _campaign_page(request: Request, user: AppUser, csrf: str, code: str, region: str | None = None, *,
+                   status: int = 200, error: str | None = None, rows: list[str] = (), notice: str | None = None
+                   ) -> Response:
+    c = inventory.campaign(code)
+    with pages._db(request) as s:
+        objects = inventory.list_objects(s, user, campaign_code=c.code, region=(region or None) and region[:32])
+        look = inventory.Lookups.of(s)
+    try:
+        may_import = bool(campaign_guards.import_inventory(user))
+    except PermissionDenied:
+        may_import = False
+    return _page(request, "campaign.html", {"user": user, "csrf": csrf, "c": c, "objects": objects,
+                                            "regions": look.region_names, "may_import": may_import,
+                                            "error": error, "rows": rows, "notice": notice}, status)
+
+
 @router.get("/campaigns/{code}")
 def campaign_page(request: Request, code: str, region: str | None = None) -> Response:
     who = _signed_in(request)
     if isinstance(who, Response):
         return who
     user, csrf = who
-    c = inventory.campaign(code[:32])
-    with pages._db(request) as s:
-        objects = inventory.list_objects(s, user, campaign_code=c.code, region=(region or None) and region[:32])
-        look = inventory.Lookups.of(s)
-    return _page(request, "campaign.html", {"user": user, "csrf": csrf, "c": c, "objects": objects,
-                                            "regions": look.region_names})
+    return _campaign_page(request, user, csrf, code[:32], region)
+
+
+@router.post("/campaigns/{code}/import")
+async def import_post(request: Request, code: str) -> Response:
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        upload = form.get("file")
+        return await run_in_threadpool(_import, request, code[:32], fields,
+                                       upload if isinstance(upload, UploadFile) else None)
+    finally:
+        await form.close()
+
+
+def _import(request: Request, code: str, fields: dict[str, str], upload: UploadFile | None) -> Response:
+    poster = pages.form_poster(request, fields)
+    if isinstance(poster, Response):
+        return poster
+    user, data = poster
+    tmp: Path | None = None
+    try:
+        if upload is None:
+            raise ValidationError("请选择要导入的 .xlsx 台账文件。")
+        tmp, name = pages._store_upload(upload)
+        with pages._db(request, write=True) as s:
+            result = inventory.import_sheet(s, user, code, tmp, skip_invalid=fields.get("skip_invalid") == "1")
+    except ImportRejected as exc:
+        return _campaign_page(request, user, data.csrf, code, status=422, error=str(exc).replace(tmp.name, name)
+                              if tmp else str(exc), rows=[p.line() for p in exc.problems])
+    except HazardLoopError as exc:
+        return _campaign_page(request, user, data.csrf, code, status=status_of(exc), error=str(exc))
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    notice = (f"导入完成：新登记 {len(result.created)}，更新 {len(result.updated)}，未变 {len(result.unchanged)}，"
+              f"跳过 {len(result.skipped)}。")
+    return _campaign_page(request, user, data.csrf, code, notice=notice, rows=[p.line() for p in result.skipped])
 
 
 def _object_page(request: Request, user: AppUser, csrf: str, ref: str, *, status: int = 200,
