@@ -387,3 +387,23 @@ def test_an_inventory_sheet_is_imported_on_the_console(web, tmp_path):  # noqa: 
                      files={"file": ("有限空间台账.xlsx", bad.read_bytes(), "application/octet-stream")})
     assert done.status_code == 200 and "新登记 1" in done.text and "跳过 1" in done.text
     assert "import-form" not in web.login("xy_safety").get("/campaigns/confined_space").text
+
+
+def test_every_code_a_person_reads_has_its_chinese_label():
+    import ast
+
+    from hazardloop.config import labels
+    from hazardloop.states import problem_machine
+
+    assert set(problem_machine.STATES) == set(labels.PROBLEM_STATES)
+    assert {t["trigger"] for t in problem_machine.TRANSITIONS} == set(labels.PROBLEM_TRIGGERS)
+    assert {f"problem_{t}" for t in labels.PROBLEM_TRIGGERS} <= set(labels.AUDIT_ACTIONS)
+    assert {s.code for s in config.load().steps} <= set(labels.PROBLEM_STEPS)
+    # every audit action the campaign modules write (action="...") is in the one table
+    root = Path(__file__).resolve().parent.parent / "hazardloop"
+    written = set()
+    for path in [*(root / "campaigns").glob("*.py"), root / "escalation" / "problems.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.keyword) and node.arg == "action" and isinstance(node.value, ast.Constant):
+                written.add(node.value.value)
+    assert written and written <= set(labels.AUDIT_ACTIONS), written - set(labels.AUDIT_ACTIONS)
