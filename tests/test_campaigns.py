@@ -389,6 +389,26 @@ def test_an_inventory_sheet_is_imported_on_the_console(web, tmp_path):  # noqa: 
     assert "import-form" not in web.login("xy_safety").get("/campaigns/confined_space").text
 
 
+
+def test_problems_waiting_for_a_user_are_in_their_queue(web, tmp_path):  # noqa: F811
+    with web.db.session() as s:
+        town = web.db.user(s, "town_shiheng")
+        obj, _ = inventory.register(s, town, "confined_space", SPACE)
+        c = inventory.campaign("confined_space")
+        _, (p,) = problems.record_check(s, town, obj.code, {i.no: "met" for i in c.items} | {3: "not_met"},
+                                        deadline=clock.today() + timedelta(days=5))
+        s.commit()
+    assert "queue-problem-rectify" in web.login("hd_safety").get("/queue").text
+    assert "queue-problem" not in web.login("xy_safety").get("/queue").text
+    (tmp_path / "sign.jpg").write_bytes(b"\xff\xd8 sign")
+    with web.db.session() as s:
+        problems.rectify(s, web.db.user(s, "hd_safety"), p.code, note="已设置警示标志",
+                         evidence=[(tmp_path / "sign.jpg", "sign.jpg")])
+        s.commit()
+    queue = web.login("town_shiheng").get("/queue").text
+    assert "queue-problem-verify" in queue and p.code in queue
+
+
 def test_every_code_a_person_reads_has_its_chinese_label():
     import ast
 

@@ -411,6 +411,33 @@ def api_stats(request: Request, user: User, by: str = "campaign", as_of: str | N
         return numbers.compute(s, day, by).as_dict()
 
 
+# --- the queue ("我的待办") ------------------------------------------------------------------------
+
+QUEUE = (
+    ("problem-verify", "待验收的问题隐患", "专项整治问题隐患已报告整改完成，等待验收销号", "rectified", "verify"),
+    ("problem-rectify", "待整改的问题隐患", "专项整治检查发现的问题隐患，请整改并上传整改后照片", "rectifying", "rectify"),
+    ("problem-assign", "待交办的问题隐患", "检查发现、尚未交办整改的问题隐患", "found", "assign"),
+)
+
+
+def queue_sections(session: Any, user: AppUser) -> list[services.Section]:
+    """The problems waiting for this user, one section per action the guards would let them take."""
+    if user.role in ("public", "inspector"):
+        return []
+    rows = problems.list_problems(session, user, limit=100000)
+    out = []
+    for key, title, hint, state, trigger in QUEUE:
+        mine = [p for p in rows if p.state == state and _may(p, trigger, user)]
+        if user.role == "enterprise" and trigger != "rectify":
+            mine = []
+        if mine:
+            mine.sort(key=lambda p: (p.deadline is None, p.deadline or p.found_at, p.id))
+            items = [{"problem": p, "late": problems.is_overdue(p), "P_STATES": labels.PROBLEM_STATES}
+                     for p in mine[:services.QUEUE_LIMIT]]
+            out.append(services.Section(key, title, hint, items, len(mine)))
+    return out
+
+
 def nav_links(user: AppUser | None) -> list[tuple[str, str, str]]:
     return [("/campaigns", "nav-campaigns", "五项整治")] if user is not None and user.role != "public" else []
 
@@ -418,4 +445,6 @@ def nav_links(user: AppUser | None) -> list[tuple[str, str, str]]:
 def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(api)
-    app.state.templates.env.globals.update(campaign_nav=nav_links)
+    app.state.templates.env.globals.update(campaign_nav=nav_links, PROBLEM_STATES=labels.PROBLEM_STATES)
+    if queue_sections not in services.QUEUE_PROVIDERS:
+        services.QUEUE_PROVIDERS.append(queue_sections)
