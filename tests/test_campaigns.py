@@ -427,3 +427,15 @@ def test_every_code_a_person_reads_has_its_chinese_label():
             if isinstance(node, ast.keyword) and node.arg == "action" and isinstance(node.value, ast.Constant):
                 written.add(node.value.value)
     assert written and written <= set(labels.AUDIT_ACTIONS), written - set(labels.AUDIT_ACTIONS)
+
+
+def test_the_problem_sweep_is_a_daily_deployment_that_skips_non_working_days():
+    from hazardloop.flows.campaigns import problem_sweep_flow
+    from hazardloop.flows.deployments import all_deployments
+
+    deps = {d.name: d for d in all_deployments()}
+    sched = deps["daily-campaign-problem-sweep"].schedules[0].schedule
+    assert sched.cron == "20 8 * * *" and sched.timezone == "Asia/Shanghai"
+    # a Sunday: the flow's own body returns before touching any database
+    assert problem_sweep_flow.fn(as_of="2026-11-29", db_url="sqlite:////nonexistent/x.sqlite") == \
+        {"as_of": "2026-11-29", "skipped": True}
