@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from hazardloop.bootstrap import bootstrap
+from hazardloop.campaigns import demo as campaign_demo
 from hazardloop.config import calendar, clock
 from hazardloop.models import audit
 from hazardloop.errors import HazardLoopError
@@ -308,6 +309,7 @@ def run_demo(engine: Engine, *, reset: bool, n_enterprises: int, n_hazards: int,
             if sweeps and swept_until < end:
                 issued.update(run_sweeps(_committing(factory), swept_until + timedelta(days=1), end))
     summary = summarise(engine, console, end)
+    summary["campaigns"] = campaign_demo.seed(engine, rng, end, console)  # 五项整治 (issue 19)
     summary["refused"] = refused
     summary["documents"] = dict(issued)
     if sweeps:

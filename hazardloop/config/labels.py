@@ -148,6 +148,21 @@ AUDIT_ACTIONS.update({
 })
 INTERVIEW_OUTCOMES = {"held": "已召开", "not_held": "未召开（企业未到会）", "postponed": "延期召开"}
 COMMITMENT_STATUS = {"open": "未到期", "met": "已兑现", "missed": "逾期未兑现"}
+# Special campaigns (五项整治, issue 19): check results, the problems' (问题隐患) machine, their ladder.
+CHECK_RESULTS = {"met": "符合", "not_met": "不符合", "na": "不适用"}
+PROBLEM_STATES = {"found": "已发现", "rectifying": "整改中", "rectified": "已整改待验收", "closed": "已验收销号",
+                  "raised": "已升级为重大事故隐患"}
+PROBLEM_TRIGGERS = {"assign": "交办整改", "rectify": "报告整改完成", "verify": "验收销号", "reject": "验收不通过",
+                    "raise_major": "升级为重大事故隐患"}
+PROBLEM_STEPS = {"reminder": "到期提醒", "overdue_notice": "逾期催办", "supervision": "问题隐患督办通知"}
+AUDIT_ACTIONS.update({
+    "campaign_object_add": "登记专项整治台账对象", "campaign_object_edit": "修改专项整治台账对象",
+    "campaign_import": "导入专项整治台账", "campaign_baseline": "设定专项整治底数",
+    "campaign_check": "专项整治检查", "problem_found": "发现问题隐患", "problem_assign": "交办问题隐患整改",
+    "problem_evidence": "上传问题隐患整改照片", "problem_rectify": "报告问题隐患整改完成",
+    "problem_verify": "验收问题隐患销号", "problem_reject": "问题隐患验收不通过",
+    "problem_raise_major": "问题隐患升级为重大事故隐患", "problem_step_issued": "问题隐患督办",
+})
 
 TABLES: dict[str, dict[str, str]] = {
     "role": ROLES, "state": STATES, "trigger": TRIGGERS, "channel": CHANNELS, "level": LEVELS,
@@ -157,6 +172,8 @@ TABLES: dict[str, dict[str, str]] = {
     "audit_action": AUDIT_ACTIONS,
     "close_kind": CLOSE_KINDS,
     "interview_outcome": INTERVIEW_OUTCOMES, "commitment_status": COMMITMENT_STATUS,
+    "check_result": CHECK_RESULTS, "problem_state": PROBLEM_STATES, "problem_trigger": PROBLEM_TRIGGERS,
+    "problem_step": PROBLEM_STEPS,
 }
 
 

@@ -29,3 +29,4 @@ __all__ = [
 from hazardloop.models import escalation as _escalation  # noqa: E402,F401  (escalation tables)
 from hazardloop.models import lagging as _lagging  # noqa: E402,F401  (lagging-unit ladder tables)
 from hazardloop.models import interviews as _interviews  # noqa: E402,F401  (约谈会 records, issue 14)
+from hazardloop.models import campaigns as _campaigns  # noqa: E402,F401  (special campaigns: inventories, checks, problems)

@@ -147,4 +147,7 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     track_web.install(app)
     interviews_web.install(app)  # 约谈会 records (issue 14): /api/v1/escalation/steps/{id}/interview ...
     notices_web.install(app)  # the public page of the 集中曝光/挂牌 通告 (issue 14): /notices
+    from hazardloop.web import campaigns as campaigns_web
+
+    campaigns_web.install(app)  # 五项整治: inventories, QR 赋码 pages, phone checklist, problems, /api/v1/campaigns
     return app
