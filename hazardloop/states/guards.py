@@ -282,3 +282,10 @@ def record_inspection(actor: AppUser, enterprise: Enterprise, department_code: s
     if actor.role == Role.township and actor.region_code != enterprise.region_code:
         raise PermissionDenied(f"{actor.name} 不是{enterprise.name}所在镇街区的工作人员。")
     return True
+
+
+def read_office(actor: AppUser, action: str) -> bool:
+    """The committee office's own pages (city-wide statistics, every 公文, the outbox, the
+    Excel 明细表 in and out on the console): the office alone, as the CLI's office commands."""
+    _need_role(actor, {Role.committee}, action)
+    return True

@@ -1,0 +1,214 @@
+"""The committee office's month on the console (issue 17): dashboard, 公文, 月通报, 明细表,
+通知 -- each page for the office, 404 for everyone else, and the same functions as the CLI
+(the figures equal reports.stats, the stored 公文 bytes are what the page serves, the import
+is intake.excel's, the retry is notifications.admin's)."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, timedelta
+
+import openpyxl
+import pytest
+from sqlalchemy import update
+from sqlmodel import select
+
+from hazardloop.config import clock
+from hazardloop.models.escalation import Document
+from hazardloop.models.tables import Hazard, Notification
+from hazardloop.reports import stats
+from tests.fixtures_escalation import rectifying_with_deadline, sweep_on
+from tests.fixtures_intake import row, write_sheet
+from tests.fixtures_web import PASSWORD, csrf_of, web  # noqa: F401
+from tests.helpers import ENT_HD, rectifying
+
+PAGES = ("/dashboard", "/documents", "/bulletins", "/sheets", "/outbox")
+
+
+def _late(db, days_ago: int = 40) -> int:
+    """A hazard whose deadline passed `days_ago` days ago, swept daily since: its letters issued."""
+    today = clock.today()
+    planned = today - timedelta(days=days_ago + 20)
+    with db.session() as s:
+        hid = rectifying_with_deadline(s, planned, today - timedelta(days=days_ago))
+    sweep_on(db, today)
+    return hid
+
+
+def test_office_pages_only_for_the_office(web):
+    office = web.login("office1")
+    for path in PAGES:
+        page = office.get(path)
+        assert page.status_code == 200, (path, page.text[:300])
+        assert "script" not in page.text.lower().replace("no-script", "")
+        assert page.headers["cache-control"] == "no-store"
+    nav = office.get("/queue").text
+    assert all(f'href="{p}"' in nav for p in PAGES)
+    for who in ("hd_safety", "town_shiheng", "sup_yingji", "inspector1"):
+        client = web.login(who)
+        assert 'href="/dashboard"' not in client.get("/queue").text
+        for path in PAGES + ("/documents/hazard/1", "/outbox/1", "/bulletins/preview"):
+            assert client.get(path).status_code == 404, (who, path)
+        assert web.api(who).get("/api/v1/dashboard").status_code == 404
+        assert web.api(who).get("/api/v1/documents").status_code == 404
+        assert web.api(who).get("/api/v1/outbox").status_code == 404
+        token = csrf_of(client.get("/queue").text)
+        assert client.post("/outbox/retry", data={"csrf_token": token, "status": "dead"}).status_code == 404
+        assert client.post("/bulletins/issue", data={"csrf_token": token, "month": "2026-01",
+                                                      "password": PASSWORD}).status_code == 404
+    anon = web.client()
+    assert anon.get("/dashboard").status_code == 303
+    assert web.client().get("/api/v1/dashboard").status_code == 401
+
+
+def test_dashboard_figures_are_the_cli_figures_and_link_to_the_ledger(web):
+    db = web.db
+    _late(db)
+    with db.session() as s:
+        rectifying(s)
+    office = web.login("office1")
+    page = office.get("/dashboard").text
+    with db.session() as s:
+        figures = stats.compute(s, clock.today(), "region")
+    assert figures.total.open == 2 and figures.total.overdue == 1
+    assert re.search(r'id="kpi-open" href="/hazards"><b>2</b>', page)
+    assert re.search(r'id="kpi-overdue" href="/hazards\?overdue=1"><b>1</b>', page)
+    assert 'href="/hazards?overdue=1&amp;region=shiheng"' in page  # the region's overdue number
+    # charts: SVG text drawn by the browser, no inline style (the CSP forbids it), labelled
+    svgs = re.findall(r"<svg.*?</svg>", page, re.S)
+    assert len(svgs) == 3 and all('role="img"' in s and "<text" in s and "style=" not in s for s in svgs)
+    assert "石横镇" in svgs[1]
+    # the API gives the same numbers
+    data = web.api("office1").get("/api/v1/dashboard").json()
+    assert data["total"]["open"] == 2 and data["total"]["overdue"] == 1 and len(data["trend"]) == 12
+    # the ledger filtered as the number was counted shows that many
+    listed = office.get("/hazards?overdue=1").text
+    assert len(re.findall(r'<td data-label="编号"><a href="/hazards/\d+"', listed)) == 1
+    # a change is seen at once (the cache is keyed by the audit trail's head)
+    with db.session() as s:
+        rectifying(s)
+    assert re.search(r'id="kpi-open" href="/hazards"><b>3</b>', office.get("/dashboard").text)
+
+
+def test_documents_search_read_exactly_and_deliveries(web):
+    db = web.db
+    hid = _late(db)
+    with db.session() as s:
+        docs = s.exec(select(Document).where(Document.hazard_id == hid).order_by(Document.id)).all()
+        assert docs, "the sweep should have issued letters"
+        doc = docs[0]
+        n_notices = len(s.exec(select(Notification).where(Notification.document_id == doc.id)).all())
+    office = web.login("office1")
+    listing = office.get("/documents").text
+    assert all(d.number in listing for d in docs)
+    found = office.get("/documents", params={"number": doc.number}).text
+    assert f'href="/documents/hazard/{doc.id}"' in found and 'id="doc-count">1 份' in found
+    assert 'id="doc-count">0 份' in office.get("/documents", params={"unit": "没有这个单位"}).text
+    assert 'id="doc-count">0 份' in office.get("/documents", params={"kind": "lagging"}).text
+    since = (doc.issue_date + timedelta(days=1)).isoformat()
+    assert doc.number not in office.get("/documents", params={"since": since}).text
+    page = office.get(f"/documents/hazard/{doc.id}").text
+    assert doc.number in page and doc.sha256 in page
+    assert page.count('data-label="接收人"') == n_notices > 0
+    original = office.get(f"/documents/hazard/{doc.id}/original")
+    assert original.content == doc.html.encode("utf-8")
+    assert "sandbox" in original.headers["content-security-policy"]
+    assert "script-src" not in original.headers["content-security-policy"]
+    assert office.get(f"/documents/hazard/{doc.id}/original?text=1").text == doc.text
+    assert office.get(f"/documents/bulletin/{doc.id}").status_code == 404  # wrong kind
+    assert office.get("/documents/hazard/99999").status_code == 404
+    api = web.api("office1").get(f"/api/v1/documents/hazard/{doc.id}").json()
+    assert api["html"] == doc.html and len(api["deliveries"]) == n_notices
+    # a tampered stored text is refused, never shown
+    with db.session() as s:
+        s.execute(update(Document).where(Document.id == doc.id).values(html=doc.html.replace("函", "涵", 1)))
+        s.commit()
+    assert office.get(f"/documents/hazard/{doc.id}/original").status_code == 422
+    assert 'id="doc-broken"' in office.get(f"/documents/hazard/{doc.id}").text
+
+
+def test_bulletin_preview_issue_with_password_and_read(web):
+    office = web.login("office1")
+    today = clock.today()
+    month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    preview = office.get("/bulletins/preview", params={"month": month})
+    assert preview.status_code == 200 and "通报" in preview.text
+    token = csrf_of(office.get("/bulletins").text)
+    wrong = office.post("/bulletins/issue", data={"csrf_token": token, "month": month, "password": "wrong"})
+    assert wrong.status_code == 403 and "再次输入本人密码" in wrong.text
+    with web.db.session() as s:
+        assert s.exec(select(Document).where(Document.period == month)).first() is None
+    unfinished = office.post("/bulletins/issue", data={"csrf_token": token, "month": today.strftime("%Y-%m"),
+                                                        "password": PASSWORD})
+    assert unfinished.status_code == 422 and "尚未结束" in unfinished.text
+    done = office.post("/bulletins/issue", data={"csrf_token": token, "month": month, "password": PASSWORD})
+    assert done.status_code == 303
+    with web.db.session() as s:
+        doc = s.exec(select(Document).where(Document.period == month)).one()
+        units = len(s.exec(select(Notification).where(Notification.document_id == doc.id)).all())
+    assert done.headers["location"].startswith(f"/documents/bulletin/{doc.id}")
+    assert doc.number in office.get("/bulletins").text
+    page = office.get(f"/documents/bulletin/{doc.id}").text
+    assert page.count('data-label="接收人"') == units > 0
+    assert office.get(f"/documents/bulletin/{doc.id}/original").content == doc.html.encode("utf-8")
+    again = web.api("office1").post("/api/v1/bulletins/issue", json={"month": month, "password": PASSWORD}).json()
+    assert again["number"] == doc.number and again["created"] is False
+
+
+def test_sheet_check_report_then_import_valid_rows_and_export(web, tmp_path):
+    rows = [row(seq=1), row(seq=2, desc="压力容器安全阀失效", date="2026-10-09"),
+            row(seq=3, date="下个月", desc="某问题")]
+    path = write_sheet(tmp_path / "石横镇10月.xlsx", rows)
+    office = web.login("office1")
+    token = csrf_of(office.get("/sheets").text)
+    with path.open("rb") as f:
+        report = office.post("/sheets/check", data={"csrf_token": token},
+                             files={"file": ("石横镇10月.xlsx", f, "application/octet-stream")})
+    assert report.status_code == 200, report.text[:500]
+    html = report.text
+    assert 'id="check-summary">共 3 行数据：<b>2</b> 行通过' in html
+    assert "检查时间“下个月”不是可识别的日期" in html and 'id="row-6"' in html
+    assert 'id="form-import-all"' not in html  # an invalid row: only the valid ones may go in
+    held = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    with web.db.session() as s:
+        assert s.exec(select(Hazard)).all() == []  # checking imports nothing
+    done = office.post("/sheets/import", data={"csrf_token": token, "token": held, "mode": "valid"})
+    assert done.status_code == 200 and "新建隐患 2 条" in done.text
+    with web.db.session() as s:
+        assert len(s.exec(select(Hazard)).all()) == 2
+    again = office.post("/sheets/import", data={"csrf_token": token, "token": held, "mode": "valid"})
+    assert again.status_code == 422 and "已失效" in again.text  # the held file went with the import
+    # another user's token is not theirs to use
+    assert web.login("town_shiheng").post("/sheets/import", data={"csrf_token": token, "token": held}).status_code in (403, 404)
+    # export with the list's filters, for a township only its own
+    xlsx = office.get("/sheets/export", params={"state": "found"})
+    assert xlsx.status_code == 200 and "spreadsheetml" in xlsx.headers["content-type"]
+    ws = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert ws.max_row == 3  # header + the two imported (found) hazards
+    assert openpyxl.load_workbook(io.BytesIO(office.get("/sheets/export", params={"state": "closed"}).content)).active.max_row == 1
+    assert 'id="export-xlsx"' in office.get("/hazards?state=found").text
+    assert web.login("citizen1").get("/sheets/export").status_code == 404
+
+
+def test_outbox_failed_and_retry(web):
+    db = web.db
+    _late(db)
+    with db.session() as s:
+        ids = [n.id for n in s.exec(select(Notification).order_by(Notification.id)).all()]
+        # a dead letter, as the dispatcher leaves one after its last attempt
+        s.execute(update(Notification).where(Notification.id == ids[0]).values(
+            status="dead", attempts=8, last_error="SMTP 连接被拒绝"))
+        s.commit()
+    office = web.login("office1")
+    page = office.get("/outbox?status=dead").text
+    assert f'id="n-{ids[0]}"' in page and "SMTP 连接被拒绝" in page and f'id="n-{ids[1]}"' not in page
+    assert re.search(r'id="count-dead"><b>1</b>', page)
+    token = csrf_of(page)
+    back = office.post("/outbox/retry", data={"csrf_token": token, "id": str(ids[0])})
+    assert back.status_code == 303 and "done=1" in back.headers["location"]
+    with db.session() as s:
+        assert s.get(Notification, ids[0]).status == "pending"
+    assert office.get(f"/outbox/{ids[0]}").status_code == 200
+    counts = web.api("office1").get("/api/v1/outbox").json()["counts"]
+    assert "dead" not in counts
