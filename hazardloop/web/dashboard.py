@@ -117,9 +117,9 @@ def board(request: Request) -> Board:
 def _svg_bars(rows: list[dict[str, Any]], key: str, link: Any, title: str, limit: int = 12) -> Markup:
     rows = rows[:limit]
     top = max([r[key] for r in rows] + [1])
-    bar_h, gap, left, width = 22, 8, 110, 560
+    bar_h, gap, left, width = 22, 8, 130, 300
     height = len(rows) * (bar_h + gap) + 10
-    parts = [f'<svg class="chart" viewBox="0 0 {left + width + 60} {height}" role="img" '
+    parts = [f'<svg class="chart bars" viewBox="0 0 {left + width + 50} {height}" role="img" '
              f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
     for i, r in enumerate(rows):
         y = 5 + i * (bar_h + gap)
@@ -135,7 +135,7 @@ def _svg_bars(rows: list[dict[str, Any]], key: str, link: Any, title: str, limit
 def _svg_trend(points: list[dict[str, Any]]) -> Markup:
     series = (("open", "#1f5fbf", "未销号"), ("overdue", "#b3261e", "逾期"), ("stock_open", "#8a6d00", "存量未销号"))
     top = max([p[k] for p in points for k, _, _ in series] + [1])
-    left, right, h, w = 50, 20, 220, 640
+    left, right, h, w = 40, 14, 200, 440
     n = max(1, len(points) - 1)
 
     def xy(i: int, v: int) -> tuple[float, float]:
@@ -156,7 +156,7 @@ def _svg_trend(points: list[dict[str, Any]]) -> Markup:
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, p[k]) for i, p in enumerate(points)))
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2.5"/>')
     for j, (k, color, label) in enumerate(series):
-        x = left + j * 150
+        x = left + j * 120
         parts.append(f'<rect x="{x}" y="{h + 2}" width="14" height="10" fill="{color}"/>'
                      f'<text x="{x + 20}" y="{h + 12}" font-size="13" fill="#1d2733">{label}</text>')
     parts.append("</svg>")

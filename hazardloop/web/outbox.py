@@ -17,7 +17,7 @@ from hazardloop.notifications import admin
 from hazardloop.web import office, pages, services
 from hazardloop.web.errors import kind_of, status_of
 
-LIMIT = 200
+LIMIT = 50  # a page a phone can scroll; the API takes ?limit= up to 1000
 FAILED = ("dead", "undeliverable", "retry")
 
 
