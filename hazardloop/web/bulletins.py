@@ -50,18 +50,11 @@ def issue(request: Request, user: AppUser, month: str, password: str) -> bulleti
     with office.db(request, write=True) as s:
         result = auth.reauthenticate(s, s.get(AppUser, user.id), password)
     if result.user is None:
-        raise ReauthFailed(result.message or auth.FAILED)
+        raise office.ReauthFailed("签发月通报需要再次输入本人密码：" + (result.message or auth.FAILED))
     with office.db(request, write=True) as s:
         got = bulletin_issue.issue(s, month, actor=user.username)
         s.flush()
         return got
-
-
-class ReauthFailed(HazardLoopError):
-    """The password given again was wrong (403 on the page and in the API)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("签发月通报需要再次输入本人密码：" + message)
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -114,7 +107,7 @@ def _issue_post(request: Request, fields: dict[str, str]) -> Response:
     try:
         m = month_of(month)
         result = issue(request, user, m, fields.get("password") or "")
-    except ReauthFailed as exc:
+    except office.ReauthFailed as exc:
         return _page(request, user, csrf, status=403, error=str(exc), month=month)
     except HazardLoopError as exc:
         return _page(request, user, csrf, status=status_of(exc), error=str(exc), month=month)
@@ -146,7 +139,7 @@ def bulletin_issue_api(request: Request, body: IssueIn, user: AppUser = Depends(
         return JSONResponse({"detail": "不能包含 NUL 字符。", "error": "invalid"}, status_code=422)
     try:
         result = issue(request, user, month_of(body.month), body.password)
-    except ReauthFailed as exc:
+    except office.ReauthFailed as exc:
         return JSONResponse({"detail": str(exc), "error": "forbidden"}, status_code=403)
     except HazardLoopError as exc:
         return JSONResponse({"detail": str(exc), "error": kind_of(exc)}, status_code=status_of(exc))

@@ -2,16 +2,16 @@
 and the monthly bulletin (reports.stats.compute / series, escalation.units.list_steps).
 
 Every number links to the 台账 filtered the same way.  The figures are computed from the
-audit trail as of today (like the CLI); they are cached per (database, day, head of the
-audit trail), so a page view recomputes only when something was recorded since the last
-one, and every change shows at once.  Charts are SVG drawn here with <text>: the browser
+audit trail as of today (like the CLI) and kept per database and day; when the trail has
+moved on, the next view starts one recomputation in the background and is served the last
+board meanwhile (the page says when it was computed) -- see board().  Charts are SVG drawn here with <text>: the browser
 draws the Chinese with its own fonts (no font on the server), no script, and they print."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 
 from hazardloop.config import calendar, clock
 from hazardloop.escalation import units
+from hazardloop.models.db import session_scope
 from hazardloop.models.tables import AppUser, AuditEvent
 from hazardloop.reports import stats
 from hazardloop.web import office
@@ -44,6 +45,8 @@ class Board:
     lagging_month: str
     lagging: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    computed_at: datetime = field(default_factory=clock.utcnow)
+    head: int = 0  # the audit trail's last event when computed
 
     def as_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -52,7 +55,8 @@ class Board:
                 "closed_this_month": self.closed_this_month, "stock": asdict(self.stock),
                 "this_year": asdict(self.this_year), "groups": self.groups,
                 "trend": [{**p, "date": p["date"].isoformat()} for p in self.trend],
-                "lagging_month": self.lagging_month, "lagging": self.lagging, "notes": self.notes}
+                "lagging_month": self.lagging_month, "lagging": self.lagging, "notes": self.notes,
+                "computed_at": self.computed_at.isoformat(), "audit_seq": self.head}
 
 
 def _previous_month(month: str) -> str:
@@ -90,25 +94,65 @@ def _month_ends(today: date, count: int) -> list[date]:
     return out[::-1]
 
 
-_cache: dict[tuple[str, date, int], Board] = {}
-_lock = threading.Lock()
+@dataclass
+class _Entry:
+    head: int
+    board: Board
+    refreshing: bool = False
+
+
+class _Cache:
+    """One per app (create_app): the boards by day, and the lock around them."""
+
+    def __init__(self) -> None:
+        self.entries: dict[date, _Entry] = {}
+        self.lock = threading.Lock()
+
+
+def _compute(url: str | None, today: date, head: int) -> Board:
+    with session_scope(url, write=False) as s:
+        got = build(s, today)
+    got.head = head
+    return got
+
+
+def _refresh(cache: _Cache, url: str | None, today: date, head: int) -> None:
+    try:
+        fresh = _compute(url, today, head)
+        with cache.lock:
+            cache.entries[today] = _Entry(head, fresh)
+    except Exception:  # noqa: BLE001 - a failed refresh leaves the last board; the next view tries again
+        with cache.lock:
+            if today in cache.entries:
+                cache.entries[today].refreshing = False
 
 
 def board(request: Request) -> Board:
+    """The board for today.  Computing it reads the whole audit trail (seconds on 100,000
+    hazards), so: the first view of the day computes it; after that a view that finds the
+    trail moved on is served the last board at once (it says when it was computed) while
+    one background thread computes the new one.  Nobody waits on a recomputation."""
     today = clock.today()
+    url = request.app.state.db_url
     with office.db(request) as s:
-        head = s.exec(select(func.max(AuditEvent.seq))).one() or 0
-        key = (str(request.app.state.db_url), today, int(head))
-        got = _cache.get(key)
-        if got is not None:
-            return got
-        with _lock:  # twenty users arriving together compute it once
-            got = _cache.get(key)
-            if got is None:
-                got = build(s, today)
-                _cache.clear()
-                _cache[key] = got
-    return got
+        head = int(s.exec(select(func.max(AuditEvent.seq))).one() or 0)
+    cache: _Cache = request.app.state.dashboard_cache
+    with cache.lock:
+        entry = cache.entries.get(today)
+        if entry is not None and (entry.head == head or entry.refreshing):
+            return entry.board
+        if entry is not None and entry.head < head:
+            entry.refreshing = True
+            threading.Thread(target=_refresh, args=(cache, url, today, head), daemon=True,
+                             name="dashboard-refresh").start()
+            return entry.board
+    # the first view of the day (or a trail that went backwards: a restored database)
+    fresh = _compute(url, today, head)
+    with cache.lock:
+        for old in [d for d in cache.entries if d != today]:
+            del cache.entries[old]
+        cache.entries[today] = _Entry(head, fresh)
+        return fresh
 
 
 # --- charts: SVG with text, presentation attributes only (the CSP forbids inline style) ---------
@@ -197,5 +241,6 @@ def dashboard_api(request: Request, user: AppUser = Depends(office.api_office)) 
 
 
 def install(app: FastAPI) -> None:
+    app.state.dashboard_cache = _Cache()
     app.include_router(api)
     app.include_router(router)

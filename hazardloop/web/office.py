@@ -11,17 +11,23 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
+from hazardloop.errors import HazardLoopError
 from hazardloop.models.db import session_scope
 from hazardloop.models.tables import AppUser
+from hazardloop.notifications.recipients import RECIPIENT_ROLES
 from hazardloop.states import guards, intake_guards
 from hazardloop.states.errors import PermissionDenied
 from hazardloop.web import pages
 from hazardloop.web.api import api_user
 
 NOT_HERE = "页面不存在。"
+
+
+class ReauthFailed(HazardLoopError):
+    """The password given again was wrong (403 on the page and in the API)."""
 LINKS = (("/dashboard", "nav-dashboard", "态势"), ("/documents", "nav-documents", "公文"),
          ("/bulletins", "nav-bulletins", "月通报"), ("/sheets", "nav-sheets", "明细表"),
-         ("/outbox", "nav-outbox", "通知"))
+         ("/outbox", "nav-outbox", "通知"), ("/lagging", "nav-lagging", "落后单位"))
 
 
 def may_open(user: AppUser | None) -> bool:
@@ -92,4 +98,4 @@ def may_export(user: AppUser | None) -> bool:
 
 
 def install(app: FastAPI) -> None:
-    app.state.templates.env.globals.update(office_nav=nav_links, may_export=may_export)
+    app.state.templates.env.globals.update(office_nav=nav_links, may_export=may_export, RECIPIENT_ROLES=RECIPIENT_ROLES)
