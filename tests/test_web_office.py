@@ -23,7 +23,7 @@ from tests.fixtures_intake import row, write_sheet
 from tests.fixtures_web import PASSWORD, csrf_of, web  # noqa: F401
 from tests.helpers import ENT_HD, rectifying
 
-PAGES = ("/dashboard", "/documents", "/bulletins", "/sheets", "/outbox", "/lagging")
+PAGES = ("/dashboard", "/documents", "/bulletins", "/sheets", "/outbox", "/lagging", "/redblack", "/inspections")
 
 
 def _late(db, days_ago: int = 40) -> int:
@@ -266,3 +266,37 @@ def test_lagging_units_evaluation_ladder_and_exposure_decision(web):
     assert office.get(f"/documents/lagging/{doc.id}/original").content == doc.html.encode("utf-8")
     api = web.api("office1").get("/api/v1/lagging", params={"month": "2025-04"}).json()
     assert any(e["unit_code"] == "shiheng" and e["missed"] for e in api["evaluations"])
+
+
+def test_redblack_and_principal_led_inspections(web):
+    from hazardloop.reports import inspections
+    from hazardloop.reports import redblack as rb
+
+    office = web.login("office1")
+    with web.db.session() as s:
+        expected = rb.compute(s, clock.today().strftime("%Y-%m"))
+        gaps = inspections.missing(s, clock.today())
+    page = office.get("/redblack").text
+    assert f"红榜（{len(expected.red)} 家）" in page and f"黑榜（{len(expected.black)} 家）" in page
+    assert office.get("/redblack?month=2026-13").status_code == 422
+    listing = office.get("/inspections").text
+    assert f"未按期开展（{len(gaps)} 项" in listing
+    hd = [g for g in gaps if g.enterprise.startswith("肥城市恒达")]
+    assert hd, "恒达化工 should have missed periods"
+    filtered = office.get("/inspections", params={"region": hd[0].region, "period": hd[0].period}).text
+    assert hd[0].enterprise in filtered
+    assert all(g.region == hd[0].region for g in gaps if g.enterprise in filtered and g.period == hd[0].period)
+    token = csrf_of(listing)
+    wrong = office.post("/inspections", data={"csrf_token": token, "enterprise": ENT_HD,
+                                              "inspected_on": clock.today().isoformat(), "led_by": "路人甲",
+                                              "findings": "检查了储罐区"})
+    assert wrong.status_code == 422 and "带队检查须由主要负责人" in wrong.text and "检查了储罐区" in wrong.text
+    ok = office.post("/inspections", data={"csrf_token": token, "enterprise": ENT_HD,
+                                           "inspected_on": clock.today().isoformat(), "findings": "检查了储罐区",
+                                           "hazards_found": "0"})
+    assert ok.status_code == 303
+    assert "检查了储罐区" in office.get("/inspections").text
+    with web.db.session() as s:
+        assert len(inspections.list_inspections(s, enterprise=ENT_HD)) == 1
+    api = web.api("office1").get("/api/v1/inspections/missing", params={"region": hd[0].region}).json()
+    assert api and all(g["region"] == hd[0].region for g in api)
