@@ -23,7 +23,7 @@ from tests.fixtures_intake import row, write_sheet
 from tests.fixtures_web import PASSWORD, csrf_of, web  # noqa: F401
 from tests.helpers import ENT_HD, rectifying
 
-PAGES = ("/dashboard", "/documents", "/bulletins", "/sheets", "/outbox", "/lagging", "/redblack", "/inspections")
+PAGES = ("/dashboard", "/documents", "/bulletins", "/sheets", "/outbox", "/lagging", "/redblack", "/inspections", "/admin", "/admin/policy")
 
 
 def _late(db, days_ago: int = 40) -> int:
@@ -44,7 +44,7 @@ def test_office_pages_only_for_the_office(web):
         assert "script" not in page.text.lower().replace("no-script", "")
         assert page.headers["cache-control"] == "no-store"
     nav = office.get("/queue").text
-    assert all(f'href="{p}"' in nav for p in PAGES)
+    assert all(f'href="{p}"' in nav for p in PAGES if p != "/admin/policy")
     for who in ("hd_safety", "town_shiheng", "sup_yingji", "inspector1"):
         client = web.login(who)
         assert 'href="/dashboard"' not in client.get("/queue").text
@@ -300,3 +300,38 @@ def test_redblack_and_principal_led_inspections(web):
         assert len(inspections.list_inspections(s, enterprise=ENT_HD)) == 1
     api = web.api("office1").get("/api/v1/inspections/missing", params={"region": hd[0].region}).json()
     assert api and all(g["region"] == hd[0].region for g in api)
+
+
+def test_admin_accounts_with_the_password_again_and_the_policy_read_only(web):
+    from hazardloop.models.web import ApiToken, WebCredential
+
+    office = web.login("office1")
+    page = office.get("/admin").text
+    assert 'id="user-hd_safety"' in page and "正常" in page
+    token = csrf_of(page)
+    wrong = office.post("/admin/users/hd_safety/passwd", data={"csrf_token": token, "new_password": "Another-Pass-1",
+                                                               "password": "wrong"})
+    assert wrong.status_code == 403
+    short = office.post("/admin/users/hd_safety/passwd", data={"csrf_token": token, "new_password": "short",
+                                                               "password": PASSWORD})
+    assert short.status_code == 422 and "至少 8 个字符" in short.text
+    assert office.post("/admin/users/nobody/disable", data={"csrf_token": token, "password": PASSWORD}).status_code == 404
+    ok = office.post("/admin/users/hd_safety/passwd", data={"csrf_token": token, "new_password": "Another-Pass-1",
+                                                            "password": PASSWORD})
+    assert ok.status_code == 200 and "已为 hd_safety 设置新密码" in ok.text
+    web.login("hd_safety", "Another-Pass-1")  # the new password works
+    issued = office.post("/admin/users/hd_safety/token", data={"csrf_token": token, "name": "对接",
+                                                               "password": PASSWORD})
+    raw = re.search(r'id="new-token">([^<]+)<', issued.text).group(1)
+    client = web.client()
+    client.headers["Authorization"] = f"Bearer {raw}"
+    assert client.get("/api/v1/hazards").status_code == 200
+    gone = office.post("/admin/users/hd_safety/disable", data={"csrf_token": token, "password": PASSWORD})
+    assert gone.status_code == 200 and "已停用" in gone.text
+    assert client.get("/api/v1/hazards").status_code == 401  # its tokens went with it
+    with web.db.session() as s:
+        user = web.db.user(s, "hd_safety")
+        assert s.get(WebCredential, user.id).disabled
+        assert all(t.revoked for t in s.exec(select(ApiToken).where(ApiToken.user_id == user.id)).all())
+    policy = office.get("/admin/policy").text
+    assert "提示函" in policy and "曝光" in policy and "<form" not in policy.split("<main>")[1]

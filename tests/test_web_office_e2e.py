@@ -139,7 +139,8 @@ def test_a_clerk_runs_the_month_in_the_browser(browser, live, tmp_path, smtp_dow
         assert s.get(Hazard, review_id).state == "closed"
     pages = {"dashboard": "/dashboard", "documents": "/documents", "document": f"/documents/hazard/{exposure.id}",
              "bulletins": "/bulletins", "bulletin": f"/documents/bulletin/{bulletin_id}", "sheets": "/sheets",
-             "outbox": "/outbox", "lagging": "/lagging", "redblack": "/redblack", "inspections": "/inspections"}
+             "outbox": "/outbox", "lagging": "/lagging", "redblack": "/redblack", "inspections": "/inspections",
+             "admin": "/admin", "policy": "/admin/policy"}
     phone_ctx = browser.new_context(**PHONE)
     phone = phone_ctx.new_page()
     phone.on("pageerror", lambda e: problems.append(str(e)))

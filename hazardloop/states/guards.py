@@ -289,3 +289,10 @@ def read_office(actor: AppUser, action: str) -> bool:
     Excel 明细表 in and out on the console): the office alone, as the CLI's office commands."""
     _need_role(actor, {Role.committee}, action)
     return True
+
+
+def manage_accounts(actor: AppUser, action: str) -> bool:
+    """Sign-ins of other users (disable, new password, API tokens) on the console: the
+    committee office, which runs the console; the CLI's `hazardloop user` is the operator's."""
+    _need_role(actor, {Role.committee}, action)
+    return True

@@ -140,7 +140,7 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     app.include_router(pages.router)
     reports_web.install(app)  # public reports (举报): pages, /api/v1/reports, queue sections, nav links
     escalation_web.install(app)  # 批准曝光 / 不予批准: page forms and /api/v1/escalation/steps/...
-    from hazardloop.web import bulletins, dashboard, documents, lagging, office, outbox, redblack, sheets  # docs/web.md
+    from hazardloop.web import admin, bulletins, dashboard, documents, lagging, office, outbox, redblack, sheets
 
     office.install(app)  # nav links of the committee office's pages
     dashboard.install(app)  # 首页/态势
@@ -150,4 +150,5 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     outbox.install(app)  # 通知
     lagging.install(app)  # 落后单位
     redblack.install(app)  # 红黑榜, 主要负责人带队检查
+    admin.install(app)  # 管理 (docs/web.md: the office's month)
     return app

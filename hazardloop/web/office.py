@@ -28,7 +28,7 @@ class ReauthFailed(HazardLoopError):
 LINKS = (("/dashboard", "nav-dashboard", "态势"), ("/documents", "nav-documents", "公文"),
          ("/bulletins", "nav-bulletins", "月通报"), ("/sheets", "nav-sheets", "明细表"),
          ("/outbox", "nav-outbox", "通知"), ("/lagging", "nav-lagging", "落后单位"), ("/redblack", "nav-redblack", "红黑榜"),
-         ("/inspections", "nav-inspections", "带队检查"))
+         ("/inspections", "nav-inspections", "带队检查"), ("/admin", "nav-admin", "管理"))
 
 
 def may_open(user: AppUser | None) -> bool:
