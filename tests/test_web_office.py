@@ -10,7 +10,6 @@ import re
 from datetime import date, timedelta
 
 import openpyxl
-import pytest
 from sqlalchemy import update
 from sqlmodel import select
 

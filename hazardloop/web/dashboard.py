@@ -78,8 +78,7 @@ def build(session: Session, today: date) -> Board:
     now = results["region"]
     before = stats.compute(session, first - timedelta(days=1), "state")
     year = next((y for y in now.by_year if y.year == today.year), stats.YearRow(today.year))
-    ends = [d for d in _month_ends(today, TREND_MONTHS)]
-    trend = stats.series(session, ends)
+    trend = stats.series(session, _month_ends(today, TREND_MONTHS))
     lag_month = _previous_month(month)  # the evaluation of a month runs after it ends
     lagging = [s for s in units.list_steps(session, lag_month) if s["status"] != "declined"]
     return Board(today, month, now.total, max(0, now.total.closed - before.total.closed), now.stock, year,
