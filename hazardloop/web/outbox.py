@@ -4,7 +4,7 @@ rows back in the queue; the dispatcher (scheduled, or `hazardloop outbox dispatc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -102,7 +102,8 @@ api = APIRouter(prefix="/api/v1", tags=["office"])
 
 
 class RetryIn(BaseModel):
-    ids: list[int] | None = Field(default=None, max_length=1000, description="通知编号")
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(default=None, max_length=1000,
+                                                                       description="通知编号")
     status: str | None = Field(default=None, max_length=16, description="按状态选择，如 dead、undeliverable")
 
 

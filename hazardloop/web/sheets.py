@@ -17,8 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, File, Request
+from fastapi import UploadFile as ApiUpload
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -33,7 +34,7 @@ from hazardloop.states.errors import PermissionDenied
 from hazardloop.states.machine import STATES
 from hazardloop.states.roles import CHANNELS, LEVELS
 from hazardloop.web import office, pages
-from hazardloop.web.errors import status_of
+from hazardloop.web.errors import kind_of, status_of
 
 MAX_SHEET = 10 << 20  # a township's month is a few hundred rows: 10 MB is generous
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,40}$")
@@ -227,5 +228,34 @@ def sheets_export(request: Request) -> Response:
     return response
 
 
+api = APIRouter(prefix="/api/v1", tags=["office"])
+
+
+@api.post("/ledger/import", summary="导入明细表（市安委办）：逐行校验；dry_run 只校验，skip_invalid 只导入有效行")
+def import_api(request: Request, file: ApiUpload = File(..., description="《重大事故隐患排查及整改情况明细表》.xlsx"),  # noqa: B008
+               dry_run: bool = False, skip_invalid: bool = False,
+               user: AppUser = Depends(office.api_office)) -> Any:  # noqa: B008
+    path: Path | None = None
+    try:
+        token, _name = hold(user, file)
+        path = _held(user, token)
+        with office.db(request, write=True) as s:
+            result = excel.import_sheet(s, s.get(AppUser, user.id), path, skip_invalid=skip_invalid, dry_run=dry_run)
+            if dry_run:
+                s.rollback()
+    except excel.ImportRejected as exc:
+        return JSONResponse({"detail": "有无效行，未导入任何数据。", "error": "invalid", "imported": False,
+                             "problems": [p.__dict__ for p in exc.problems]}, status_code=422)
+    except HazardLoopError as exc:
+        return JSONResponse({"detail": str(exc), "error": kind_of(exc)}, status_code=status_of(exc))
+    finally:
+        if path is not None:
+            _drop(path)
+    return {"imported": not dry_run, "batch": result.batch_id, "rows": result.rows, "created": result.created,
+            "existing": result.existing, "invalid": result.invalid, "enterprises_created": result.enterprises_created,
+            "codes": result.created_codes, "problems": [p.__dict__ for p in result.problems]}
+
+
 def install(app: FastAPI) -> None:
+    app.include_router(api)
     app.include_router(router)
