@@ -76,8 +76,11 @@ def test_dashboard_figures_are_the_cli_figures_and_link_to_the_ledger(web):
     assert 'href="/hazards?overdue=1&amp;region=shiheng"' in page  # the region's overdue number
     # charts: SVG text drawn by the browser, no inline style (the CSP forbids it), labelled
     svgs = re.findall(r"<svg.*?</svg>", page, re.S)
-    assert len(svgs) == 3 and all('role="img"' in s and "<text" in s and "style=" not in s for s in svgs)
-    assert "石横镇" in svgs[1]
+    assert len(svgs) == 4 and all('role="img"' in s and "<text" in s and "style=" not in s for s in svgs)
+    assert "石横镇" in svgs[1] and "市应急管理局" in svgs[3]  # by 镇街区; by 监管部门 (reports.stats "department")
+    with db.session() as s:
+        by_dept = {r.key: r.open for r in stats.compute(s, clock.today(), "department").rows}
+    assert by_dept == {"yingji": 2}
     # the API gives the same numbers
     data = web.api("office1").get("/api/v1/dashboard").json()
     assert data["total"]["open"] == 2 and data["total"]["overdue"] == 1 and len(data["trend"]) == 12

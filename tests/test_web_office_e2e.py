@@ -65,7 +65,7 @@ def test_a_clerk_runs_the_month_in_the_browser(browser, live, tmp_path, smtp_dow
     clerk.click("#nav-dashboard")
     clerk.wait_for_selector("#kpi-overdue")
     assert clerk.inner_text("#kpi-overdue b") == "1"
-    assert clerk.locator("svg.chart").count() == 3
+    assert clerk.locator("svg.chart").count() == 4
     clerk.screenshot(path=out / "01-dashboard-desktop.png", full_page=True)
     clerk.click("#kpi-overdue")
     clerk.wait_for_url(f"{base}/hazards?overdue=1")

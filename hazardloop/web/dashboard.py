@@ -29,7 +29,8 @@ from hazardloop.reports import stats
 from hazardloop.web import office
 
 TREND_MONTHS = 12
-BY = ("region", "industry")
+BY = ("region", "industry", "department")
+LINKED = ("region", "industry")  # the 台账 filters by these; it has no 监管部门 filter (yet)
 
 
 @dataclass
@@ -167,10 +168,13 @@ def _svg_bars(rows: list[dict[str, Any]], key: str, link: Any, title: str, limit
     for i, r in enumerate(rows):
         y = 5 + i * (bar_h + gap)
         w = max(1, round(width * r[key] / top)) if r[key] else 0
-        parts.append(f'<a href="{escape(link(r))}"><text x="{left - 6}" y="{y + 16}" text-anchor="end" '
+        href = link(r) if link else None
+        parts.append((f'<a href="{escape(href)}">' if href else "")
+                     + f'<text x="{left - 6}" y="{y + 16}" text-anchor="end" '
                      f'font-size="14" fill="#1d2733">{escape(r["name"][:8])}</text>'
                      f'<rect x="{left}" y="{y}" width="{w}" height="{bar_h}" fill="#1f5fbf"/>'
-                     f'<text x="{left + w + 6}" y="{y + 16}" font-size="14" fill="#1d2733">{r[key]}</text></a>')
+                     f'<text x="{left + w + 6}" y="{y + 16}" font-size="14" fill="#1d2733">{r[key]}</text>'
+                     + ("</a>" if href else ""))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -224,11 +228,12 @@ def dashboard_page(request: Request) -> Response:
         return got
     user, csrf = got
     b = board(request)
-    charts = {by: _svg_bars(b.groups[by], "open", lambda r, by=by: ledger_link(**{by: r["key"]}),
+    charts = {by: _svg_bars(b.groups[by], "open",
+                            (lambda r, by=by: ledger_link(**{by: r["key"]})) if by in LINKED else None,
                             f"按{stats.DIMENSION_NAMES[by]}：未销号") for by in BY}
     return office.render(request, "office/dashboard.html", {
         "user": user, "csrf": csrf, "b": b, "charts": charts, "trend": _svg_trend(b.trend),
-        "link": ledger_link, "DIM": stats.DIMENSION_NAMES, "BY": BY})
+        "link": ledger_link, "DIM": stats.DIMENSION_NAMES, "BY": BY, "LINKED": LINKED})
 
 
 api = APIRouter(prefix="/api/v1", tags=["office"])
