@@ -21,7 +21,7 @@ def _pct(part: int, whole: int) -> str:
 
 def stats(
     as_of: AsOf = None,
-    by: Annotated[str, typer.Option("--by", help="分组：region 镇街区 · industry 行业 · channel 渠道 · level 督办级别 · state 状态")] = "region",
+    by: Annotated[str, typer.Option("--by", help="分组：region 镇街区 · industry 行业 · channel 渠道 · level 督办级别 · state 状态 · department 监管部门")] = "region",
     json_out: Json = False,
 ) -> None:
     """隐患统计（按截至日期从审计记录复原，历史日期可复现）。"""

@@ -36,9 +36,9 @@ from sqlmodel import Session
 
 from hazardloop.config import clock
 
-DIMENSIONS = ("region", "industry", "channel", "level", "state")
+DIMENSIONS = ("region", "industry", "channel", "level", "state", "department")
 DIMENSION_NAMES = {"region": "镇街区", "industry": "行业领域", "channel": "发现渠道", "level": "督办级别",
-                   "state": "状态"}
+                   "state": "状态", "department": "监管部门"}
 LIFECYCLE = ("report", "confirm", "dismiss", "start_rectification", "extend", "reject", "submit", "approve",
              "reopen", "close_imported", "review_imported")
 # The state after each lifecycle action (the last action as of a date gives the state then).
@@ -194,7 +194,7 @@ hz AS MATERIALIZED (
          CASE WHEN per.lastcode % 8 = 5 AND per.imp_seq IS NOT NULL
                    AND (per.appr_seq IS NULL OR per.appr_seq < per.imp_seq) THEN 1 ELSE 0 END AS closed_imported,
          {p['deadline']} AS deadline,
-         h.region_code, h.industry_code, h.channel, h.enterprise_id, h.found_at,
+         h.region_code, h.industry_code, h.channel, h.enterprise_id, h.found_at, h.supervising_department,
          CASE WHEN per.lastcode % 8 IN (1, 3, 4, 5) THEN h.level END AS level,
          {p['year']} AS found_year,
          {esc_col} AS escalations
@@ -243,7 +243,7 @@ def _key_expr(by: str) -> str:
     if by == "state":
         return "CASE st " + " ".join(f"WHEN {c} THEN '{s}'" for s, c in STATE_CODES.items()) + " END"
     return {"region": "region_code", "industry": "industry_code", "channel": "channel",
-            "level": "COALESCE(level, '')"}[by]
+            "level": "COALESCE(level, '')", "department": "COALESCE(supervising_department, '')"}[by]
 
 
 def stats_sql(dialect: str, by: str, escalation_sql: str | None, hz_ctes: str | None = None) -> str:
@@ -458,4 +458,8 @@ def labels(session: Session, by: str) -> dict[str, str]:
         return dict(CHANNELS)
     if by == "level":
         return {**LEVELS, "": "未确认"}
+    if by == "department":
+        from hazardloop.models.tables import Department
+
+        return {d.code: d.name for d in session.exec(select(Department)).all()}
     return dict(STATE_NAMES)

@@ -312,3 +312,17 @@ def record_inspection(actor: AppUser, enterprise: Enterprise, department_code: s
     if actor.role == Role.township and actor.region_code != enterprise.region_code:
         raise PermissionDenied(f"{actor.name} 不是{enterprise.name}所在镇街区的工作人员。")
     return True
+
+
+def read_office(actor: AppUser, action: str) -> bool:
+    """The committee office's own pages (city-wide statistics, every 公文, the outbox, the
+    Excel 明细表 in and out on the console): the office alone, as the CLI's office commands."""
+    _need_role(actor, {Role.committee}, action)
+    return True
+
+
+def manage_accounts(actor: AppUser, action: str) -> bool:
+    """Sign-ins of other users (disable, new password, API tokens) on the console: the
+    committee office, which runs the console; the CLI's `hazardloop user` is the operator's."""
+    _need_role(actor, {Role.committee}, action)
+    return True

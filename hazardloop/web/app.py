@@ -150,4 +150,15 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     from hazardloop.web import campaigns as campaigns_web
 
     campaigns_web.install(app)  # 五项整治: inventories, QR 赋码 pages, phone checklist, problems, /api/v1/campaigns
+    from hazardloop.web import admin, bulletins, dashboard, documents, lagging, office, outbox, redblack, sheets
+
+    office.install(app)  # nav links of the committee office's pages
+    dashboard.install(app)  # 首页/态势
+    documents.install(app)  # 公文
+    bulletins.install(app)  # 月通报
+    sheets.install(app)  # 明细表 in and out
+    outbox.install(app)  # 通知
+    lagging.install(app)  # 落后单位
+    redblack.install(app)  # 红黑榜, 主要负责人带队检查
+    admin.install(app)  # 管理 (docs/web.md: the office's month)
     return app
