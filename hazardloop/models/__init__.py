@@ -28,3 +28,4 @@ __all__ = [
 ]
 from hazardloop.models import escalation as _escalation  # noqa: E402,F401  (escalation tables)
 from hazardloop.models import lagging as _lagging  # noqa: E402,F401  (lagging-unit ladder tables)
+from hazardloop.models import plans as _plans  # noqa: E402,F401  (action-plan loop tables)
