@@ -124,9 +124,18 @@ def check_task(raw: Any, units: UnitIndex, actions: dict[str, str]) -> tuple[dic
     return row, problems
 
 
+class _TextDates(yaml.SafeLoader):
+    """Dates stay text until check_task reads them: 2025-13-31 is a row's problem, not a crash."""
+
+
+_TextDates.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_TextDates)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ValidationError(f"{source} 不是合法的 YAML：{exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("tasks"), list):
