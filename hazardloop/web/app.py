@@ -140,4 +140,6 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     app.include_router(pages.router)
     reports_web.install(app)  # public reports (举报): pages, /api/v1/reports, queue sections, nav links
     escalation_web.install(app)  # 批准曝光 / 不予批准: page forms and /api/v1/escalation/steps/...
+    from hazardloop.web import plans as plans_web
+    plans_web.install(app)  # 挂图作战, the unit's 月调度 page, /api/v1/plans/tasks
     return app

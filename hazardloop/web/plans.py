@@ -1,0 +1,186 @@
+"""The action plans on the console: 挂图作战 (the city's and each plan's chart, with the task
+list), the unit's monthly report page (月调度), and /api/v1/plans for systems.
+
+The page calls the same plain functions as `hazardloop plan` (plans.tasks.monthly_report,
+guarded by states.plan_guards); a form with several tasks is written in one transaction
+after every row has been checked, so a bad row loses nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from hazardloop.config import calendar, clock, labels
+from hazardloop.errors import HazardLoopError, ValidationError
+from hazardloop.models.db import session_scope
+from hazardloop.models.tables import AppUser
+from hazardloop.plans import chart, plans, tasks
+from hazardloop.states.roles import Role
+from hazardloop.web import pages
+from hazardloop.web.api import api_user
+from hazardloop.web.errors import status_of
+
+router = APIRouter(include_in_schema=False)
+api_router = APIRouter(prefix="/api/v1/plans", tags=["行动计划"])
+VIEWERS = {Role.committee, Role.supervisor, Role.township, Role.system}
+REPORTERS = {Role.committee, Role.supervisor, Role.township}
+
+
+def may_view(user: AppUser | None) -> bool:
+    return user is not None and user.active and user.role in VIEWERS
+
+
+def nav_links(user: AppUser | None) -> list[tuple[str, str, str]]:
+    if not may_view(user):
+        return []
+    links = [("/plans", "nav-plans", "挂图作战")]
+    if user.role in REPORTERS:
+        links.append(("/plans/report", "nav-plan-report", "月调度"))
+    return links
+
+
+def _db(request: Request, write: bool = False):  # noqa: ANN202
+    return session_scope(request.app.state.db_url, write=write)
+
+
+def _year(value: str | None) -> int:
+    try:
+        return int(value) if value else clock.today().year
+    except ValueError:
+        return clock.today().year
+
+
+def _month(value: str | None) -> str:
+    if value:
+        try:
+            first, _ = calendar.month_bounds(value.strip())
+            return calendar.month_of(first)
+        except HazardLoopError:
+            pass
+    return calendar.month_of(clock.today())
+
+
+def _board(request: Request, year: int, plan: str | None) -> dict[str, Any]:
+    with _db(request) as s:
+        rows = tasks.list_tasks(s, plan=plan, year=None if plan else year)
+        plan_rows = plans.list_plans(s, year)
+    title = f"{plan}任务挂图作战" if plan else f"{year}年度全市任务挂图作战"
+    return {"rows": rows, "plans": plan_rows, "title": title,
+            "svg": chart.svg(rows, clock.today(), title), "year": year, "plan": plan,
+            "counts": {k: sum(1 for r in rows if chart.status_of(r) == k) for k in chart.COLORS},
+            "LEGEND": chart.LEGEND}
+
+
+@router.get("/plans")
+async def board(request: Request, year: str | None = None, plan: str | None = None) -> Response:
+    user, data = pages._current(request)
+    if user is None:
+        return pages._to_login(request)
+    if not may_view(user):
+        return pages.error_page(request, user, data.csrf, "挂图作战仅供市安委办、行业监管部门和镇街区查看。", 403)
+    try:
+        ctx = await run_in_threadpool(_board, request, _year(year), plan or None)
+    except HazardLoopError as exc:
+        return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
+    return pages.no_store(pages._render(request, "plans.html", {"user": user, "csrf": data.csrf, **ctx}))
+
+
+@router.get("/plans/chart.svg")
+async def chart_svg(request: Request, year: str | None = None, plan: str | None = None) -> Response:
+    user, _ = pages._current(request)
+    if not may_view(user):
+        return Response("未登录或无权查看。", status_code=403, media_type="text/plain; charset=utf-8")
+    ctx = await run_in_threadpool(_board, request, _year(year), plan or None)
+    return Response(ctx["svg"], media_type="image/svg+xml; charset=utf-8", headers={"Cache-Control": "no-store"})
+
+
+def _unit_page(request: Request, user: AppUser, month: str) -> dict[str, Any]:
+    with _db(request) as s:
+        return tasks.unit_month(s, user, month)
+
+
+def _report_page(request: Request, user: AppUser, csrf: str, month: str, *, error: str | None = None,
+                 done: str | None = None, form: dict[str, str] | None = None, status: int = 200) -> Response:
+    try:
+        page = _unit_page(request, user, month)
+    except HazardLoopError as exc:
+        return pages.error_page(request, user, csrf, str(exc), status_of(exc))
+    return pages.no_store(pages._render(request, "plan_report.html", {
+        "user": user, "csrf": csrf, "page": page, "error": error, "done": done, "form": form or {},
+        "TASK_STATES": labels.TASK_STATES}, status))
+
+
+@router.get("/plans/report")
+async def report_form(request: Request, month: str | None = None, saved: int | None = None) -> Response:
+    user, data = pages._current(request)
+    if user is None:
+        return pages._to_login(request)
+    if user.role not in REPORTERS:
+        return pages.error_page(request, user, data.csrf, "月调度由牵头单位（部门、镇街区、市安委办）报送。", 403)
+    done = f"已报送 {saved} 项任务的月调度。" if saved else None
+    return await run_in_threadpool(lambda: _report_page(request, user, data.csrf, _month(month), done=done))
+
+
+def _save(request: Request, user: AppUser, month: str, fields: dict[str, str]) -> int:
+    """Every filled-in task of the form in one transaction; the first refusal rolls all back."""
+    ids = sorted({int(k.split("_", 1)[1]) for k in fields if k.startswith("percent_") and k[8:].isdigit()})
+    saved = 0
+    with _db(request, write=True) as s:
+        for task_id in ids:
+            pct, done = fields.get(f"percent_{task_id}", "").strip(), fields.get(f"done_{task_id}", "").strip()
+            if not pct and not done:
+                continue  # left empty: not reported this time
+            task = tasks.get_task(s, task_id)
+            try:
+                percent = int(pct)
+            except ValueError:
+                raise ValidationError(f"任务 {task.code} 的完成进度应为 0–100 的整数，收到 {pct!r}。") from None
+            tasks.monthly_report(s, user, task_id, month, percent=percent, done=done,
+                                 problems=fields.get(f"problems_{task_id}", ""),
+                                 next_steps=fields.get(f"next_{task_id}", ""))
+            saved += 1
+        if not saved:
+            raise ValidationError("没有填写任何任务的进度和完成情况。")
+    return saved
+
+
+@router.post("/plans/report")
+async def report_post(request: Request) -> Response:
+    fields = await pages.posted_fields(request, max_fields=2000)
+    who = pages.form_poster(request, fields)
+    if isinstance(who, Response):
+        return who
+    user, data = who
+    month = _month(fields.get("month"))
+    try:
+        n = await run_in_threadpool(_save, request, user, month, fields)
+    except HazardLoopError as exc:
+        return await run_in_threadpool(lambda: _report_page(request, user, data.csrf, month, error=str(exc),
+                                                            form=fields, status=status_of(exc)))
+    return RedirectResponse(f"/plans/report?month={month}&saved={n}", status_code=303)
+
+
+# --- API -----------------------------------------------------------------------------------------
+
+
+@api_router.get("/tasks")
+def api_tasks(request: Request, year: int | None = None, plan: str | None = None, unit: str | None = None,
+              user: AppUser = Depends(api_user)) -> Response:
+    if not may_view(user):
+        return JSONResponse({"detail": "无权查看行动计划。", "error": "forbidden"}, status_code=403)
+    try:
+        with _db(request) as s:
+            return JSONResponse(tasks.list_tasks(s, plan=plan, year=year, unit=unit))
+    except HazardLoopError as exc:
+        return JSONResponse({"detail": str(exc), "error": "invalid"}, status_code=status_of(exc))
+
+
+def install(app: FastAPI) -> None:
+    """Routes and the nav links; called once by create_app."""
+    app.include_router(api_router)
+    app.include_router(router)
+    app.state.templates.env.globals.update(plan_nav=nav_links)
