@@ -304,3 +304,22 @@ def test_chart_and_bulletin_section_show_status_without_a_font(org):
         assert sec["overdue"] == 2 and "市应急管理局" in sec["unreported"]  # T1 and T2 overdue; no reports
         assert "石横镇" not in sec["unreported"]
         assert sec["chart_svg"].count('data-status="overdue"') == 2
+
+
+def test_bulletin_has_the_plan_work_section(org):
+    from hazardloop.reports import bulletin
+
+    db = org
+    with db.session() as s:
+        with _at(2025, 1, 2):
+            plans.load_plan(s, db.user(s, "office1"), text=PLAN_2025)
+            s.commit()
+        with _at(2025, 4, 3):
+            html, text = bulletin.render_both(s, "2025-03")
+            again, _ = bulletin.render_both(s, "2025-03")
+    assert html == again  # still deterministic
+    assert "治本攻坚三年行动任务月调度情况" in html and 'id="plan-chart"' in html
+    summary = html.split('<p id="plan-work-summary">')[1].split("</p>")[0]
+    assert "本月到期任务 1 项，按期完成 0 项；月末逾期未完成 0 项" in summary  # T2 (03-31); T1's milestone is no deadline
+    assert all(name in summary.split("未按时报送月调度的单位：")[1] for name in ("市应急管理局", "市住房和城乡建设局", "石横镇"))
+    assert "三年行动任务月调度：本月到期" in text
