@@ -323,3 +323,12 @@ def test_bulletin_has_the_plan_work_section(org):
     assert "本月到期任务 1 项，按期完成 0 项；月末逾期未完成 0 项" in summary  # T2 (03-31); T1's milestone is no deadline
     assert all(name in summary.split("未按时报送月调度的单位：")[1] for name in ("市应急管理局", "市住房和城乡建设局", "石横镇"))
     assert "三年行动任务月调度：本月到期" in text
+
+
+def test_docs_show_the_machines_as_built():
+    from pathlib import Path
+
+    from hazardloop.states import task_machine
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "plans.md").read_text(encoding="utf-8")
+    assert task_machine.TASK.mermaid() in doc and task_machine.FILING.mermaid() in doc
