@@ -332,3 +332,61 @@ def test_docs_show_the_machines_as_built():
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "plans.md").read_text(encoding="utf-8")
     assert task_machine.TASK.mermaid() in doc and task_machine.FILING.mermaid() in doc
+
+
+def test_cli_walks_the_loop_and_refuses_in_chinese(org, tmp_path, capsys, monkeypatch):
+    import json
+
+    import openpyxl
+
+    from tests.helpers import cli_runner
+
+    run = cli_runner(org.url, capsys, monkeypatch)
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(PLAN_2025, encoding="utf-8")
+    with _at(2025, 1, 3):
+        code, out, _ = run("plan", "load", str(plan_file), "--actor", "office1")
+        assert code == 0 and "新增 3 项" in out
+        code, _, err = run("plan", "load", str(plan_file), "--actor", "sup_yingji")
+        assert code == 1 and "市安委办" in err  # a refusal: exit 1, Chinese reason
+        code, out, _ = run("plan", "open-filings", "--year", "2025", "--unit", "yingji", "--actor", "office1")
+        assert code == 0 and "2025-03-15" in out
+        # an Excel task division into the unit's sub-plan, validated row by row
+        xlsx = tmp_path / "division.xlsx"
+        code, _, _ = run("plan", "template", str(xlsx))
+        wb = openpyxl.load_workbook(xlsx)
+        ws = wb.active
+        ws.append(["YJ2025-02", "", "12", "特种作业人员考核", "", "", "", "2025-02-30", "", "市应急管理局", "", ""])
+        ws.append(["YJ2025-03", "", "12", "", "", "", "", "2025-09-30", "", "不存在的局", "", ""])
+        wb.save(xlsx)
+        code, _, err = run("plan", "import", str(xlsx), "--plan", "yingji-2025", "--actor", "sup_yingji")
+        assert code == 1 and "第 3 行" in err and "第 4 行" in err and "第 2 行" not in err
+        ws.delete_rows(3, 2)
+        wb.save(xlsx)
+        code, out, _ = run("plan", "import", str(xlsx), "--plan", "yingji-2025", "--actor", "sup_yingji")
+        assert code == 0 and "新增 1 项" in out
+        code, out, _ = run("plan", "report", "T1", "--percent", "20", "--done", "摸底 30 家", "--problems", "人手不足",
+                           "--actor", "sup_yingji")
+        assert code == 0 and "进度 20%" in out
+        code, _, err = run("plan", "report", "T1", "--percent", "20", "--done", "x", "--month", "2025-13",
+                           "--actor", "sup_yingji")
+        assert code == 2  # bad usage
+        code, out, _ = run("plan", "tasks", "--unit", "yingji", "--json")
+        rows = json.loads(out)
+        assert [r["code"] for r in rows] == ["T1", "YJ2025-01"] and rows[0]["percent"] == 20
+    with _at(2025, 4, 2):
+        code, out, _ = run("plan", "evaluate", "--month", "2025-03")
+        assert code == 0 and "督促提醒" in out
+        code, out, _ = run("plan", "ladder", "list", "--json")
+        number = json.loads(out)[0]["number"]
+        code, out, _ = run("plan", "ladder", "show", number)
+        assert code == 0 and "子方案未按期报送备案" in out
+        code, out, _ = run("plan", "chart", "-", "--year", "2025")
+        assert code == 0 and out.startswith("<svg")
+        code, out, _ = run("plan", "review", "issue", "2025-Q1", "--actor", "office1")
+        assert code == 0 and "肥安办研〔2025〕1号" in out
+        code, out, _ = run("plan", "review", "conclude", "2025-Q1", "--actor", "office1", "--conclusions", "加强调度",
+                           "--measure", "yingji|2025-06-30|制定攻坚方案")
+        assert code == 0 and "HS2025Q1-01" in out
+        code, _, err = run("plan", "review", "conclude", "2025-Q1", "--actor", "office1", "--conclusions", "x")
+        assert code == 1 and "不能重复记录" in err

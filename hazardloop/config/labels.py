@@ -141,6 +141,7 @@ AUDIT_ACTIONS = {
     "plan_step_declined": "不予批准计划任务督办",
     "quarterly_issued": "签发季度会商研判报告",
     "quarterly_concluded": "记录会商结论和措施",
+    "plan_reminded": "提醒报送月调度",
 }
 
 # --- the action-plan loop (issue 18: plans, tasks, 月调度, plan-work ladder, 季度会商研判) ---

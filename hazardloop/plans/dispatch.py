@@ -47,7 +47,7 @@ def remind_unreported(session: Session, month: str, *, policy: PlansPolicy | Non
                  f"{'等' if len(codes) > 10 else ''}）尚未报送 {month} 月调度，请于 {due.isoformat()} 前在"
                  f"“计划任务 → 本单位月调度”中报送进度、完成情况、存在问题和下步打算；逾期未报视为工作滞后。")
     if owed:
-        audit.append(session, actor="system", action="task_monthly_report",
+        audit.append(session, actor="system", action="plan_reminded",
                      after={"month": month, "reminded_units": len(owed), "notifications": queued})
     return {"month": month, "units": len(owed), "notifications": queued}
 
