@@ -78,6 +78,17 @@ def test_chart_page_and_api(web):
     api = web.api("sup_yingji").get("/api/v1/plans/tasks", params={"unit": "yingji"})
     assert api.status_code == 200 and [t["code"] for t in api.json()] == ["W1", "W2"]
     assert web.api("citizen1").get("/api/v1/plans/tasks").status_code == 403
+    month = calendar.month_of(clock.today())
+    sup = web.api("sup_yingji")
+    r = sup.post("/api/v1/plans/tasks/W2/reports", json={"month": month, "percent": 40, "done": "考核 3 批"})
+    assert r.status_code == 200 and r.json()["state"] == "in_progress" and r.json()["percent"] == 40
+    assert sup.post("/api/v1/plans/tasks/W2/reports", json={"month": month, "percent": 140, "done": "x"}).status_code == 422
+    r = sup.post("/api/v1/plans/tasks/W2/report_done", json={"summary": "完成", "evidence": ["取证名单.xlsx"]})
+    assert r.status_code == 200 and r.json()["state"] == "reported"
+    r = sup.post("/api/v1/plans/tasks/W2/verify")
+    assert r.status_code == 403 and "市安委办" in r.json()["detail"]
+    assert web.api("office1").post("/api/v1/plans/tasks/W2/verify").json()["state"] == "verified"
+    assert web.api("office1").post("/api/v1/plans/tasks/W2/explode").status_code == 404
 
 
 def test_report_page_and_chart_in_a_real_browser(browser, live):  # noqa: F811

@@ -28,7 +28,7 @@ from hazardloop.states.errors import MissingData
 def get_task(session: Session, ref: str | int) -> PlanTask:
     """A task by id, or by code (unique across plans in practice; the newest plan wins)."""
     text = str(ref).strip()
-    task = session.get(PlanTask, int(text)) if text.isdigit() else None
+    task = session.get(PlanTask, int(text)) if text.isascii() and text.isdigit() and len(text) < 10 else None
     if task is None:
         task = session.execute(select(PlanTask).join(Plan, Plan.id == PlanTask.plan_id)
                                .where(PlanTask.code == text).order_by(Plan.year.desc())).scalars().first()

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from hazardloop.config import calendar, clock, labels
@@ -177,6 +178,64 @@ def api_tasks(request: Request, year: int | None = None, plan: str | None = None
             return JSONResponse(tasks.list_tasks(s, plan=plan, year=year, unit=unit))
     except HazardLoopError as exc:
         return JSONResponse({"detail": str(exc), "error": "invalid"}, status_code=status_of(exc))
+
+
+def _no_nul(value):  # noqa: ANN001, ANN202
+    """PostgreSQL refuses NUL in text: refuse it here (422) rather than fail in the database."""
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(v, str) and "\x00" in v for v in items):
+        raise ValueError("不能包含 NUL 字符")
+    return value
+
+
+class ReportIn(BaseModel):
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="月份 YYYY-MM")
+    percent: int = Field(ge=0, le=100, description="完成进度（%）")
+    done: str = Field(min_length=1, max_length=2000, description="本月完成情况")
+    problems: str = Field(default="", max_length=2000, description="存在问题")
+    next_steps: str = Field(default="", max_length=2000, description="下步打算")
+
+    _nul = field_validator("done", "problems", "next_steps")(_no_nul)
+
+
+class ActionIn(BaseModel):
+    summary: str | None = Field(default=None, max_length=2000, description="完成情况说明（report_done）")
+    reason: str | None = Field(default=None, max_length=2000, description="退回理由（return_task）")
+    evidence: list[str] = Field(default_factory=list, max_length=50, description="佐证材料（report_done）")
+
+    _nul = field_validator("summary", "reason", "evidence")(_no_nul)
+
+
+def _write(request: Request, user: AppUser, work) -> Response:  # noqa: ANN001
+    try:
+        with _db(request, write=True) as s:
+            task = work(s, s.get(AppUser, user.id))
+            return JSONResponse({"code": task.code, "state": task.state, "state_name": labels.TASK_STATES[task.state],
+                                 "percent": task.percent})
+    except HazardLoopError as exc:
+        return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=status_of(exc))
+
+
+@api_router.post("/tasks/{ref}/reports")
+def api_report(request: Request, ref: str, body: ReportIn, user: AppUser = Depends(api_user)) -> Response:
+    """月调度：牵头单位报送一项任务某月的进度（同月再次报送即替换）。"""
+    def work(s, actor):  # noqa: ANN001, ANN202
+        tasks.monthly_report(s, actor, ref, body.month, percent=body.percent, done=body.done,
+                             problems=body.problems, next_steps=body.next_steps)
+        return tasks.get_task(s, ref)
+    return _write(request, user, work)
+
+
+@api_router.post("/tasks/{ref}/{trigger}")
+def api_fire(request: Request, ref: str, trigger: str, body: ActionIn | None = None,
+             user: AppUser = Depends(api_user)) -> Response:
+    """任务状态变更：start · report_done · verify · return_task（与命令行相同的 guards）。"""
+    if trigger not in labels.TASK_TRIGGERS:
+        return JSONResponse({"detail": f"未知操作 {trigger}；可用：{'、'.join(labels.TASK_TRIGGERS)}。", "error": "invalid"},
+                            status_code=404)
+    b = body or ActionIn()
+    return _write(request, user, lambda s, actor: tasks.fire(s, actor, ref, trigger, summary=b.summary,
+                                                             reason=b.reason, evidence=b.evidence))
 
 
 def install(app: FastAPI) -> None:
