@@ -390,3 +390,32 @@ def test_cli_walks_the_loop_and_refuses_in_chinese(org, tmp_path, capsys, monkey
         assert code == 0 and "HS2025Q1-01" in out
         code, _, err = run("plan", "review", "conclude", "2025-Q1", "--actor", "office1", "--conclusions", "x")
         assert code == 1 and "不能重复记录" in err
+
+
+def test_two_reviewers_at_once_one_wins(pg):
+    """Optimistic locking on the task: the second verify/return on a stale row is a conflict."""
+    from hazardloop.models.orgs import load_orgs
+    from tests.conftest import ORG_FILE
+
+    with pg.session() as s:
+        load_orgs(s, ORG_FILE)
+        with _at(2025, 2, 1):
+            plans.load_plan(s, pg.user(s, "office1"), text=PLAN_2025)
+            tasks.fire(s, pg.user(s, "sup_yingji"), "T1", "report_done", summary="完成", evidence=["报告.pdf"])
+        s.commit()
+    a, b = pg.session(), pg.session()
+    try:
+        ta, tb = tasks.get_task(a, "T1"), tasks.get_task(b, "T1")
+        assert ta.state == tb.state == "reported"
+        tasks.fire(b, pg.user(b, "office2"), "T1", "verify")
+        b.commit()
+        with pytest.raises(ConflictError, match="同时修改"):
+            tasks.fire(a, pg.user(a, "office1"), "T1", "return_task", reason="佐证不足")
+        a.rollback()
+    finally:
+        a.close()
+        b.close()
+    with pg.session() as s:
+        assert tasks.get_task(s, "T1").state == "verified"
+        assert s.execute(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "task_return_task")).scalar() == 0

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from hazardloop.config import clock
@@ -288,12 +289,11 @@ def _fire_filing(session: Session, actor: AppUser, plan: Plan, trigger: str, dat
     else:
         plan.reviewed_by, plan.reviewed_at, plan.review_reason = actor.username, now, reason
     session.add(plan)
+    code = plan.code  # read before the flush: a failed flush expires the row
     try:
         session.flush()
-    except Exception as exc:  # noqa: BLE001 - the version check of a concurrent review
-        if type(exc).__name__ == "StaleDataError":
-            raise ConflictError(f"子方案 {plan.code} 已被他人同时修改，请刷新后重试。") from None
-        raise
+    except StaleDataError:
+        raise ConflictError(f"子方案 {code} 已被他人同时修改，请刷新后重试。") from None
     late = trigger == "submit_plan" and plan.filing_due is not None and clock.today() > plan.filing_due
     audit.append(session, actor=actor.username, action=f"plan_{trigger}", before=before,
                  after={"plan": plan.code, "state": plan.state, "late": late}, reason=reason)

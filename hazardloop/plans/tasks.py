@@ -38,10 +38,11 @@ def get_task(session: Session, ref: str | int) -> PlanTask:
 
 
 def _flush(session: Session, task: PlanTask) -> None:
+    code = task.code  # read before the flush: a failed flush expires the row
     try:
         session.flush()
     except StaleDataError:
-        raise ConflictError(f"任务 {task.code} 已被他人同时修改，请刷新后重试。") from None
+        raise ConflictError(f"任务 {code} 已被他人同时修改，请刷新后重试。") from None
 
 
 def fire(session: Session, actor: AppUser, ref: str | int, trigger: str, *, summary: str | None = None,
