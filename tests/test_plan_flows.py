@@ -31,7 +31,8 @@ def test_dispatch_and_quarterly_flows(web_sqlite, prefect_harness):  # noqa: F81
         quiet = quarterly_review_flow(as_of="2025-04-02", db_url=db.url)
         review = quarterly_review_flow(as_of="2025-04-01", db_url=db.url, actor="office1")
         twice = quarterly_review_flow(as_of="2025-04-01", db_url=db.url, actor="office1")
-    assert out["evaluated"]["months"][-1] == "2025-03" and out["evaluated"]["documents"] == 9  # no reports since January: three steps each
+    # no reports since January: three lagging months, three steps for each of the three units
+    assert out["evaluated"]["months"][-1] == "2025-03" and out["evaluated"]["documents"] == 9
     assert quiet["skipped"] and review["number"] == "肥安办研〔2025〕1号" and twice["already"]
     with db.session() as s:
         assert len(s.execute(select(PlanLagStep)).all()) == 9

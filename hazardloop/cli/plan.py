@@ -145,7 +145,8 @@ def approve_cmd(code: str, actor: OfficeActor) -> None:
 
 
 @plan_app.command("return")
-def return_cmd(code: str, actor: OfficeActor, reason: Annotated[Optional[str], typer.Option(help="退回理由（必填）")] = None) -> None:
+def return_cmd(code: str, actor: OfficeActor,
+               reason: Annotated[Optional[str], typer.Option(help="退回理由（必填）")] = None) -> None:
     """市安委办退回子方案（须说明理由）。"""
     _filing("return", code, actor, reason=reason)
 

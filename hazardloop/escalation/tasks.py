@@ -405,7 +405,9 @@ def list_steps(session: Session, month: str | None = None, unit: str | None = No
     names = unit_names(session)
     out = []
     for row, number, problems, streak in session.execute(stmt.order_by(PlanLagStep.id).limit(limit)).all():
-        out.append({"step_id": row.id, "unit_kind": row.unit_kind, "unit_code": row.unit_code,
+        out.append({"step_id": row.id, "unit_kind": row.unit_kind,
+                    "unit_kind_name": labels.PLAN_UNIT_KINDS.get(row.unit_kind, row.unit_kind),
+                    "unit_code": row.unit_code,
                     "unit_name": names.get((row.unit_kind, row.unit_code), row.unit_code), "cycle": row.cycle,
                     "month": row.month, "step": row.step, "name": row.name, "kind": row.kind,
                     "kind_name": labels.PLAN_STEP_KINDS.get(row.kind, row.kind), "status": row.status,

@@ -77,7 +77,8 @@ def svg(tasks: list[dict[str, Any]], today: date, title: str) -> str:
                    f'height="{ROW_H - 8}" fill="{COLORS[status]}"/>')
         for m in t.get("milestones") or []:
             mx = _x(date.fromisoformat(m["date"]), lo, span)
-            out.append(f'<text x="{mx - 5:.1f}" y="{y + 16}" font-size="11">◆<title>{escape(m["date"] + " " + m["text"])}'
+            tip = escape(m["date"] + " " + m["text"])
+            out.append(f'<text x="{mx - 5:.1f}" y="{y + 16}" font-size="11">◆<title>{tip}'
                        f'</title></text>')
         out.append("</g>")
     tx = _x(today, lo, span)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
-from hazardloop.config import clock
+from hazardloop.config import clock, labels
 from hazardloop.errors import ConflictError, NotFound, ValidationError
 from hazardloop.escalation import tasks as lag
 from hazardloop.models import audit
@@ -327,6 +327,7 @@ def list_plans(session: Session, year: int | None = None) -> list[dict[str, Any]
         ts = counts.get(p.id, [])
         filed = clock.local_date(p.submitted_at) if p.submitted_at else None
         out.append({"code": p.code, "title": p.title, "year": p.year, "unit_kind": p.unit_kind,
+                    "unit_kind_name": labels.PLAN_UNIT_KINDS.get(p.unit_kind, p.unit_kind),
                     "unit_code": p.unit_code, "unit_name": names.get((p.unit_kind, p.unit_code), p.unit_code),
                     "sub_plan": p.parent_id is not None, "state": p.state,
                     "state_name": task_machine.FILING.state_names[p.state],
