@@ -183,6 +183,15 @@ def return_task_cmd(ref: str, actor: OfficeActor,
     _task("return_task", ref, actor, reason=reason)
 
 
+@plan_app.command("evidence")
+def evidence_cmd(ref: str, actor: Actor,
+                 evidence: Annotated[list[str], typer.Option(help="佐证材料（文件、文号或链接，可重复）")]) -> None:
+    """牵头单位为任务补充佐证材料。"""
+    with unit_of_work() as s:
+        t = tasks.add_evidence(s, ledger.get_user(s, actor), ref, evidence)
+        _say(f"任务 {t.code} 已有佐证材料 {len(t.evidence)} 份。")
+
+
 @plan_app.command("report")
 def report_cmd(ref: str, actor: Actor, percent: Annotated[int, typer.Option(help="完成进度 0–100")],
                done: Annotated[str, typer.Option(help="本月完成情况")],
