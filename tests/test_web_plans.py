@@ -127,3 +127,34 @@ def test_report_page_and_chart_in_a_real_browser(browser, live):  # noqa: F811
     row = page.locator('#task-table tr[data-code="W1"]').inner_text()
     assert "第三方专家不足" in row and "60%" in row
     page.screenshot(path=str(shots / "chart.png"), full_page=True)
+
+
+def test_office_verifies_tasks_and_reviews_filings_on_the_page(web):
+    _load(web.db)
+    with web.db.session() as s:
+        office = web.db.user(s, "office1")
+        plans.open_filings(s, office, clock.today().year, clock.today(), units=["yingji"])
+        plans.submit_plan(s, web.db.user(s, "sup_yingji"), f"yingji-{clock.today().year}", summary="要点")
+        from hazardloop.plans import tasks as plan_tasks
+
+        plan_tasks.fire(s, web.db.user(s, "sup_yingji"), "W2", "report_done", summary="完成", evidence=["名单.xlsx"])
+        s.commit()
+    sup = web.login("sup_yingji")
+    assert "decide-task" not in sup.get("/plans").text  # only the office sees the forms
+    forged = sup.post("/plans/task/W2/decide", data={"csrf_token": csrf_of(sup.get("/plans").text), "action": "verify"})
+    assert forged.status_code == 403
+    client = web.login("office1")
+    page = client.get("/plans")
+    assert 'action="/plans/task/W2/decide"' in page.text and "decide-filing" in page.text
+    token = csrf_of(page.text)
+    no_reason = client.post("/plans/task/W2/decide", data={"csrf_token": token, "action": "return", "reason": ""})
+    assert no_reason.status_code == 422 and "退回理由" in no_reason.text
+    ok = client.post("/plans/task/W2/decide", data={"csrf_token": token, "action": "verify"})
+    assert ok.status_code == 303
+    assert "任务 W2：已核验办结" in client.get(ok.headers["location"]).text
+    back = client.post(f"/plans/filing/yingji-{clock.today().year}/decide",
+                       data={"csrf_token": token, "action": "return", "reason": "缺少分工表"})
+    assert back.status_code == 303
+    with web.db.session() as s:
+        p = plans.get_plan(s, f"yingji-{clock.today().year}")
+        assert (p.state, p.review_reason) == ("returned", "缺少分工表")

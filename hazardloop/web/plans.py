@@ -9,6 +9,7 @@ after every row has been checked, so a bad row loses nothing and writes nothing.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -77,7 +78,8 @@ def _board(request: Request, year: int, plan: str | None) -> dict[str, Any]:
 
 
 @router.get("/plans")
-async def board(request: Request, year: str | None = None, plan: str | None = None) -> Response:
+async def board(request: Request, year: str | None = None, plan: str | None = None,
+                done: str | None = None) -> Response:
     user, data = pages._current(request)
     if user is None:
         return pages._to_login(request)
@@ -87,7 +89,8 @@ async def board(request: Request, year: str | None = None, plan: str | None = No
         ctx = await run_in_threadpool(_board, request, _year(year), plan or None)
     except HazardLoopError as exc:
         return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
-    return pages.no_store(pages._render(request, "plans.html", {"user": user, "csrf": data.csrf, **ctx}))
+    return pages.no_store(pages._render(request, "plans.html", {
+        "user": user, "csrf": data.csrf, "done": (done or "")[:200], "office": user.role == Role.committee, **ctx}))
 
 
 @router.get("/plans/chart.svg")
@@ -163,6 +166,39 @@ async def report_post(request: Request) -> Response:
         return await run_in_threadpool(lambda: _report_page(request, user, data.csrf, month, error=str(exc),
                                                             form=fields, status=status_of(exc)))
     return RedirectResponse(f"/plans/report?month={month}&saved={n}", status_code=303)
+
+
+# --- the committee office's decisions on the page (verify / return a task; approve / return a filing) -----
+
+TASK_ACTIONS = {"verify": "verify", "return": "return_task"}
+FILING_ACTIONS = {"approve": plans.approve_plan, "return": plans.return_plan}
+
+
+def _decide(request: Request, user: AppUser, kind: str, ref: str, action: str, reason: str) -> str:
+    with _db(request, write=True) as s:
+        actor = s.get(AppUser, user.id)
+        if kind == "task":
+            t = tasks.fire(s, actor, ref, TASK_ACTIONS[action], reason=reason or None)
+            return f"任务 {t.code}：{labels.TASK_STATES[t.state]}。"
+        p = FILING_ACTIONS[action](s, actor, ref, *([reason] if action == "return" else []))
+        return f"子方案 {p.code}：{labels.FILING_STATES[p.state]}。"
+
+
+@router.post("/plans/{kind}/{ref}/decide")
+async def decide(request: Request, kind: str, ref: str) -> Response:
+    fields = await pages.posted_fields(request, max_fields=10)
+    who = pages.form_poster(request, fields)
+    if isinstance(who, Response):
+        return who
+    user, data = who
+    action = fields.get("action", "")
+    if kind not in ("task", "filing") or action not in (TASK_ACTIONS if kind == "task" else FILING_ACTIONS):
+        return pages.error_page(request, user, data.csrf, "未知的操作。", 404)
+    try:
+        message = await run_in_threadpool(_decide, request, user, kind, ref, action, fields.get("reason", "").strip())
+    except HazardLoopError as exc:
+        return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
+    return RedirectResponse(f"/plans?done={quote(message)}", status_code=303)
 
 
 # --- API -----------------------------------------------------------------------------------------
