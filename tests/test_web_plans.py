@@ -158,3 +158,28 @@ def test_office_verifies_tasks_and_reviews_filings_on_the_page(web):
     with web.db.session() as s:
         p = plans.get_plan(s, f"yingji-{clock.today().year}")
         assert (p.state, p.review_reason) == ("returned", "缺少分工表")
+
+
+def test_ladder_documents_and_reviews_are_readable_on_the_page(web):
+    from dataclasses import replace
+
+    from hazardloop.escalation import tasks as lag
+    from hazardloop.reports import quarterly
+
+    _load(web.db)
+    today = clock.today()
+    month = calendar.previous_month(calendar.month_of(today))
+    with web.db.session() as s:
+        result = lag.evaluate(s, month, policy=replace(lag.load_policy(), start=month))
+        review = quarterly.issue(s, web.db.user(s, "office1"), quarterly.quarter_of(date(today.year, 1, 1)))
+        s.commit()
+    number = result.steps[0]["number"]
+    client = web.login("sup_zhujian")
+    page = client.get("/plans")
+    assert number in page.text and review.number in page.text
+    doc = client.get(f"/plans/documents/{number}")
+    assert doc.status_code == 200 and "W1" in doc.text and "提醒函" in doc.text
+    rep = client.get(f"/plans/reviews/{review.quarter}")
+    assert rep.status_code == 200 and review.number in rep.text
+    assert client.get("/plans/reviews/2031-Q1").status_code == 404
+    assert web.login("citizen1").get(f"/plans/documents/{number}").status_code == 403

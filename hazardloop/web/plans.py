@@ -14,13 +14,18 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from hazardloop.config import calendar, clock, labels
 from hazardloop.errors import HazardLoopError, ValidationError
 from hazardloop.models.db import session_scope
 from hazardloop.models.tables import AppUser
+from hazardloop.escalation import documents
+from hazardloop.escalation import tasks as lag
+from hazardloop.models.plans import QuarterlyReview
 from hazardloop.plans import chart, plans, tasks
+from hazardloop.reports import quarterly
 from hazardloop.states.roles import Role
 from hazardloop.web import pages
 from hazardloop.web.api import api_user
@@ -70,8 +75,11 @@ def _board(request: Request, year: int, plan: str | None) -> dict[str, Any]:
     with _db(request) as s:
         rows = tasks.list_tasks(s, plan=plan, year=None if plan else year)
         plan_rows = plans.list_plans(s, year)
+        steps = [st for st in lag.list_steps(s) if st["month"].startswith(str(year))]
+        reviews = [quarterly.summary(r) for r in s.execute(select(QuarterlyReview).where(
+            QuarterlyReview.quarter.startswith(str(year))).order_by(QuarterlyReview.quarter)).scalars()]
     title = f"{plan}任务挂图作战" if plan else f"{year}年度全市任务挂图作战"
-    return {"rows": rows, "plans": plan_rows, "title": title,
+    return {"rows": rows, "plans": plan_rows, "title": title, "steps": steps, "reviews": reviews,
             "svg": chart.svg(rows, clock.today(), title), "year": year, "plan": plan,
             "counts": {k: sum(1 for r in rows if chart.status_of(r) == k) for k in chart.COLORS},
             "LEGEND": chart.LEGEND}
@@ -91,6 +99,43 @@ async def board(request: Request, year: str | None = None, plan: str | None = No
         return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
     return pages.no_store(pages._render(request, "plans.html", {
         "user": user, "csrf": data.csrf, "done": (done or "")[:200], "office": user.role == Role.committee, **ctx}))
+
+
+@router.get("/plans/reviews/{quarter}")
+async def review_page(request: Request, quarter: str) -> Response:
+    """The issued 季度会商研判 report as stored (hash-checked), or a plan-work 公文 by its 文号."""
+    user, data = pages._current(request)
+    if user is None:
+        return pages._to_login(request)
+    if not may_view(user):
+        return pages.error_page(request, user, data.csrf, "无权查看。", 403)
+
+    def body() -> str:
+        with _db(request) as s:
+            return documents.stored_body(quarterly.get(s, quarter))
+    try:
+        html = await run_in_threadpool(body)
+    except HazardLoopError as exc:
+        return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
+    return pages.no_store(Response(html, media_type="text/html; charset=utf-8"))
+
+
+@router.get("/plans/documents/{number}")
+async def document_page(request: Request, number: str) -> Response:
+    user, data = pages._current(request)
+    if user is None:
+        return pages._to_login(request)
+    if not may_view(user):
+        return pages.error_page(request, user, data.csrf, "无权查看。", 403)
+
+    def body() -> str:
+        with _db(request) as s:
+            return documents.stored_body(lag.get_document(s, number))
+    try:
+        html = await run_in_threadpool(body)
+    except HazardLoopError as exc:
+        return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
+    return pages.no_store(Response(html, media_type="text/html; charset=utf-8"))
 
 
 @router.get("/plans/chart.svg")
