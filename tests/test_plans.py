@@ -419,3 +419,21 @@ def test_two_reviewers_at_once_one_wins(pg):
         assert tasks.get_task(s, "T1").state == "verified"
         assert s.execute(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "task_return_task")).scalar() == 0
+
+
+def test_a_task_reported_done_before_the_report_day_owes_no_report(org):
+    db = org
+    with db.session() as s:
+        with _at(2025, 1, 2):
+            plans.load_plan(s, db.user(s, "office1"), text=PLAN_2025)
+            s.commit()
+        with _at(2025, 3, 10):
+            tasks.fire(s, db.user(s, "sup_zhujian"), "T2", "report_done", summary="完成", evidence=["通知.pdf"])
+            s.commit()
+        with _at(2025, 4, 2):
+            problems, duties = lag.unit_problems(s, "2025-03", _policy())
+            assert ("department", "zhujian") in duties and ("department", "zhujian") not in problems
+            assert [p["kind"] for p in problems[("department", "yingji")]] == ["missing_report"]
+            lag.evaluate(s, "2025-03", policy=_policy())
+            s.commit()
+            assert lag.evaluate(s, "2025-01", policy=_policy()).steps == []  # an old month issues nothing again

@@ -152,6 +152,9 @@ def unit_problems(session: Session, month: str, policy: PlansPolicy) -> tuple[di
                 {"kind": "overdue_task", **item, "days": (last - task.deadline).days})
         if task.created_at is not None and _local_day(task.created_at) > report_due:
             continue  # added after this month's report day: owes from next month
+        done = _local_day(task.reported_at)
+        if task.state != "returned" and done is not None and done <= report_due:
+            continue  # reported done by the report day: that report stands for the month's
         status = reports.get(task.id)
         if status != "on_time":
             problems.setdefault(unit, []).append({"kind": "late_report" if status == "late" else "missing_report",
@@ -243,8 +246,10 @@ def evaluate(session: Session, month: str, *, policy: PlansPolicy | None = None,
     if month < policy.start:
         raise ValidationError(f"{month} 早于考核起始月份 {policy.start}（config/plans.yaml 的 start）。")
     done = session.execute(select(func.max(PlanLagEvaluation.month))).scalar()
-    start = policy.start if done is None else max(policy.start, done)
     result = EvalResult()
+    if done is not None and month < done:
+        return result  # evaluated long ago, and later months since: nothing to issue for an old month
+    start = policy.start if done is None else max(policy.start, done)
     for m in calendar.months_between(start, month) if start <= month else [month]:
         _evaluate_month(session, m, policy, result)
         result.months.append(m)
