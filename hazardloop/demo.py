@@ -35,6 +35,7 @@ from hazardloop.models.reference import read
 from hazardloop.models.escalation import Document
 from hazardloop.models.tables import AppUser, Department, Enterprise, Hazard, Industry, Region, Standard
 from hazardloop.escalation.hazards import run_sweeps
+from hazardloop.plans import demo as plan_demo
 from hazardloop.states import ledger
 from hazardloop.states.roles import CHANNELS, STATE_NAMES
 
@@ -314,6 +315,7 @@ def run_demo(engine: Engine, *, reset: bool, n_enterprises: int, n_hazards: int,
     summary["documents"] = dict(issued)
     if sweeps:
         _print_documents(console, issued, engine)
+        summary["plans"] = plan_demo.seed(engine, end)  # a year of action plans (issue 18), before the bulletin
         summary["bulletin"] = _issue_bulletin(engine, console, end)
     return summary
 

@@ -29,6 +29,8 @@ def test_demo_walks_hazards_and_refuses_to_overwrite(db):
     # last month's bulletin was issued as the monthly flow would, to every member unit
     assert summary["bulletin"]["number"].startswith("肥安办通报〔2026〕") and summary["bulletin"]["units"] > 0
     assert "2026-10 月通报" in text
+    # a year of action plans: monthly reports, the plan-work ladder, three quarterly reviews (issue 18)
+    assert summary["plans"]["reports"] > 0 and summary["plans"]["steps"] > 0 and len(summary["plans"]["reviews"]) == 3
     with Session(db.engine) as s:
         hazards = s.exec(select(Hazard)).all()
         states = {h.state for h in hazards}

@@ -124,6 +124,25 @@ AUDIT_ACTIONS = {
     "report_pay": "兑付奖励",
     "report_identity_read": "查看举报人身份",
     "report_sweep": "举报核查期限检查",
+    "plan_loaded": "载入行动计划",
+    "plan_task_added": "新增计划任务",
+    "plan_submit_plan": "报送子方案",
+    "plan_approve_plan": "审核备案子方案",
+    "plan_return_plan": "退回子方案",
+    "task_start": "任务开始推进",
+    "task_report_done": "任务报告完成",
+    "task_verify": "任务核验办结",
+    "task_return_task": "任务退回",
+    "task_monthly_report": "月调度报送",
+    "task_evidence": "上传任务佐证材料",
+    "plan_lag_evaluated": "计划任务月度考核",
+    "plan_step_issued": "计划任务督办",
+    "plan_step_proposed": "提请审批计划任务督办",
+    "plan_step_approved": "批准计划任务督办",
+    "plan_step_declined": "不予批准计划任务督办",
+    "quarterly_issued": "签发季度会商研判报告",
+    "quarterly_concluded": "记录会商结论和措施",
+    "plan_reminded": "提醒报送月调度",
 }
 
 # Ledger import (issue 16): how a closed hazard was closed, and the holding values the office resolves.
@@ -163,6 +182,47 @@ AUDIT_ACTIONS.update({
     "problem_verify": "验收问题隐患销号", "problem_reject": "问题隐患验收不通过",
     "problem_raise_major": "问题隐患升级为重大事故隐患", "problem_step_issued": "问题隐患督办",
 })
+# --- the action-plan loop (issue 18: plans, tasks, 月调度, plan-work ladder, 季度会商研判) ---
+TASK_STATES = {
+    "not_started": "未开始",
+    "in_progress": "推进中",
+    "reported": "已报完成",
+    "verified": "已核验办结",
+    "returned": "已退回",
+}
+TASK_TRIGGERS = {
+    "start": "开始推进",
+    "report_done": "报告完成",
+    "verify": "核验办结",
+    "return_task": "退回",
+}
+FILING_STATES = {
+    "draft": "未报送",
+    "submitted": "已报送待审核",
+    "approved": "已审核备案",
+    "returned": "已退回修改",
+}
+FILING_TRIGGERS = {
+    "submit_plan": "报送子方案",
+    "approve_plan": "审核备案",
+    "return_plan": "退回修改",
+}
+PLAN_UNIT_KINDS = {"department": "部门单位", "region": "镇街区"}
+PLAN_STEP_KINDS = {
+    "reminder": "督促提醒",
+    "letter": "函告",
+    "bulletin": "通报",
+    "interview": "约谈",
+    "exposure": "曝光",
+    "referral": "追责问责移交",
+}
+PLAN_PROBLEMS = {
+    "overdue_task": "任务逾期未完成",
+    "missing_report": "未按时报送月调度",
+    "late_report": "月调度报送迟于规定日",
+    "filing_missing": "子方案未按期报送备案",
+}
+TASK_SOURCES = {"reference": "三年行动方案", "yaml": "计划文件", "excel": "任务分工表", "review": "季度会商研判"}
 
 TABLES: dict[str, dict[str, str]] = {
     "role": ROLES, "state": STATES, "trigger": TRIGGERS, "channel": CHANNELS, "level": LEVELS,
@@ -174,6 +234,9 @@ TABLES: dict[str, dict[str, str]] = {
     "interview_outcome": INTERVIEW_OUTCOMES, "commitment_status": COMMITMENT_STATUS,
     "check_result": CHECK_RESULTS, "problem_state": PROBLEM_STATES, "problem_trigger": PROBLEM_TRIGGERS,
     "problem_step": PROBLEM_STEPS,
+    "task_state": TASK_STATES, "task_trigger": TASK_TRIGGERS, "filing_state": FILING_STATES,
+    "filing_trigger": FILING_TRIGGERS, "plan_unit_kind": PLAN_UNIT_KINDS, "plan_step_kind": PLAN_STEP_KINDS,
+    "plan_problem": PLAN_PROBLEMS, "task_source": TASK_SOURCES,
 }
 
 

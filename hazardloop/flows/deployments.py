@@ -81,6 +81,13 @@ def campaign_deployments() -> list[Any]:
     return deployments()
 
 
+@register
+def plan_deployments() -> list[Any]:
+    from hazardloop.flows.plans import deployments
+
+    return deployments()
+
+
 def all_deployments() -> list[Any]:
     """Every registered deployment (RunnerDeployment objects), in registration order."""
     return [d for factory in _factories for d in factory()]

@@ -30,3 +30,4 @@ from hazardloop.models import escalation as _escalation  # noqa: E402,F401  (esc
 from hazardloop.models import lagging as _lagging  # noqa: E402,F401  (lagging-unit ladder tables)
 from hazardloop.models import interviews as _interviews  # noqa: E402,F401  (约谈会 records, issue 14)
 from hazardloop.models import campaigns as _campaigns  # noqa: E402,F401  (special campaigns: inventories, checks, problems)
+from hazardloop.models import plans as _plans  # noqa: E402,F401  (action-plan loop tables)

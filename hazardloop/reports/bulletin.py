@@ -32,6 +32,7 @@ from hazardloop.models.tables import Enterprise, Hazard
 from hazardloop.escalation import units as unit_ladder
 from hazardloop.reports import inspections, redblack, stats
 from hazardloop.reports import campaigns as campaign_numbers
+from hazardloop.plans import dispatch
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
@@ -230,6 +231,7 @@ def _context(session: Session, month: str, doc_number: str | None = None) -> dic
         "named": named[:MAX_LISTED], "named_more": max(0, len(named) - MAX_LISTED),
         "lagging_units": units,
         "campaigns": campaign_numbers.bulletin_section(session, as_of),  # 五项整治 (issue 19)
+        "plan_work": dispatch.month_section(session, month),  # 三年行动任务月调度 (issue 18)
         "gaps": gaps, "red": lists.red, "black": lists.black, "notes": by_region.notes + lists.notes,
         "stock_last_year": stats.STOCK_LAST_YEAR,
     }

@@ -56,11 +56,16 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
 
     if secure_cookies is None:
         secure_cookies = os.environ.get("HAZARDLOOP_SECURE_COOKIES", "").lower() in ("1", "true", "yes")
-    from hazardloop.web import api, pages
+    # The routers, imported here so that importing web.app stays cheap for the CLI's `web` command.
+    from hazardloop.web import (admin, api, bulletins, dashboard, documents, lagging, office, outbox, pages,
+                                redblack, sheets)
+    from hazardloop.web import campaigns as campaigns_web
     from hazardloop.web import escalation as escalation_web
-    from hazardloop.web import reports as reports_web
     from hazardloop.web import interviews as interviews_web
     from hazardloop.web import notices as notices_web
+    from hazardloop.web import plans as plans_web
+    from hazardloop.web import reports as reports_web
+    from hazardloop.web import track as track_web
 
     bootstrap()  # web actions write their notices and escalation cycles like every entry point
 
@@ -142,16 +147,12 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     app.include_router(pages.router)
     reports_web.install(app)  # public reports (举报): pages, /api/v1/reports, queue sections, nav links
     escalation_web.install(app)  # 批准曝光 / 不予批准: page forms and /api/v1/escalation/steps/...
-    from hazardloop.web import track as track_web  # 举报人凭查询码查询: /track, /api/v1/track
-
-    track_web.install(app)
-    interviews_web.install(app)  # 约谈会 records (issue 14): /api/v1/escalation/steps/{id}/interview ...
-    notices_web.install(app)  # the public page of the 集中曝光/挂牌 通告 (issue 14): /notices
-    from hazardloop.web import campaigns as campaigns_web
-
+    track_web.install(app)  # 举报人凭查询码查询: /track, /api/v1/track
+    interviews_web.install(app)  # 约谈会 records: /api/v1/escalation/steps/{id}/interview ...
+    notices_web.install(app)  # the public page of the 集中曝光/挂牌 通告: /notices
     campaigns_web.install(app)  # 五项整治: inventories, QR 赋码 pages, phone checklist, problems, /api/v1/campaigns
-    from hazardloop.web import admin, bulletins, dashboard, documents, lagging, office, outbox, redblack, sheets
-
+    plans_web.install(app)  # 挂图作战, the unit's 月调度 page, /api/v1/plans/tasks
+    # The committee office's month (市安委办 only)
     office.install(app)  # nav links of the committee office's pages
     dashboard.install(app)  # 首页/态势
     documents.install(app)  # 公文
@@ -160,5 +161,5 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     outbox.install(app)  # 通知
     lagging.install(app)  # 落后单位
     redblack.install(app)  # 红黑榜, 主要负责人带队检查
-    admin.install(app)  # 管理 (docs/web.md: the office's month)
+    admin.install(app)  # 管理
     return app
