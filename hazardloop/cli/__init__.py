@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from hazardloop.bootstrap import bootstrap
 from hazardloop.cli import (audit, bulletin, document, escalation, hazard, inspection, lagging, ledger, org, outbox,
                             report, serve, setup, stats, user, web)
-from hazardloop.cli.output import STATE, fail
+from hazardloop.cli.output import STATE, chinese_help, click_message, clicklib, fail, usage_error
 from hazardloop.errors import HazardLoopError
 
 app = typer.Typer(help="HazardLoop 重大事故隐患闭环管理", no_args_is_help=True,
@@ -38,6 +38,19 @@ def _root(db: Annotated[Optional[str], typer.Option("--db", help="数据库 URL�
         STATE["db"] = db
 
 
+def _shows_help(argv: list[str]) -> bool:
+    """Whether this line prints a help page: --help, or only group names (a group without its command)."""
+    if any(a in ("--help", "-h") for a in argv):
+        return True
+    node = app
+    for word in (a for a in argv if a != "--db" and not a.startswith("--db=")):
+        groups = {g.name: g.typer_instance for g in node.registered_groups}
+        if word not in groups:
+            return word == STATE.get("db") or False
+        node = groups[word]
+    return True
+
+
 def main() -> None:
     # `--db URL` may stand anywhere on the line (as the issue's examples put it): hoist it to the root.
     argv = sys.argv[1:]
@@ -48,9 +61,25 @@ def main() -> None:
         if arg.startswith("--db="):
             argv = [arg, *argv[:i], *argv[i + 1:]]
             break
+    if _shows_help(argv):
+        chinese_help()
+    click = clicklib()[1]
     try:
-        app(args=argv, prog_name="hazardloop")
+        # standalone_mode=False: click's usage errors come here, to be told in Chinese (usage_error).
+        code = app(args=argv, prog_name="hazardloop", standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:
+        chinese_help()
+        typer.echo(exc.ctx.get_help())  # typer's rich help prints itself and returns ""
+        raise SystemExit(2) from None
+    except click.UsageError as exc:
+        usage_error(exc)
+    except typer.Abort:
+        fail("已取消。")
+    except click.ClickException as exc:
+        fail(click_message(exc), exc.exit_code)
     except HazardLoopError as exc:
         fail(exc)
     except OperationalError as exc:
         fail(f"数据库操作失败：{exc.orig}")
+    if isinstance(code, int) and code:
+        raise SystemExit(code)

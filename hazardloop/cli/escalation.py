@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlmodel import select
 
-from hazardloop.cli.output import Json, console, db_url, fail, parse_date, print_json, unit_of_work
+from hazardloop.cli.output import Json, code_option, console, db_url, fail, org_option, parse_date, print_json, unit_of_work
 from hazardloop.cli.output import OfficeActor as Actor
 from hazardloop.config.escalation import KINDS, PolicyError, load_policy
 from hazardloop.escalation import hazards as esc
@@ -22,7 +22,7 @@ escalation_app = typer.Typer(help="督查督办：待审批事项、审批曝光
 def sweep(
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="按哪一天扫描 YYYY-MM-DD（默认今天，北京时间）")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只列出将要出具的公文和提醒，不写入任何数据")] = False,
-    region: Annotated[Optional[list[str]], typer.Option("--region", help="只扫描这些镇街区（可多次给出）")] = None,
+    region: Annotated[Optional[list[str]], org_option("region", "--region", multiple=True)] = None,
     json_out: Json = False,
 ) -> None:
     """督办扫描：逾期隐患按督办阶梯出具公文、发出提醒（每个步骤每个周期只一次）。"""
@@ -56,7 +56,7 @@ def sweep(
 
 @escalation_app.command("list")
 def escalation_list(
-    status: Annotated[Optional[str], typer.Option(help="状态：issued 已发出 · proposed 待审批 · approved · declined")] = None,
+    status: Annotated[Optional[str], code_option("step_status", "状态", "--status")] = None,
     hazard: Annotated[Optional[str], typer.Option(help="隐患编号")] = None,
     limit: Annotated[int, typer.Option(help="最多条数")] = 200,
     json_out: Json = False,

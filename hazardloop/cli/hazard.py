@@ -10,7 +10,8 @@ from rich.table import Table
 from sqlmodel import select
 
 from hazardloop.cli.audit import event_dict, print_events
-from hazardloop.cli.output import Actor, Json, console, parse_date, print_json, unit_of_work
+from hazardloop.cli.output import (Actor, Channel, Department, Industry, Json, Level, Region, State, choice,
+                                   choices_help, console, parse_date, print_json, unit_of_work)
 from hazardloop.config import clock
 from hazardloop.intake import merge as merging
 from hazardloop.models.tables import AuditEvent, Enterprise, Evidence, Extension, Hazard, RectificationPlan
@@ -36,7 +37,7 @@ def hazard_report(
     actor: Actor,
     enterprise: Annotated[str, typer.Option(help="企业（编号、统一社会信用代码或名称）")],
     title: Annotated[str, typer.Option(help="隐患名称")],
-    channel: Annotated[str, typer.Option(help="发现渠道：" + "、".join(f"{k} {v}" for k, v in CHANNELS.items()))],
+    channel: Annotated[str, typer.Option(help=choices_help("channel", "发现渠道"), callback=choice("channel", "发现渠道"))],
     description: Annotated[str, typer.Option(help="隐患描述")] = "",
     location: Annotated[Optional[str], typer.Option(help="部位")] = None,
     json_out: Json = False,
@@ -59,8 +60,8 @@ def hazard_confirm(
     hazard: str, actor: Actor,
     basis: Annotated[Optional[str], typer.Option(help="判定依据标准代码（hazardloop ref standards）")] = None,
     clause: Annotated[Optional[str], typer.Option(help="判定依据条款，如 第四条第（一）项")] = None,
-    level: Annotated[Optional[str], typer.Option(help="督办级别：" + "、".join(f"{k} {v}" for k, v in LEVELS.items()))] = None,
-    department: Annotated[Optional[str], typer.Option(help="督办部门（默认为行业主管部门）")] = None,
+    level: Level = None,
+    department: Department = None,
     json_out: Json = False,
 ) -> None:
     """确认为重大事故隐患并挂牌督办。"""
@@ -189,16 +190,18 @@ def hazard_dict(h: Hazard) -> dict[str, Any]:
 
 @hazard_app.command("list")
 def hazard_list(
-    state: Annotated[Optional[str], typer.Option(help="状态")] = None,
-    region: Annotated[Optional[str], typer.Option(help="镇街区代码")] = None,
-    industry: Annotated[Optional[str], typer.Option(help="行业代码")] = None,
-    channel: Annotated[Optional[str], typer.Option(help="发现渠道")] = None,
+    state: State = None,
+    region: Region = None,
+    industry: Industry = None,
+    channel: Channel = None,
+    level: Level = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="只看逾期")] = False,
     limit: Annotated[int, typer.Option(help="最多显示条数")] = 200,
     json_out: Json = False,
 ) -> None:
     """隐患台账。"""
-    flt = ledger.HazardFilter(state=state, region=region, industry=industry, channel=channel, overdue=overdue)
+    flt = ledger.HazardFilter(state=state, region=region, industry=industry, channel=channel, level=level,
+                              overdue=overdue)
     with unit_of_work() as s:
         rows = s.exec(ledger.hazard_query(flt).limit(limit)).all()
         names = dict(s.exec(select(Enterprise.id, Enterprise.name)

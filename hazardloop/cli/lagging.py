@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from hazardloop.cli.output import Json, console, print_json, unit_of_work, write_document
+from hazardloop.cli.output import Json, code_option, console, print_json, unit_of_work, write_document
 from hazardloop.cli.output import OfficeActor as Actor
 from hazardloop.config.lagging import STEP_KINDS, UNIT_KINDS
 from hazardloop.escalation import units
@@ -73,7 +73,7 @@ def run_cmd(
 @lagging_app.command("list")
 def list_cmd(
     month: Annotated[Optional[str], typer.Option("--month", help="考核月份 YYYY-MM")] = None,
-    status: Annotated[Optional[str], typer.Option(help="issued 已发出 · proposed 待审批 · approved · declined")] = None,
+    status: Annotated[Optional[str], code_option("step_status", "状态", "--status")] = None,
     json_out: Json = False,
 ) -> None:
     """落后单位督办事项（每个单位每轮每步一行）。"""

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from hazardloop.cli.output import Actor, Json, console, err_console, print_json, unit_of_work
+from hazardloop.cli.output import (Actor, Channel, Industry, Json, Level, Region, State, console, err_console, print_json,
+                                   unit_of_work)
 from hazardloop.intake import excel
 from hazardloop.states import ledger
 
@@ -44,11 +45,11 @@ def ledger_import(
 def ledger_export(
     actor: Actor,
     out: Annotated[Path, typer.Option("--out", help="输出文件 .xlsx")],
-    state: Annotated[Optional[str], typer.Option(help="状态")] = None,
-    region: Annotated[Optional[str], typer.Option(help="镇街区代码")] = None,
-    industry: Annotated[Optional[str], typer.Option(help="行业代码")] = None,
-    channel: Annotated[Optional[str], typer.Option(help="发现渠道")] = None,
-    level: Annotated[Optional[str], typer.Option(help="督办级别")] = None,
+    state: State = None,
+    region: Region = None,
+    industry: Industry = None,
+    channel: Channel = None,
+    level: Level = None,
     enterprise: Annotated[Optional[str], typer.Option(help="企业")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="只导出逾期")] = False,
     json_out: Json = False,

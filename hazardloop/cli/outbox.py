@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 import hazardloop.notifications  # noqa: F401  (subscribes the lifecycle notices for this process)
-from hazardloop.cli.output import Json, console, db_url, print_json, unit_of_work
+from hazardloop.cli.output import Json, code_option, console, db_url, print_json, unit_of_work
 from hazardloop.config import clock
 from hazardloop.notifications import admin
 from hazardloop.notifications.routes import load_routes
@@ -28,7 +28,7 @@ def _row(n) -> dict:  # noqa: ANN001
 
 @outbox_app.command("list")
 def outbox_list(
-    status: Annotated[Optional[str], typer.Option(help="状态：" + "、".join(f"{k} {v}" for k, v in admin.STATUSES.items()))] = None,
+    status: Annotated[Optional[str], code_option("outbox_status", "状态", "--status")] = None,
     hazard: Annotated[Optional[str], typer.Option(help="隐患编号")] = None,
     event: Annotated[Optional[str], typer.Option(help="事件，如 listed、escalation")] = None,
     limit: Annotated[int, typer.Option(help="最多条数")] = 200,
@@ -87,7 +87,7 @@ def outbox_show(notification_id: int, json_out: Json = False) -> None:
 @outbox_app.command("retry")
 def outbox_retry(
     ids: Annotated[Optional[list[int]], typer.Argument(help="通知编号（可多个）")] = None,
-    status: Annotated[Optional[str], typer.Option(help="按状态选择，如 dead、undeliverable")] = None,
+    status: Annotated[Optional[str], code_option("outbox_status", "状态", "--status")] = None,
     force: Annotated[bool, typer.Option("--force", help="已发送的也重发（接收方可按幂等键去重）")] = False,
     json_out: Json = False,
 ) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from hazardloop.cli.hazard import print_candidates
-from hazardloop.cli.output import Actor, Json, console, print_json, unit_of_work
+from hazardloop.cli.output import Actor, Department, Json, code_option, console, print_json, unit_of_work
 from hazardloop.config import clock
 from hazardloop.intake import reports
 from hazardloop.states import ledger
@@ -32,7 +32,7 @@ def report_submit(
     location: Annotated[Optional[str], typer.Option(help="部位/地点")] = None,
     name: Annotated[Optional[str], typer.Option("--reporter-name", help="举报人姓名（不填即匿名；加密保存）")] = None,
     contact: Annotated[Optional[str], typer.Option("--reporter-contact", help="举报人联系方式（加密保存）")] = None,
-    via: Annotated[str, typer.Option(help="举报途径：platform 平台 / phone 电话 / letter 信件 / visit 来访")] = "platform",
+    via: Annotated[str, code_option("report_via", "举报途径", "--via")] = "platform",
     json_out: Json = False,
 ) -> None:
     """登记一件举报（匿名或实名）。"""
@@ -45,7 +45,7 @@ def report_submit(
 @report_app.command("accept")
 def report_accept(report: str, actor: Actor,
                   enterprise: Annotated[Optional[str], typer.Option(help="被举报企业（未匹配时必填）")] = None,
-                  department: Annotated[Optional[str], typer.Option(help="承办核查的部门（默认行业主管部门）")] = None,
+                  department: Department = None,
                   json_out: Json = False) -> None:
     """受理举报；核查期限从受理之日起算。"""
     with unit_of_work() as s:
@@ -87,7 +87,7 @@ def report_extend(report: str, actor: Actor,
 @report_app.command("verify")
 def report_verify(
     report: str, actor: Actor,
-    verdict: Annotated[Optional[str], typer.Option(help="核查结论：true 属实 / partly 部分属实 / false 不属实")] = None,
+    verdict: Annotated[Optional[str], code_option("verdict", "核查结论", "--verdict")] = None,
     note: Annotated[Optional[str], typer.Option(help="核查情况说明")] = None,
     hazard: Annotated[Optional[str], typer.Option(help="关联到已有隐患（编号）；不填则新建隐患")] = None,
     title: Annotated[Optional[str], typer.Option(help="新建隐患的名称（默认取举报内容首行）")] = None,
@@ -123,8 +123,8 @@ def report_feedback(report: str, actor: Actor,
 @report_app.command("reward")
 def report_reward(
     report: str, actor: Actor,
-    rule: Annotated[Optional[str], typer.Option(help="奖励规则：shandong（鲁应急发〔2021〕3号）/ national（安监总财〔2018〕19号）")] = None,
-    kind: Annotated[str, typer.Option(help="major 重大隐患或违法行为 / ordinary 一般隐患")] = "major",
+    rule: Annotated[Optional[str], code_option("reward_rule", "奖励规则", "--rule")] = None,
+    kind: Annotated[str, code_option("reward_kind", "奖励类别", "--kind")] = "major",
     fine: Annotated[Optional[str], typer.Option(help="行政处罚金额（元），major 时按比例计奖")] = None,
     amount: Annotated[Optional[str], typer.Option(help="一般隐患的奖励金额（元）")] = None,
     reason: Annotated[Optional[str], typer.Option(help="备注")] = None,

@@ -9,7 +9,7 @@ from rich import box
 from rich.cells import cell_len
 from rich.table import Table
 
-from hazardloop.cli.output import Json, console, parse_date, parse_month, print_json, print_wide, read_only
+from hazardloop.cli.output import Json, code_option, console, parse_date, parse_month, print_json, print_wide, read_only
 from hazardloop.reports import stats as stats_mod
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="统计截至日期 YYYY-MM-DD（上海时间当日结束；默认今天）")]
@@ -21,7 +21,7 @@ def _pct(part: int, whole: int) -> str:
 
 def stats(
     as_of: AsOf = None,
-    by: Annotated[str, typer.Option("--by", help="分组：region 镇街区 · industry 行业 · channel 渠道 · level 督办级别 · state 状态")] = "region",
+    by: Annotated[str, code_option("stats_by", "分组", "--by")] = "region",
     json_out: Json = False,
 ) -> None:
     """隐患统计（按截至日期从审计记录复原，历史日期可复现）。"""

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from sqlmodel import select
 
-from hazardloop.cli.output import console, fail, print_json, unit_of_work
+from hazardloop.cli.output import Department, Region, RoleOpt, console, fail, print_json, unit_of_work
 from hazardloop.errors import ValidationError
 from hazardloop.models.tables import AppUser
 from hazardloop.states import ledger
@@ -40,10 +40,10 @@ def _read_password(password: str | None, stdin: bool) -> str:
 def user_add(
     username: Annotated[str, typer.Argument(help="用户名")],
     name: Annotated[Optional[str], typer.Option("--name", help="姓名（新建用户时必填）")] = None,
-    role: Annotated[Optional[str], typer.Option("--role", help="角色：" + "、".join(f"{r.value}（{n}）" for r, n in ROLE_NAMES.items() if r != Role.system))] = None,
+    role: RoleOpt = None,
     enterprise: Annotated[Optional[str], typer.Option("--enterprise", help="企业（编号、信用代码或名称），角色 enterprise 必填")] = None,
-    department: Annotated[Optional[str], typer.Option("--department", help="部门代码（supervisor/committee）")] = None,
-    region: Annotated[Optional[str], typer.Option("--region", help="镇街区代码（township）")] = None,
+    department: Department = None,
+    region: Region = None,
     password: Password = None, password_stdin: PasswordStdin = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:

@@ -125,12 +125,31 @@ AUDIT_ACTIONS = {
     "report_sweep": "举报核查期限检查",
 }
 
+# --- the clerk's command line (issue 15): codes a person may type as Chinese -------------------
+OUTBOX_STATUS = {"pending": "待发送", "sending": "发送中", "retry": "待重试", "sent": "已发送", "dead": "死信",
+                 "undeliverable": "无法送达"}
+REPORT_VIA = {"platform": "平台", "phone": "电话", "letter": "信件", "visit": "来访"}
+REWARD_RULES = {"shandong": "山东省规则（鲁应急发〔2021〕3号）", "national": "国家规则（安监总财〔2018〕19号）"}
+REWARD_KINDS = {"major": "重大隐患或违法行为", "ordinary": "一般隐患"}
+STATS_BY = {"region": "镇街区", "industry": "行业", "channel": "渠道", "level": "督办级别", "state": "状态"}
+EXTENSION_STATUS = {"pending": "待审批", "approved": "已批准", "denied": "不予批准"}
+# What a person reads for a field of a record (hazard show, report show, outbox show).
+FIELDS = {
+    "code": "编号", "title": "隐患名称", "description": "描述", "location": "部位", "channel": "发现渠道",
+    "state": "状态", "enterprise": "企业", "region": "镇街区", "industry": "行业", "basis": "判定依据",
+    "level": "督办级别", "supervising_department": "督办部门", "deadline": "整改时限", "days_overdue": "逾期天数",
+    "cycle": "督办周期", "reported_by": "上报人", "confirmed_by": "确认人", "submitted_by": "提交人",
+    "closed_by": "销号人", "created_at": "登记时间", "updated_at": "更新时间", "version": "版本",
+}
+
 TABLES: dict[str, dict[str, str]] = {
     "role": ROLES, "state": STATES, "trigger": TRIGGERS, "channel": CHANNELS, "level": LEVELS,
     "plan_part": PLAN_PARTS, "report_state": REPORT_STATES, "report_trigger": REPORT_TRIGGERS,
     "verdict": VERDICTS, "escalation_kind": ESCALATION_KINDS, "escalation_step": ESCALATION_STEPS,
     "step_status": STEP_STATUS, "stage": STAGES, "unit_kind": UNIT_KINDS, "lag_step_kind": LAG_STEP_KINDS,
     "audit_action": AUDIT_ACTIONS,
+    "outbox_status": OUTBOX_STATUS, "report_via": REPORT_VIA, "reward_rule": REWARD_RULES,
+    "reward_kind": REWARD_KINDS, "stats_by": STATS_BY, "extension_status": EXTENSION_STATUS, "field": FIELDS,
 }
 
 
@@ -139,3 +158,30 @@ def label(table: str, code: str | None) -> str:
     if code is None:
         return ""
     return TABLES[table].get(str(code), str(code))
+
+
+def _key(text: str) -> str:
+    # Typed names come with stray spaces, full-width letters or brackets; compare them folded.
+    import unicodedata
+
+    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
+def resolve(table: str, text: str | None, what: str = "取值") -> str | None:
+    """The code for `text` in `table`: the code itself or its Chinese name (case, width and spaces
+    ignored).  None stays None.  Unknown: ValidationError naming every accepted value."""
+    if text is None:
+        return None
+    names = TABLES[table]
+    wanted = _key(str(text))
+    for code, name in names.items():
+        if wanted in (_key(code), _key(name)):
+            return code
+    from hazardloop.errors import ValidationError
+
+    raise ValidationError(f"不认识的{what}「{text}」；可用：{accepted(table)}")
+
+
+def accepted(table: str) -> str:
+    """'整改中（rectifying）、…' — every value of `table` a person may type."""
+    return "、".join(f"{name}（{code}）" for code, name in TABLES[table].items())
