@@ -31,11 +31,33 @@ for _group in GROUPS:
     _group.register(app)
 
 
-@app.callback()
 def _root(db: Annotated[Optional[str], typer.Option("--db", help="数据库 URL（默认 HAZARDLOOP_DATABASE_URL 或 $HAZARDLOOP_HOME/hazardloop.sqlite）")] = None) -> None:
     bootstrap()  # every command runs with the application wired (notices, escalation cycles)
     if db:
         STATE["db"] = db
+
+
+app.callback()(_root)
+
+
+def _app_for(argv: list[str]) -> typer.Typer:
+    """The command line to run `argv`: the root with only the group or command it names.  typer turns
+    every function signature into click parameters when it runs an app; doing that for one group, not
+    all of them, is most of a quick command's start-up (issue 15).  Help and errors without a known
+    command use the whole app."""
+    rest = argv[2:] if argv[:1] == ["--db"] else argv[1:] if argv and argv[0].startswith("--db=") else argv
+    if not rest or rest[0].startswith("-"):
+        return app
+    word = rest[0]
+    groups = [g for g in app.registered_groups if g.name == word]
+    commands = [c for c in app.registered_commands
+                if (c.name or c.callback.__name__.replace("_", "-")) == word]
+    if not groups and not commands:
+        return app
+    one = typer.Typer(help=app.info.help, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+    one.callback()(_root)
+    one.registered_groups, one.registered_commands = groups, commands
+    return one
 
 
 def _shows_help(argv: list[str]) -> bool:
@@ -66,7 +88,7 @@ def main() -> None:
     click = clicklib()[1]
     try:
         # standalone_mode=False: click's usage errors come here, to be told in Chinese (usage_error).
-        code = app(args=argv, prog_name="hazardloop", standalone_mode=False)
+        code = _app_for(argv)(args=argv, prog_name="hazardloop", standalone_mode=False)
     except click.NoArgsIsHelpError as exc:
         chinese_help()
         typer.echo(exc.ctx.get_help())  # typer's rich help prints itself and returns ""

@@ -11,9 +11,6 @@ from sqlmodel import select
 
 from hazardloop.cli.output import Json, code_option, console, db_url, fail, org_option, parse_date, print_json, unit_of_work
 from hazardloop.cli.output import OfficeActor as Actor
-from hazardloop.config.escalation import KINDS, PolicyError, load_policy
-from hazardloop.escalation import hazards as esc
-from hazardloop.models.escalation import Document, EscalationStep
 from hazardloop.states import ledger
 
 escalation_app = typer.Typer(help="督查督办：待审批事项、审批曝光、督办规则", no_args_is_help=True)
@@ -26,6 +23,9 @@ def sweep(
     json_out: Json = False,
 ) -> None:
     """督办扫描：逾期隐患按督办阶梯出具公文、发出提醒（每个步骤每个周期只一次）。"""
+    from hazardloop.config.escalation import PolicyError, load_policy
+    from hazardloop.escalation import hazards as esc
+
     day = parse_date(as_of, "--as-of")
     try:
         policy = load_policy()
@@ -62,6 +62,9 @@ def escalation_list(
     json_out: Json = False,
 ) -> None:
     """督办事项列表（默认最新在前）。"""
+    from hazardloop.escalation import hazards as esc
+    from hazardloop.models.escalation import Document, EscalationStep
+
     if status and status not in esc.STATUS_NAMES:
         raise typer.BadParameter(f"可选：{'、'.join(esc.STATUS_NAMES)}", param_hint="--status")
     with unit_of_work() as s:
@@ -91,6 +94,8 @@ def escalation_list(
 @escalation_app.command("approve")
 def escalation_approve(step_id: int, actor: Actor, json_out: Json = False) -> None:
     """市安委办批准待审批的督办措施（曝光）：出具公文、编文号并通知。"""
+    from hazardloop.escalation import hazards as esc
+
     with unit_of_work() as s:
         row, doc = esc.approve_step(s, ledger.get_user(s, actor), step_id)
     if json_out:
@@ -104,6 +109,8 @@ def escalation_decline(step_id: int, actor: Actor,
                        reason: Annotated[Optional[str], typer.Option(help="不予批准的理由")] = None,
                        json_out: Json = False) -> None:
     """不予批准待审批的督办措施（须说明理由）。"""
+    from hazardloop.escalation import hazards as esc
+
     with unit_of_work() as s:
         row = esc.decline_step(s, ledger.get_user(s, actor), step_id, reason=reason)
     if json_out:
@@ -116,6 +123,8 @@ def escalation_decline(step_id: int, actor: Actor,
 def escalation_policy(file: Annotated[Optional[Path], typer.Option("--file", help="检查指定的规则文件")] = None,
                       json_out: Json = False) -> None:
     """显示（或检查）督办规则；文件有误时指出行号和原因。"""
+    from hazardloop.config.escalation import KINDS, PolicyError, load_policy
+
     try:
         policy = load_policy(file)
     except PolicyError as exc:

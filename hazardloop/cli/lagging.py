@@ -11,9 +11,6 @@ from rich.table import Table
 
 from hazardloop.cli.output import Json, code_option, console, print_json, unit_of_work, write_document
 from hazardloop.cli.output import OfficeActor as Actor
-from hazardloop.config.lagging import STEP_KINDS, UNIT_KINDS
-from hazardloop.escalation import units
-from hazardloop.reports import lagging
 from hazardloop.states import ledger
 
 lagging_app = typer.Typer(help="落后单位督办：镇街区、行业监管部门按月考核，函告 → 通报 → 约谈 → 曝光",
@@ -39,6 +36,10 @@ def run_cmd(
     json_out: Json = False,
 ) -> None:
     """按月考核各镇街区、行业监管部门；连续未达标的按阶梯出具函告、通报、约谈通知，曝光待审批。"""
+    from hazardloop.config.lagging import UNIT_KINDS
+    from hazardloop.escalation import units
+    from hazardloop.reports import lagging
+
     m = _month(month)
     with unit_of_work() as s:
         result = lagging.run(s, m, dry_run=dry_run)
@@ -77,6 +78,8 @@ def list_cmd(
     json_out: Json = False,
 ) -> None:
     """落后单位督办事项（每个单位每轮每步一行）。"""
+    from hazardloop.escalation import units
+
     m = _month(month)
     if status and status not in units.STATUS_NAMES:
         raise typer.BadParameter(f"可选：{'、'.join(units.STATUS_NAMES)}", param_hint="--status")
@@ -100,6 +103,8 @@ def approve_cmd(step_id: int, actor: Actor,
                 reason: Annotated[Optional[str], typer.Option(help="批准意见（可省略）")] = None,
                 json_out: Json = False) -> None:
     """市安委办批准曝光落后单位：出具公文、编文号并通知。"""
+    from hazardloop.escalation import units
+
     with unit_of_work() as s:
         row, doc = units.approve(s, ledger.get_user(s, actor), step_id, reason=reason)
         out = {"step_id": row.id, "status": row.status, "number": doc.number, "sha256": doc.sha256}
@@ -114,6 +119,8 @@ def decline_cmd(step_id: int, actor: Actor,
                 reason: Annotated[Optional[str], typer.Option(help="不予批准的理由（必填）")] = None,
                 json_out: Json = False) -> None:
     """不予批准曝光落后单位（须说明理由）。"""
+    from hazardloop.escalation import units
+
     with unit_of_work() as s:
         row = units.decline(s, ledger.get_user(s, actor), step_id, reason=reason)
         out = {"step_id": row.id, "status": row.status, "reason": row.decision_reason}
@@ -127,6 +134,8 @@ def decline_cmd(step_id: int, actor: Actor,
 def show_cmd(number: Annotated[str, typer.Argument(help="文号，如 肥安办函〔2026〕3号")],
              html: Annotated[bool, typer.Option("--html", help="输出 HTML 原文（默认纯文本）")] = False) -> None:
     """按文号输出落后单位督办公文的原文（存储的字节；哈希不符则报错）。"""
+    from hazardloop.escalation import units
+
     with unit_of_work() as s:
         doc = units.get_document(s, number)
     write_document(doc, html)
@@ -136,6 +145,9 @@ def show_cmd(number: Annotated[str, typer.Argument(help="文号，如 肥安办�
 def policy_cmd(file: Annotated[Optional[Path], typer.Option("--file", help="检查指定的规则文件")] = None,
                json_out: Json = False) -> None:
     """显示（或检查）落后单位督办规则；文件有误时指出行号和原因。"""
+    from hazardloop.config.lagging import STEP_KINDS, UNIT_KINDS
+    from hazardloop.reports import lagging
+
     policy = lagging.load_policy(file)
     if json_out:
         print_json(policy.to_dict() | {"version": policy.version, "source": policy.source})

@@ -9,7 +9,6 @@ import typer
 
 from hazardloop.cli.output import (Actor, Channel, Industry, Json, Level, Region, State, console, err_console, print_json,
                                    unit_of_work)
-from hazardloop.intake import excel
 from hazardloop.states import ledger
 
 ledger_app = typer.Typer(help="隐患台账 Excel：导入明细表、导出", no_args_is_help=True)
@@ -24,6 +23,8 @@ def ledger_import(
     json_out: Json = False,
 ) -> None:
     """导入《重大事故隐患排查及整改情况明细表》（.xlsx）：先逐行校验，全部通过才导入。"""
+    from hazardloop.intake import excel
+
     try:
         with unit_of_work() as s:
             result = excel.import_sheet(s, ledger.get_user(s, actor), file, skip_invalid=skip_invalid, dry_run=dry_run)
@@ -55,6 +56,8 @@ def ledger_export(
     json_out: Json = False,
 ) -> None:
     """导出隐患台账（明细表各列 + 状态、整改期限、逾期天数、督办级别、已采取督办措施）。"""
+    from hazardloop.intake import excel
+
     with unit_of_work() as s:
         ent_id = ledger.get_enterprise(s, enterprise).id if enterprise else None
         flt = ledger.HazardFilter(state=state, region=region, industry=industry, channel=channel, level=level,

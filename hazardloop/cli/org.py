@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from hazardloop.cli.output import Json, console, print_json, unit_of_work
-from hazardloop.models.orgs import load_orgs
 
 org_app = typer.Typer(help="企业与用户", no_args_is_help=True)
 
@@ -15,6 +14,8 @@ org_app = typer.Typer(help="企业与用户", no_args_is_help=True)
 @org_app.command("load")
 def org_load(file: Path, json_out: Json = False) -> None:
     """从 YAML 文件导入企业和用户（格式见 README）。"""
+    from hazardloop.models.orgs import load_orgs
+
     with unit_of_work() as session:
         added = load_orgs(session, file)
     if json_out:

@@ -7,11 +7,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-import hazardloop.notifications  # noqa: F401  (subscribes the lifecycle notices for this process)
 from hazardloop.cli.output import Json, code_option, console, db_url, print_json, unit_of_work
 from hazardloop.config import clock
-from hazardloop.notifications import admin
-from hazardloop.notifications.routes import load_routes
 
 outbox_app = typer.Typer(help="通知发件箱：查看、重发、投递", no_args_is_help=True)
 
@@ -21,6 +18,8 @@ def _local(value) -> str:  # noqa: ANN001
 
 
 def _row(n) -> dict:  # noqa: ANN001
+    from hazardloop.notifications import admin
+
     data = n.model_dump()
     data["status_name"] = admin.STATUSES.get(n.status, n.status)
     return data
@@ -35,6 +34,8 @@ def outbox_list(
     json_out: Json = False,
 ) -> None:
     """列出通知（最新的在前）及各状态的数量。"""
+    from hazardloop.notifications import admin
+
     from hazardloop.states import ledger
 
     with unit_of_work() as s:
@@ -60,6 +61,8 @@ def outbox_list(
 @outbox_app.command("show")
 def outbox_show(notification_id: int, json_out: Json = False) -> None:
     """一条通知的全文和每次投递的结果（按 Apprise 服务逐条记录）。"""
+    from hazardloop.notifications import admin
+
     with unit_of_work() as s:
         n = admin.get(s, notification_id)
         tries = admin.attempts(s, notification_id)
@@ -92,6 +95,8 @@ def outbox_retry(
     json_out: Json = False,
 ) -> None:
     """重新排队发送（重置重试次数，历史记录保留）；无法送达的按现有联系方式重新查找渠道。"""
+    from hazardloop.notifications import admin
+
     with unit_of_work() as s:
         result = admin.retry(s, ids=ids, status=status, force=force)
     if json_out:
@@ -124,6 +129,8 @@ def outbox_dispatch(
 @outbox_app.command("routes")
 def outbox_routes(json_out: Json = False) -> None:
     """检查并显示通知路由配置（不显示环境变量的值）。"""
+    from hazardloop.notifications.routes import load_routes
+
     routes = load_routes()
     data = {"path": str(routes.path), "policy": routes.policy,
             "channels": {t: {"url": c.url, "needs": c.needs, "requires_env": list(c.requires_env),

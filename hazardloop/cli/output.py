@@ -136,11 +136,17 @@ def _plain(cell: Any) -> str:
 
 
 def _width(console_: Console, table: Table) -> tuple[int, int]:
-    from rich.measure import Measurement
+    """(narrowest, natural) width of `table`.  Computed here: rich measures a run of 汉字 as one unbreakable
+    word, so its own minimum is the natural width, although it wraps 汉字 anywhere when printing."""
+    from rich.cells import cell_len
 
-    # Measured without the terminal's limit (a table's measure is clamped to the width it is given).
-    m = Measurement.get(console_, console_.options.update_width(100_000), table)
-    return m.minimum, m.maximum
+    frame = 3 * len(table.columns) + 1
+    natural = narrowest = frame
+    for col in table.columns:
+        widest = max([cell_len(_plain(col.header))] + [cell_len(_plain(c)) for c in col.cells])
+        natural += widest
+        narrowest += widest if col.no_wrap else min(widest, col.min_width or widest)
+    return narrowest, natural
 
 
 def _fit_columns(table: Table) -> None:
@@ -151,8 +157,8 @@ def _fit_columns(table: Table) -> None:
         widest = max([cell_len(_plain(col.header))] + [cell_len(c) for c in cells])
         if cells and all(_is_ident(c) or not c for c in cells):
             col.no_wrap, col.min_width = True, widest
-        else:
-            col.min_width = min(widest, max(TEXT_MIN, cell_len(_plain(col.header))))
+        else:  # 汉字 have no spaces to wrap at: fold, never "…"
+            col.min_width, col.overflow = min(widest, max(TEXT_MIN, cell_len(_plain(col.header)))), "fold"
 
 
 def _without(table: Table, drop: set[str]) -> Table:
@@ -160,7 +166,7 @@ def _without(table: Table, drop: set[str]) -> Table:
     out = Table(show_header=table.show_header, box=table.box, show_lines=table.show_lines)
     for i in keep:
         c = table.columns[i]
-        out.add_column(c.header, justify=c.justify, no_wrap=c.no_wrap, min_width=c.min_width)
+        out.add_column(c.header, justify=c.justify, no_wrap=c.no_wrap, min_width=c.min_width, overflow=c.overflow)
     columns = [list(table.columns[i].cells) for i in keep]
     for row in zip(*columns):
         out.add_row(*row)
@@ -360,7 +366,8 @@ def click_message(exc: Exception) -> str:
         if getattr(p, "param_type_name", "") == "option":
             helptext = f"（{p.help}）" if p.help else ""
             return f"缺少选项 {'/'.join(p.opts)}{helptext}"
-        return f"缺少参数 {p.human_readable_name}"
+        helptext = f"（{p.help}）" if getattr(p, "help", None) else ""
+        return f"缺少参数 {(p.metavar or p.name or '').upper()}{helptext}"
     message = exc.message if hasattr(exc, "message") else str(exc)
     for pattern, chinese in _CLICK_MESSAGES:
         m = re.match(pattern, message.strip())
@@ -373,7 +380,7 @@ def click_message(exc: Exception) -> str:
     if isinstance(exc, click.BadParameter):
         hint = exc.param_hint
         if hint is None and exc.param is not None:
-            hint = "/".join(getattr(exc.param, "opts", ())) or exc.param.human_readable_name
+            hint = "/".join(getattr(exc.param, "opts", ())) or (exc.param.name or "").upper()
         if isinstance(hint, (list, tuple)):
             hint = "/".join(hint)
         return f"{hint} 的值无效：{message}" if hint else message

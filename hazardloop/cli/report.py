@@ -10,14 +10,15 @@ from rich.table import Table
 from hazardloop.cli.hazard import print_candidates
 from hazardloop.cli.output import Actor, Department, Json, code_option, console, print_json, unit_of_work
 from hazardloop.config import clock
-from hazardloop.intake import reports
 from hazardloop.states import ledger
-from hazardloop.states import report_machine as rm
 
 report_app = typer.Typer(help="群众举报：登记、受理、核查、反馈、奖励（举报人身份加密保密）", no_args_is_help=True)
 
 
 def _done(r, verb: str, json_out: bool) -> None:  # noqa: ANN001
+    from hazardloop.intake import reports
+    from hazardloop.states import report_machine as rm
+
     if json_out:
         print_json(reports.report_dict(r))
     else:
@@ -36,6 +37,8 @@ def report_submit(
     json_out: Json = False,
 ) -> None:
     """登记一件举报（匿名或实名）。"""
+    from hazardloop.intake import reports
+
     with unit_of_work() as s:
         r = reports.submit(s, ledger.get_user(s, actor), content=content, enterprise=enterprise, location=location,
                            reporter_name=name, reporter_contact=contact, via=via)
@@ -48,6 +51,8 @@ def report_accept(report: str, actor: Actor,
                   department: Department = None,
                   json_out: Json = False) -> None:
     """受理举报；核查期限从受理之日起算。"""
+    from hazardloop.intake import reports
+
     with unit_of_work() as s:
         r = reports.accept(s, ledger.get_user(s, actor), report, enterprise=enterprise, department=department)
     _done(r, "已受理", json_out)
@@ -60,6 +65,8 @@ def report_reject(report: str, actor: Actor,
                   reason: Annotated[Optional[str], typer.Option(help="不予受理的理由")] = None,
                   json_out: Json = False) -> None:
     """不予受理（须说明理由）。"""
+    from hazardloop.intake import reports
+
     with unit_of_work() as s:
         r = reports.decline(s, ledger.get_user(s, actor), report, reason=reason)
     _done(r, "不予受理", json_out)
@@ -68,6 +75,8 @@ def report_reject(report: str, actor: Actor,
 @report_app.command("start")
 def report_start(report: str, actor: Actor, json_out: Json = False) -> None:
     """开始核查。"""
+    from hazardloop.intake import reports
+
     with unit_of_work() as s:
         r = reports.start_verification(s, ledger.get_user(s, actor), report)
     _done(r, "开始核查", json_out)
@@ -79,6 +88,8 @@ def report_extend(report: str, actor: Actor,
                   reason: Annotated[Optional[str], typer.Option(help="延长理由")] = None,
                   json_out: Json = False) -> None:
     """批准延长核查期限（一次）。"""
+    from hazardloop.intake import reports
+
     with unit_of_work() as s:
         r = reports.extend_verification(s, ledger.get_user(s, actor), report, days=days, reason=reason)
     _done(r, "已延长核查期限", json_out)
@@ -94,6 +105,8 @@ def report_verify(
     json_out: Json = False,
 ) -> None:
     """作出核查结论；属实（含部分属实）的新建或关联隐患（渠道：群众举报查实）。"""
+    from hazardloop.intake import reports
+
     with unit_of_work() as s:
         if reports.get_report(s, report).state == "accepted":  # verify from accepted: start implied
             reports.start_verification(s, ledger.get_user(s, actor), report)
@@ -115,6 +128,8 @@ def report_feedback(report: str, actor: Actor,
                     text: Annotated[Optional[str], typer.Option("--text", help="反馈内容")] = None,
                     json_out: Json = False) -> None:
     """向举报人反馈核查处理情况。"""
+    from hazardloop.intake import reports
+
     with unit_of_work() as s:
         r = reports.give_feedback(s, ledger.get_user(s, actor), report, text=text)
     _done(r, "已反馈", json_out)
@@ -131,6 +146,8 @@ def report_reward(
     json_out: Json = False,
 ) -> None:
     """按配置规则核定奖励（结果注明所依据的规则文号）。"""
+    from hazardloop.intake import reports
+
     with unit_of_work() as s:
         r = reports.decide_reward(s, ledger.get_user(s, actor), report, rule=rule, kind=kind, fine=fine,
                                   amount=amount, reason=reason)
@@ -144,6 +161,8 @@ def report_pay(report: str, actor: Actor,
                payment_ref: Annotated[Optional[str], typer.Option("--payment-ref", help="兑付凭证号")] = None,
                json_out: Json = False) -> None:
     """兑付奖励（不能由核定人本人办理）。"""
+    from hazardloop.intake import reports
+
     with unit_of_work() as s:
         r = reports.pay(s, ledger.get_user(s, actor), report, payment_ref=payment_ref)
     _done(r, "已兑付", json_out)
@@ -153,6 +172,9 @@ def report_pay(report: str, actor: Actor,
 def report_list(actor: Actor, state: Annotated[Optional[str], typer.Option(help="状态")] = None,
                 limit: Annotated[int, typer.Option(help="最多条数")] = 200, json_out: Json = False) -> None:
     """举报清单（不显示举报人信息）。"""
+    from hazardloop.intake import reports
+    from hazardloop.states import report_machine as rm
+
     with unit_of_work() as s:
         rows = reports.list_reports(s, ledger.get_user(s, actor), state=state, limit=limit)
     if json_out:
@@ -175,6 +197,8 @@ def report_show(report: str, actor: Actor,
                 reveal: Annotated[bool, typer.Option("--reveal", help="显示举报人姓名和联系方式（仅受理岗位；留痕）")] = False,
                 json_out: Json = False) -> None:
     """一件举报的办理情况；--reveal 显示举报人身份（仅受理岗位，查看行为记入审计）。"""
+    from hazardloop.intake import reports
+
     with unit_of_work() as s:
         user = ledger.get_user(s, actor)
         r = reports.view(s, user, report)
@@ -203,6 +227,8 @@ def report_show(report: str, actor: Actor,
 def report_sweep(actor: Annotated[str, typer.Option("--actor", help="操作人用户名（系统或市安委办）")],
                  json_out: Json = False) -> None:
     """检查举报办理期限：到期提醒、逾期提示、逾期督办（重复执行不重复发送）。"""
+    from hazardloop.intake import reports
+
     with unit_of_work() as s:
         out = reports.sweep(s, ledger.get_user(s, actor))
     if json_out:
@@ -214,6 +240,8 @@ def report_sweep(actor: Annotated[str, typer.Option("--actor", help="操作人�
 @report_app.command("diagram")
 def report_diagram() -> None:
     """输出举报办理流程的 Mermaid 状态图。"""
+    from hazardloop.states import report_machine as rm
+
     typer.echo(rm.mermaid(), nl=False)
 
 

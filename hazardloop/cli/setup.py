@@ -11,13 +11,13 @@ from rich.table import Table
 from sqlmodel import select
 
 from hazardloop.cli.output import Json, console, engine, print_json, unit_of_work
-from hazardloop.models.migrate import init_database
-from hazardloop.states.machine import mermaid
 
 
 # --- init / reference -------------------------------------------------------
 def init(json_out: Json = False) -> None:
     """创建或升级数据库结构（Alembic）并载入基础数据；重复执行不做任何改变。"""
+    from hazardloop.models.migrate import init_database
+
     changed = init_database(engine())
     if json_out:
         print_json({"database": str(engine().url.render_as_string(hide_password=True)), "changed": changed})
@@ -28,6 +28,8 @@ def init(json_out: Json = False) -> None:
 
 def diagram(out: Annotated[Optional[Path], typer.Option("--out", help="写入文件（Markdown）")] = None) -> None:
     """输出隐患生命周期的 Mermaid 状态图。"""
+    from hazardloop.states.machine import mermaid
+
     text = mermaid()
     if out:
         out.write_text("# 隐患生命周期\n\n由 `hazardloop diagram --out docs/lifecycle.md` 生成。\n\n```mermaid\n"

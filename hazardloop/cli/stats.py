@@ -10,7 +10,6 @@ from rich.cells import cell_len
 from rich.table import Table
 
 from hazardloop.cli.output import Json, code_option, console, parse_date, parse_month, print_json, print_wide, read_only
-from hazardloop.reports import stats as stats_mod
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="统计截至日期 YYYY-MM-DD（上海时间当日结束；默认今天）")]
 
@@ -25,6 +24,8 @@ def stats(
     json_out: Json = False,
 ) -> None:
     """隐患统计（按截至日期从审计记录复原，历史日期可复现）。"""
+    from hazardloop.reports import stats as stats_mod
+
     if by not in stats_mod.DIMENSIONS:
         raise typer.BadParameter(f"分组方式必须是 {'、'.join(stats_mod.DIMENSIONS)} 之一", param_hint="--by")
     day = parse_date(as_of, "--as-of")
