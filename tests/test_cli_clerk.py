@@ -1,0 +1,207 @@
+"""A clerk's command line (issue 15): Chinese in, Chinese out, readable at 80 columns, quick to start.
+
+Every command runs through the real entry point (hazardloop.cli.main) with Chinese arguments; the
+output is read at 80 and at 200 columns (COLUMNS, which the CLI reads at each print).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.cells import cell_len
+
+from hazardloop.config import labels
+from hazardloop.errors import ValidationError
+from tests.helpers import ENT_HD, cli_runner, evidence_file, future, rectifying
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cli(org, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    return cli_runner(org.url, capsys, monkeypatch)
+
+
+def _widest(text: str) -> int:
+    return max((cell_len(line) for line in text.splitlines()), default=0)
+
+
+# --- Chinese in -----------------------------------------------------------------------------------
+
+def test_labels_resolve_takes_code_or_name_and_lists_the_accepted_values():
+    assert labels.resolve("state", "整改中") == "rectifying"
+    assert labels.resolve("state", " RECTIFYING ") == "rectifying"
+    assert labels.resolve("level", "市级") == "city"
+    assert labels.resolve("channel", "群众举报查实") == "public_report"
+    assert labels.resolve("state", None) is None
+    with pytest.raises(ValidationError, match="整改中（rectifying）"):
+        labels.resolve("state", "整改")
+
+
+def test_state_region_and_level_by_chinese_name_select_the_same_rows_as_codes(cli, org):
+    with org.session() as s:
+        hid = rectifying(s)
+    code, by_name, err = cli("hazard", "list", "--state", "整改中", "--region", "石横镇", "--level", "市级",
+                             "--json")
+    assert code == 0, err
+    assert [h["id"] for h in json.loads(by_name)] == [hid]
+    assert json.loads(cli("hazard", "list", "--state", "rectifying", "--region", "shiheng", "--json")[1]) \
+        == json.loads(by_name)
+    code, out, _ = cli("hazard", "list", "--region", "新城街道", "--json")  # another region: empty, and exit 0
+    assert code == 0 and json.loads(out) == []
+    # a part of one name is enough when it names only one (石横 → 石横镇)
+    assert json.loads(cli("hazard", "list", "--region", "石横", "--json")[1]) == json.loads(by_name)
+
+
+@pytest.mark.parametrize("args, listed", [
+    (("hazard", "list", "--state", "整改"), "整改中（rectifying）"),
+    (("hazard", "list", "--level", "县级"), "市级（city）"),
+    (("ledger", "export", "--actor", "office1", "--out", "x.xlsx", "--region", "火星镇"), "石横镇（shiheng）"),
+    (("user", "add", "u9", "--role", "局长"), "行业监管部门（supervisor）"),
+])
+def test_unknown_values_are_refused_in_chinese_with_the_accepted_values_exit_2(cli, args, listed):
+    code, out, err = cli(*args)
+    assert code == 2, (out, err)
+    assert "不认识的" in err and listed in err
+    assert "用法：" in err and "Usage" not in err and out == ""
+
+
+def test_inspection_record_takes_hazards_by_code(cli, org):
+    with org.session() as s:
+        hid = rectifying(s)
+        code_ = s.get(__import__("hazardloop.models.tables", fromlist=["Hazard"]).Hazard, hid).code
+    code, out, err = cli("inspection", "record", "--actor", "sup_yingji", "--enterprise", ENT_HD,
+                         "--date", future(-1).isoformat(), "--hazard", code_, "--json")
+    assert code == 0, err
+    assert json.loads(out)["hazard_ids"] == [hid]
+    code, _, err = cli("inspection", "record", "--actor", "sup_yingji", "--enterprise", ENT_HD,
+                       "--date", future(-1).isoformat(), "--hazard", "YH-2026-999999")
+    assert code == 1 and "没有编号为 YH-2026-999999 的隐患" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (("inspection", "record", "--enterprise", ENT_HD, "--date", "2026-01-01"), "缺少选项 --actor"),
+    (("hazard", "show"), "缺少参数 HAZARD"),
+    (("hazard", "list", "--limit", "很多"), "--limit 的值无效：应为整数"),
+    (("hazard", "list", "--bogus"), "没有选项 --bogus"),
+    (("hazrd", "list"), "没有命令「hazrd」；是不是要用「hazard」"),
+    (("hazard", "show", "1", "2"), "多余的参数：2"),
+])
+def test_parser_errors_are_in_chinese(cli, args, message):
+    code, out, err = cli(*args)
+    assert code == 2
+    assert message in err
+    assert not re.search(r"Usage|Missing|Error|No such|Try ", err), err
+
+
+def test_help_is_in_chinese(cli):
+    code, out, _ = cli("hazard", "list", "--help")
+    assert code == 0
+    assert "用法：" in out and "选项" in out and "显示本帮助并退出" in out
+    assert "Usage" not in out and "Show this message" not in out
+
+
+def test_document_number_with_any_brackets():
+    from hazardloop.models.lookup import document_number
+
+    for typed in ("肥安办函〔2026〕12号", "肥安办函[2026]12号", "肥安办函(2026)12号", "肥安办函（2026）12号",
+                  " 肥安办函 [2026] 12 号"):
+        assert document_number(typed) == "肥安办函〔2026〕12号"
+
+
+# --- Chinese out, 80 columns ----------------------------------------------------------------------
+
+def _walk(org, tmp_path) -> str:
+    from hazardloop.models.tables import Hazard
+    from hazardloop.states import ledger
+
+    with org.session() as s:
+        hid = rectifying(s, title="液氨储罐区未设置泄漏报警装置且未与紧急切断装置联锁")
+        ledger.request_extension(s, ledger.get_user(s, "hd_safety"), hid, deadline=future(60), reason="设备到货延迟")
+        s.commit()
+        ledger.submit(s, ledger.get_user(s, "hd_safety"), hid, evidence=[evidence_file(tmp_path)])
+        s.commit()
+        return s.get(Hazard, hid).code
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_hazard_show_is_chinese_with_plans_evidence_extensions(cli, org, tmp_path, monkeypatch, columns):
+    code_ = _walk(org, tmp_path)
+    monkeypatch.setenv("COLUMNS", columns)
+    code, out, err = cli("hazard", "show", code_)
+    assert code == 0, err
+    for word in ("整改方案", "孙立新", "整改材料", "photo.jpg", "延期申请", "设备到货延迟", "待审批",
+                 "审计记录", "提交整改方案", "待审核", "督导检查", "市级", "石横镇"):
+        assert word in out, word
+    for english in ("state_name", "region_code", "start_rectification", "rectifying", "inspection", "city",
+                    "None", "True", "False"):
+        assert english not in out, english
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", out)  # times to the minute, Shanghai
+    assert "+00:00" not in out and "UTC" not in out
+    assert code_ in out
+    assert _widest(out) <= int(columns)
+
+
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_hazard_list_fits_and_keeps_codes_whole(cli, org, monkeypatch, columns):
+    with org.session() as s:
+        for i in range(3):
+            rectifying(s, title=f"液氨储罐区未设置泄漏报警装置且未与紧急切断装置联锁{i}")
+    monkeypatch.setenv("COLUMNS", columns)
+    code, out, err = cli("hazard", "list", "--limit", "2")
+    assert code == 0, err
+    assert _widest(out) <= int(columns)
+    assert len(re.findall(r"YH-\d{4}-\d{6}", out)) == 2  # whole codes, never "YH-202…"
+    assert "显示 2 / 共 3" in out and "--offset 2" in out
+    assert "整改中" in out and "rectifying" not in out
+    if columns == "200":
+        assert "督导检查" in out  # the secondary 渠道 column is there when it fits
+    code, wide, _ = cli("hazard", "list", "--wide")
+    assert code == 0 and "督导检查" in wide and "显示 3 / 共 3" in wide
+
+
+def test_audit_log_shows_actions_and_states_in_chinese(cli, org):
+    with org.session() as s:
+        rectifying(s)
+    code, out, _ = cli("audit", "log", "--wide")
+    assert code == 0
+    assert "提交整改方案" in out and "已挂牌→整改中" in out
+    assert "start_rectification" not in out and "rectifying" not in out
+
+
+# --- quick start ----------------------------------------------------------------------------------
+
+def test_a_query_imports_none_of_the_heavy_modules(org, tmp_path):
+    """`hazard list --json` and `--help` load no openpyxl, numpy, matplotlib, notification stack,
+    Jinja2, prefect or alembic (issue 15: a script calls the CLI hundreds of times)."""
+    probe = f"""
+import sys
+from hazardloop.cli import main
+for argv in (["hazardloop", "--db", {org.url!r}, "hazard", "list", "--state", "整改中", "--json"],
+             ["hazardloop", "--help"]):
+    sys.argv = argv
+    try:
+        main()
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+heavy = [m for m in sys.modules if m.split(".")[0] in ("openpyxl", "numpy", "matplotlib", "apprise", "jinja2",
+                                                        "prefect", "alembic")
+         or m.startswith(("hazardloop.notifications", "hazardloop.escalation", "hazardloop.intake"))]
+print(sorted(heavy), file=sys.stderr)
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_bootstrap_handlers_resolve_on_first_event_and_equal_their_function():
+    from hazardloop.bootstrap import HANDLERS
+    from hazardloop.notifications.notices import on_event
+
+    assert HANDLERS[0] == on_event and HANDLERS[0].resolve() is on_event
