@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from hazardloop.cli.output import Json, code_option, console, db_url, print_json, unit_of_work
+from hazardloop.cli.output import Json, Wide, code_option, console, db_url, print_json, record_table, show, unit_of_work
 from hazardloop.config import clock
 
 outbox_app = typer.Typer(help="通知发件箱：查看、重发、投递", no_args_is_help=True)
@@ -31,6 +31,7 @@ def outbox_list(
     hazard: Annotated[Optional[str], typer.Option(help="隐患编号")] = None,
     event: Annotated[Optional[str], typer.Option(help="事件，如 listed、escalation")] = None,
     limit: Annotated[int, typer.Option(help="最多条数")] = 200,
+    wide: Wide = False,
     json_out: Json = False,
 ) -> None:
     """列出通知（最新的在前）及各状态的数量。"""
@@ -45,21 +46,27 @@ def outbox_list(
     if json_out:
         print_json({"counts": totals, "notifications": [_row(n) for n in rows]})
         return
-    table = Table(title=f"通知（{len(rows)} 条）")
+    from hazardloop.config.labels import TABLES
+
+    with unit_of_work() as s:
+        codes = {n.hazard_id: _hazard_code(s, n.hazard_id) for n in rows if n.hazard_id}
+    table = Table(title="通知")
     for col in ("编号", "事件", "隐患", "接收人", "渠道", "状态", "次数", "下次尝试（北京）", "主题 / 错误"):
         table.add_column(col)
     for n in rows:
-        table.add_row(str(n.id), n.event + (f"/{n.step}" if n.step else ""), str(n.hazard_id or ""),
-                      f"{n.recipient_name}（{n.recipient_role}）", n.channel, admin.STATUSES.get(n.status, n.status),
-                      str(n.attempts), _local(n.next_attempt_at) if n.status in ("pending", "retry") else "",
-                      (n.last_error or n.subject)[:40])
-    console.print(table)
+        step = TABLES["escalation_step"].get(n.step or "", "")
+        table.add_row(str(n.id), _event_name(n.event) + (f"·{step}" if step else ""), codes.get(n.hazard_id) or "",
+                      f"{n.recipient_name}（{_recipient_role(n.recipient_role)}）", _channel_name(n.channel),
+                      admin.STATUSES.get(n.status, n.status), str(n.attempts),
+                      _local(n.next_attempt_at) if n.status in ("pending", "retry") else "", n.last_error or n.subject)
+    show(table, wide=wide, secondary=("次数", "下次尝试（北京）", "主题 / 错误", "渠道", "编号"),
+         footer=f"显示 {len(rows)} 条（最新在前；--limit 调整）")
     console.print("合计：" + "，".join(f"{admin.STATUSES.get(k, k)} {v}" for k, v in sorted(totals.items())),
                   highlight=False)
 
 
 @outbox_app.command("show")
-def outbox_show(notification_id: int, json_out: Json = False) -> None:
+def outbox_show(notification_id: int, wide: Wide = False, json_out: Json = False) -> None:
     """一条通知的全文和每次投递的结果（按 Apprise 服务逐条记录）。"""
     from hazardloop.notifications import admin
 
@@ -70,21 +77,53 @@ def outbox_show(notification_id: int, json_out: Json = False) -> None:
     if json_out:
         print_json(data)
         return
-    table = Table(title=f"通知 {n.id}", show_header=False)
-    for key in ("key", "event", "step", "hazard_id", "cycle", "recipient_role", "recipient_name", "recipient_key",
-                "channel", "address", "status_name", "attempts", "last_error", "document_id", "digest_key"):
-        table.add_row(key, "" if data[key] is None else str(data[key]))
-    for key in ("created_at", "next_attempt_at", "sent_at"):
-        table.add_row(key, _local(getattr(n, key)))
-    console.print(table)
+    from hazardloop.config.labels import label
+
+    with unit_of_work() as s:
+        hazard_code = _hazard_code(s, n.hazard_id)
+    step = label("escalation_step", n.step) if n.step else ""
+    rows = [("事件", _event_name(n.event)), ("督办措施", step), ("隐患", hazard_code), ("督办周期", n.cycle or None),
+            ("接收人", n.recipient_name), ("接收人身份", _recipient_role(n.recipient_role)),
+            ("渠道", _channel_name(n.channel)), ("地址", n.address), ("状态", data["status_name"]),
+            ("投递次数", n.attempts), ("最近错误", n.last_error), ("公文编号", n.document_id),
+            ("创建时间", n.created_at), ("下次尝试", n.next_attempt_at if n.status in ("pending", "retry") else None),
+            ("发送时间", n.sent_at), ("幂等键", n.key)]
+    show(record_table(f"通知 {n.id}", rows), wide=wide)
     console.print(f"[bold]{n.subject}[/]\n{n.body}", highlight=False)
     log = Table(title="投递记录")
-    for col in ("次", "时间（北京）", "调度进程", "服务", "tag", "结果", "耗时 ms", "错误"):
+    for col in ("次", "时间（北京）", "调度进程", "服务", "标签", "结果", "耗时（毫秒）", "错误"):
         log.add_column(col)
     for t in tries:
-        log.add_row(str(t.attempt), _local(t.at), t.dispatcher, t.service, t.tag, t.status, str(t.elapsed_ms),
-                    t.error or "")
-    console.print(log)
+        log.add_row(str(t.attempt), _local(t.at), t.dispatcher, t.service, t.tag,
+                    label("delivery_result", t.status), str(t.elapsed_ms), t.error or "")
+    show(log, wide=wide, secondary=("调度进程", "标签", "耗时（毫秒）"))
+
+
+def _event_name(event: str) -> str:
+    from hazardloop.config.labels import TABLES
+
+    if event.startswith("report_"):  # the 举报 deadlines' reminders
+        return "举报办理期限提醒"
+    return TABLES["notice_event"].get(event) or TABLES["trigger"].get(event) or event
+
+
+def _recipient_role(role: str | None) -> str:
+    from hazardloop.config.labels import label
+
+    return label("recipient_role", role)
+
+
+def _channel_name(channel: str | None) -> str:
+    from hazardloop.config.labels import label
+
+    return label("delivery_channel", channel)
+
+
+def _hazard_code(s, hazard_id: int | None) -> str | None:  # noqa: ANN001
+    from hazardloop.models.tables import Hazard
+
+    h = s.get(Hazard, hazard_id) if hazard_id else None
+    return h.code if h else None
 
 
 @outbox_app.command("retry")

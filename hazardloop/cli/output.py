@@ -456,3 +456,32 @@ RoleOpt = Annotated[Optional[str], code_option("role", "角色", "--role")]
 Region = Annotated[Optional[str], org_option("region", "--region")]
 Industry = Annotated[Optional[str], org_option("industry", "--industry")]
 Department = Annotated[Optional[str], org_option("department", "--department")]
+
+
+def shown_value(value: Any) -> str:
+    """A stored value as a person reads it: times in Shanghai, 是/否, lists joined, nothing for None."""
+    from datetime import datetime
+
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return yes_no(value)
+    if isinstance(value, (datetime, date)):
+        return local_time(value)
+    if isinstance(value, (list, tuple, set)):
+        return "、".join(shown_value(v) for v in value)
+    if isinstance(value, dict):
+        return "；".join(f"{k}：{shown_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def record_table(title: str, rows: list[tuple[str, Any]]) -> Table:
+    """One record as 名称 / 值 rows (empty values left out)."""
+    table = Table(title=title, show_header=False)
+    table.add_column("项目")
+    table.add_column("内容")
+    for name, value in rows:
+        text = shown_value(value)
+        if text:
+            table.add_row(name, text)
+    return table

@@ -8,7 +8,8 @@ import typer
 from rich.table import Table
 
 from hazardloop.cli.hazard import print_candidates
-from hazardloop.cli.output import Actor, Department, Json, code_option, console, print_json, unit_of_work
+from hazardloop.cli.output import (Actor, Department, Json, Wide, code_option, console, print_json, record_table, show,
+                                   unit_of_work)
 from hazardloop.config import clock
 from hazardloop.states import ledger
 
@@ -195,7 +196,7 @@ def report_list(actor: Actor, state: Annotated[Optional[str], typer.Option(help=
 @report_app.command("show")
 def report_show(report: str, actor: Actor,
                 reveal: Annotated[bool, typer.Option("--reveal", help="显示举报人姓名和联系方式（仅受理岗位；留痕）")] = False,
-                json_out: Json = False) -> None:
+                wide: Wide = False, json_out: Json = False) -> None:
     """一件举报的办理情况；--reveal 显示举报人身份（仅受理岗位，查看行为记入审计）。"""
     from hazardloop.intake import reports
 
@@ -208,19 +209,29 @@ def report_show(report: str, actor: Actor,
     if json_out:
         print_json(data)
         return
-    table = Table(title=f"举报 {r.code}", show_header=False)
-    for key in ("state_name", "received_at", "received_via", "enterprise_id", "enterprise_name", "content", "location",
-                "reporter", "department_code", "accepted_by", "decline_reason", "verify_deadline", "verify_extended",
-                "verdict_name", "verify_note", "hazard_id", "feedback_deadline", "feedback_text", "reward_amount",
-                "payment_ref"):
-        value = data.get(key)
-        table.add_row(key, "" if value is None else str(value))
-    if r.reward:
-        table.add_row("reward_basis", str(r.reward.get("basis", "")))
+    from hazardloop.config.labels import label
+    from hazardloop.models.lookup import name_map
+    from hazardloop.models.tables import Enterprise, Hazard
+
+    with unit_of_work() as s:
+        ent = s.get(Enterprise, r.enterprise_id) if r.enterprise_id else None
+        hazard_code = s.get(Hazard, r.hazard_id).code if r.hazard_id else None
+        departments = name_map(s, "department")
+    rows = [("状态", data.get("state_name")), ("收到时间", data.get("received_at")),
+            ("举报途径", label("report_via", data.get("received_via"))),
+            ("被举报企业", ent.name if ent else data.get("enterprise_name")), ("举报内容", data.get("content")),
+            ("部位/地点", data.get("location")), ("举报人", data.get("reporter")),
+            ("承办部门", departments.get(data.get("department_code") or "", data.get("department_code"))),
+            ("受理人", data.get("accepted_by")), ("不予受理理由", data.get("decline_reason")),
+            ("核查期限", data.get("verify_deadline")), ("核查期限已延长", data.get("verify_extended") or None),
+            ("核查结论", data.get("verdict_name")), ("核查情况", data.get("verify_note")), ("关联隐患", hazard_code),
+            ("反馈期限", data.get("feedback_deadline")), ("反馈内容", data.get("feedback_text")),
+            ("奖励金额（元）", data.get("reward_amount")), ("奖励依据", (r.reward or {}).get("basis")),
+            ("兑付凭证号", data.get("payment_ref"))]
     if reveal:
         ident = data["reporter_identity"]
-        table.add_row("举报人（保密）", f"{ident['name'] or '匿名'} {ident['contact'] or ''}")
-    console.print(table)
+        rows.append(("举报人（保密）", f"{ident['name'] or '匿名'} {ident['contact'] or ''}"))
+    show(record_table(f"举报 {r.code}", rows), wide=wide)
 
 
 @report_app.command("sweep")

@@ -133,6 +133,20 @@ REWARD_RULES = {"shandong": "山东省规则（鲁应急发〔2021〕3号）", "
 REWARD_KINDS = {"major": "重大隐患或违法行为", "ordinary": "一般隐患"}
 STATS_BY = {"region": "镇街区", "industry": "行业", "channel": "渠道", "level": "督办级别", "state": "状态"}
 EXTENSION_STATUS = {"pending": "待审批", "approved": "已批准", "denied": "不予批准"}
+# The outbox: what a notice is about, to whom, by which channel.
+NOTICE_EVENTS = {
+    "reported": "隐患记到企业名下", "listed": "挂牌督办通知", "plan_accepted": "整改方案已受理",
+    "extension_requested": "延期申请待审批", "extension_decided": "延期审批结果", "rejected": "整改被驳回",
+    "closed": "已销号", "submitted": "整改完成待审核", "dismissed": "已排除", "reopened": "撤销合并恢复",
+    "closed_imported": "导入历史销号", "escalation": "督办措施", "inspection_reminder": "带队检查提醒",
+    "bulletin": "月通报", "lag_escalation": "落后单位督办", "lag_proposed": "落后单位曝光待审批",
+    "stage_timeout": "环节超时提醒", "escalation_proposed": "曝光待审批", "digest": "汇总通知",
+}
+RECIPIENT_ROLES = {"principal": "主要负责人", "controller": "实际控制人", "safety_manager": "安全管理人员",
+                   "township": "镇街区", "department": "行业监管部门", "committee": "市安委办", "reporter": "举报人"}
+DELIVERY_CHANNELS = {"email": "电子邮件", "sms": "短信", "file": "文件", "dingtalk": "钉钉", "wecom": "企业微信",
+                     "webhook": "Webhook"}
+DELIVERY_RESULTS = {"SUCCESS": "成功", "FAILURE": "失败", "success": "成功", "failure": "失败"}
 # What a person reads for a field of a record (hazard show, report show, outbox show).
 FIELDS = {
     "code": "编号", "title": "隐患名称", "description": "描述", "location": "部位", "channel": "发现渠道",
@@ -150,6 +164,8 @@ TABLES: dict[str, dict[str, str]] = {
     "audit_action": AUDIT_ACTIONS,
     "outbox_status": OUTBOX_STATUS, "report_via": REPORT_VIA, "reward_rule": REWARD_RULES,
     "reward_kind": REWARD_KINDS, "stats_by": STATS_BY, "extension_status": EXTENSION_STATUS, "field": FIELDS,
+    "notice_event": NOTICE_EVENTS, "recipient_role": RECIPIENT_ROLES, "delivery_channel": DELIVERY_CHANNELS,
+    "delivery_result": DELIVERY_RESULTS,
 }
 
 
