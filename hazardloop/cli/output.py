@@ -315,6 +315,23 @@ def local_time(value: Any) -> str:
     return str(value)
 
 
+def port_free(host: str, port: int, option: str) -> None:
+    """Refuse (exit 1, in Chinese) a port something else already listens on: better than the server's
+    traceback half-way through start-up."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is not busy
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(f"端口 {port} 已被占用（{host}）：请用 {option} 换一个端口，或先停止占用它的程序。")
+            fail(f"无法在 {host}:{port} 上监听：{exc.strerror or exc}")
+
+
 def yes_no(value: Any) -> str:
     return "是" if value else "否"
 

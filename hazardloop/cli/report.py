@@ -23,7 +23,7 @@ def _done(r, verb: str, json_out: bool) -> None:  # noqa: ANN001
     if json_out:
         print_json(reports.report_dict(r))
     else:
-        console.print(f"{verb}：举报 {r.code}，当前状态：{rm.STATE_NAMES[r.state]}（{r.state}）", highlight=False)
+        console.print(f"{verb}：举报 {r.code}，当前状态：{rm.STATE_NAMES[r.state]}", highlight=False)
 
 
 @report_app.command("submit")
