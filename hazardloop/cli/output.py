@@ -161,6 +161,29 @@ def _fit_columns(table: Table) -> None:
             col.min_width, col.overflow = min(widest, max(TEXT_MIN, cell_len(_plain(col.header)))), "fold"
 
 
+def _share(table: Table, width: int) -> None:
+    """Fix each column's width so the table is exactly as wide as the terminal allows: identifiers keep
+    theirs, the text columns share the rest in proportion to what they would like (rich, measuring a
+    run of 汉字 as one word, would otherwise overrun the terminal and crop the right edge)."""
+    from rich.cells import cell_len
+
+    natural = [max([cell_len(_plain(c.header))] + [cell_len(_plain(x)) for x in c.cells]) for c in table.columns]
+    if sum(natural) + 3 * len(natural) + 1 <= width:
+        return
+    flexible = [i for i, c in enumerate(table.columns) if not c.no_wrap]
+    fixed = sum(natural[i] for i in range(len(natural)) if i not in flexible)
+    avail = width - 3 * len(natural) - 1 - fixed
+    mins = {i: min(natural[i], table.columns[i].min_width or natural[i]) for i in flexible}
+    extra = avail - sum(mins.values())
+    want = {i: natural[i] - mins[i] for i in flexible}
+    total_want = sum(want.values()) or 1
+    for i in flexible:
+        table.columns[i].width = mins[i] + extra * want[i] // total_want
+    for i in range(len(natural)):
+        if i not in flexible:
+            table.columns[i].width = natural[i]
+
+
 def _without(table: Table, drop: set[str]) -> Table:
     keep = [i for i, c in enumerate(table.columns) if _plain(c.header) not in drop]
     out = Table(show_header=table.show_header, box=table.box, show_lines=table.show_lines)
@@ -207,6 +230,7 @@ def show(table: Table, *, wide: bool = False, secondary: tuple[str, ...] = (), f
                 break
             fitted = _without(fitted, {header})
         if _width(out, fitted)[0] <= width:
+            _share(fitted, width)
             out.print(fitted)
         else:
             print_blocks(table, out)
