@@ -156,6 +156,41 @@ def _decide(extension_id: int, actor: str, approve: bool, reason: str | None, js
         console.print(f"延期申请 {ext.id} 已{'批准' if approve else '不予批准'}。")
 
 
+@extension_app.command("list")
+def extension_list(
+    status: Annotated[Optional[str], typer.Option("--status", help=choices_help("extension_status", "状态") + "；默认 待审批",
+                                                  callback=choice("extension_status", "状态"))] = "pending",
+    region: Region = None,
+    industry: Industry = None,
+    wide: Wide = False,
+    json_out: Json = False,
+) -> None:
+    """延期申请清单（默认待审批的，最早的在前）：隐患、企业、原时限、申请时限、理由。"""
+    with read_only() as s:
+        stmt = (select(Extension, Hazard.code, Hazard.deadline, Enterprise.name)
+                .join(Hazard, Hazard.id == Extension.hazard_id).join(Enterprise, Enterprise.id == Hazard.enterprise_id)
+                .where(Extension.status == status))
+        if region:
+            stmt = stmt.where(Hazard.region_code == region)
+        if industry:
+            stmt = stmt.where(Hazard.industry_code == industry)
+        rows = s.exec(stmt.order_by(Extension.requested_at, Extension.id)).all()
+    data = [x.model_dump() | {"hazard": code, "current_deadline": clock.local_date(due).isoformat() if due else None,
+                              "enterprise": name, "status_name": label("extension_status", x.status)}
+            for x, code, due, name in rows]
+    if json_out:
+        print_json(data)
+        return
+    table = Table(title=f"延期申请（{label('extension_status', status)}）")
+    for col in ("编号", "隐患", "企业", "原时限", "申请时限", "理由", "申请人", "申请时间"):
+        table.add_column(col)
+    for x, code, due, name in rows:
+        table.add_row(str(x.id), code, name, clock.local_date(due).isoformat() if due else "",
+                      clock.local_date(x.new_deadline).isoformat(), x.reason, x.requested_by, local_time(x.requested_at))
+    show(table, wide=wide, secondary=("申请时间", "申请人", "原时限", "企业"),
+         footer=f"共 {len(rows)} 件" + ("；审批：hazardloop hazard extension approve|deny 编号 --actor …" if rows and status == "pending" else ""))
+
+
 @extension_app.command("approve")
 def extension_approve(extension_id: int, actor: Actor,
                       reason: Annotated[Optional[str], typer.Option(help="审批意见")] = None, json_out: Json = False) -> None:

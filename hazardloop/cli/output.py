@@ -216,6 +216,10 @@ def show(table: Table, *, wide: bool = False, secondary: tuple[str, ...] = (), f
     width = terminal_width()
     title = table.title
     table.title = None
+    if table.row_count == 0:  # an empty frame says less than a sentence
+        Console(width=width).print(f"{_plain(title) + '：' if title else ''}（无）", highlight=False, markup=False,
+                                   soft_wrap=True)
+        return
     _fit_columns(table)
     out = Console(width=width, soft_wrap=False)
     if title:
