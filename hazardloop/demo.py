@@ -320,9 +320,10 @@ def run_demo(engine: Engine, *, reset: bool, n_enterprises: int, n_hazards: int,
 
 # --- the clerk's demo (issue 15): 举报 behind the 群众举报查实 hazards, principal-led inspections -----------
 
-REPORT_WORDING = ("群众来电反映：{ent}{title}，存在较大安全风险，请尽快核查。",
-                  "网上举报：{ent}{title}，企业长期未整改。",
-                  "来信举报{ent}：{title}。")
+REPORT_WORDING = {"phone": "群众来电反映：{ent}{title}，存在较大安全风险，请尽快核查。",
+                  "platform": "网上举报：{ent}{title}，企业长期未整改。",
+                  "letter": "来信举报{ent}：{title}。",
+                  "visit": "群众来访反映：{ent}{title}。"}
 
 
 def _write(engine: Engine, when: datetime, action: Callable[[Session], Any]) -> None:
@@ -348,10 +349,11 @@ def seed_public_reports(engine: Engine, rng: random.Random, end: date) -> int:
     with clock.frozen(end):  # each write below sets its own time; the clock is restored at the end
         for hazard, ent, industry in rows:
             found = clock.to_local(hazard.found_at)
-            received = found - timedelta(days=rng.randint(3, 6), hours=rng.randint(0, 5))
+            received = (found - timedelta(days=rng.randint(3, 6))).replace(hour=rng.randint(8, 16),
+                                                                          minute=rng.randint(0, 59))
             named = rng.random() < 0.35
             via = rng.choices(["platform", "phone", "letter", "visit"], [55, 30, 10, 5])[0]
-            content = rng.choice(REPORT_WORDING).format(ent=ent.name, title=hazard.title)
+            content = REPORT_WORDING[via].format(ent=ent.name, title=hazard.title)
             by = rng.choice(citizens) if via == "platform" and citizens else "office_yang"
             box: dict[str, Any] = {}
 

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 from sqlmodel import select
 
-from hazardloop.cli.output import Json, code_option, console, db_url, fail, org_option, parse_date, print_json, unit_of_work
+from hazardloop.cli.output import (Json, code_option, console, db_url, fail, org_option, parse_date, print_json, show,
+                                   unit_of_work)
 from hazardloop.cli.output import OfficeActor as Actor
 from hazardloop.states import ledger
 
@@ -46,7 +47,7 @@ def sweep(
         for it in result.items:
             table.add_row(it["hazard"], str(it["cycle"]), it["name"], it["due"], it["number"] or "",
                           esc.STATUS_NAMES.get(it.get("status", ""), ""))
-        console.print(table)
+        show(table)
     else:
         console.print(f"{head}督办扫描 {result.as_of}：没有到期的督办措施。")
     console.print(f"{head}新建督办周期 {result.cycles_started}，公文 {sum(result.documents.values())} 份，"
@@ -88,7 +89,7 @@ def escalation_list(
         table.add_row(str(d["id"]), d["hazard"], str(d["cycle"]), d["step"], str(d["due_date"]),
                       esc.STATUS_NAMES.get(d["status"], d["status"]), d["number"] or "", d["decided_by"] or "",
                       d["decision_reason"] or "")
-    console.print(table)
+    show(table)
 
 
 @escalation_app.command("approve")
@@ -138,7 +139,7 @@ def escalation_policy(file: Annotated[Optional[Path], typer.Option("--file", hel
     for st in policy.steps:
         table.add_row(st.code, st.name, f"{st.offset:+d}", KINDS[st.kind], st.doc_type or "",
                       "、".join(st.recipients), "、".join(st.copy), "是" if st.approval else "")
-    console.print(table)
+    show(table)
     for t in policy.stage_timeouts:
         console.print(f"环节超时：{t.state} 超过 {t.workdays} 个工作日 → {t.name}（{'、'.join(t.recipients)}）",
                       highlight=False)

@@ -361,7 +361,7 @@ def print_candidates(cands: list, code: str) -> None:
     for c in cands:
         d = c.as_dict()
         table.add_row(d["code"], d["title"][:30], d["location"] or "", d["state"], d["channel"], f"{d['score']:.2f}")
-    console.print(table)
+    show(table)
 
 
 def print_duplicates(found: list[dict]) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from hazardloop.cli.output import Json, code_option, console, print_json, unit_of_work, write_document
+from hazardloop.cli.output import Json, code_option, console, print_json, show, unit_of_work, write_document
 from hazardloop.cli.output import OfficeActor as Actor
 from hazardloop.states import ledger
 
@@ -58,7 +58,7 @@ def run_cmd(
         table.add_row(UNIT_KINDS[e["unit_kind"]], e["unit_name"], str(f["open"]), str(f["overdue"]),
                       "—" if rate is None else f"{rate:.1f}%", str(f["stock_open"]),
                       _missed_text(e["missed"]) or "达标", str(e["streak"]), str(e["cycle"]) if e["streak"] else "")
-    console.print(table)
+    show(table)
     if result.steps:
         steps = Table(title=f"{head}{'将' if dry_run else '已'}出具的督办措施（{len(result.steps)} 项）")
         for col in ("编号", "单位", "轮次", "措施", "状态", "文号"):
@@ -95,7 +95,7 @@ def list_cmd(
         table.add_row(str(r["step_id"]), r["unit_kind_name"], r["unit_name"], r["month"], str(r["cycle"]), r["name"],
                       r["status_name"], r["number"] or "", _missed_text(r["missed"]), r["decided_by"] or "",
                       r["decision_reason"] or "")
-    console.print(table)
+    show(table)
 
 
 @lagging_app.command("approve")

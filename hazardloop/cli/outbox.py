@@ -184,7 +184,7 @@ def outbox_routes(json_out: Json = False) -> None:
         table.add_column(col)
     for tag, c in data["channels"].items():
         table.add_row(tag, c["url"], c["needs"] or "", "是" if c["enabled"] else f"否（需 {'、'.join(c['requires_env'])}）")
-    console.print(table)
+    show(table)
     for event, roles in routes.events.items():
         console.print(f"{event}: {'、'.join(roles) or '（不通知）'}", highlight=False)
 

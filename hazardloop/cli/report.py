@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from sqlmodel import select
 from rich.table import Table
 
 from hazardloop.cli.hazard import print_candidates
@@ -170,27 +171,35 @@ def report_pay(report: str, actor: Actor,
 
 
 @report_app.command("list")
-def report_list(actor: Actor, state: Annotated[Optional[str], typer.Option(help="状态")] = None,
-                limit: Annotated[int, typer.Option(help="最多条数")] = 200, json_out: Json = False) -> None:
-    """举报清单（不显示举报人信息）。"""
+def report_list(actor: Actor,
+                state: Annotated[Optional[str], code_option("report_state", "状态", "--state")] = None,
+                limit: Annotated[int, typer.Option(help="最多条数")] = 200, wide: Wide = False,
+                json_out: Json = False) -> None:
+    """举报清单（不显示举报人信息；--state 可用中文，如 核查中）。"""
     from hazardloop.intake import reports
+    from hazardloop.models.tables import Enterprise, Hazard
     from hazardloop.states import report_machine as rm
 
     with unit_of_work() as s:
         rows = reports.list_reports(s, ledger.get_user(s, actor), state=state, limit=limit)
+        ents = dict(s.exec(select(Enterprise.id, Enterprise.name)
+                           .where(Enterprise.id.in_({r.enterprise_id for r in rows if r.enterprise_id}))).all())
+        codes = dict(s.exec(select(Hazard.id, Hazard.code)
+                            .where(Hazard.id.in_({r.hazard_id for r in rows if r.hazard_id}))).all())
     if json_out:
         print_json([reports.report_dict(r) for r in rows])
         return
-    table = Table(title=f"举报清单（{len(rows)} 件）")
-    for col in ("编号", "收到（北京）", "企业", "内容", "举报人", "状态", "期限"):
+    table = Table(title="举报清单")
+    for col in ("编号", "收到（北京）", "企业", "内容", "举报人", "状态", "期限", "关联隐患"):
         table.add_column(col)
     for r in rows:
         running = reports.current_deadline(r)
         table.add_row(r.code, clock.to_local(r.received_at).strftime("%Y-%m-%d"),
-                      str(r.enterprise_id or r.enterprise_name or ""), r.content[:24],
+                      ents.get(r.enterprise_id) or r.enterprise_name or "", r.content,
                       "匿名" if r.anonymous else "实名", rm.STATE_NAMES[r.state],
-                      f"{reports.PHASE_NAMES[running[0]]} {running[1]}" if running else "")
-    console.print(table)
+                      f"{reports.PHASE_NAMES[running[0]]} {running[1]}" if running else "", codes.get(r.hazard_id, ""))
+    show(table, wide=wide, secondary=("内容", "期限", "举报人", "收到（北京）", "关联隐患"),
+         footer=f"显示 {len(rows)} 件（--limit 调整）")
 
 
 @report_app.command("show")

@@ -9,7 +9,7 @@ from rich import box
 from rich.cells import cell_len
 from rich.table import Table
 
-from hazardloop.cli.output import Json, code_option, console, parse_date, parse_month, print_json, print_wide, read_only
+from hazardloop.cli.output import Json, code_option, console, parse_date, parse_month, print_json, print_wide, read_only, show
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="统计截至日期 YYYY-MM-DD（上海时间当日结束；默认今天）")]
 
@@ -59,7 +59,7 @@ def stats(
     y.add_row(f"存量（{stats_mod.STOCK_LAST_YEAR} 年及以前）", str(st.found), str(st.closed), str(st.open), str(st.dismissed))
     for yr in result.by_year:
         y.add_row(f"{yr.year} 年新增", str(yr.found), str(yr.closed), str(yr.open), str(yr.dismissed))
-    console.print(y)
+    show(y)
     console.print(f"销号率 {_pct(result.total.closed, result.total.confirmed)}，"
                   f"按期销号率 {_pct(result.total.closed_on_time, result.total.closed)}")
     for note in result.notes:
