@@ -205,3 +205,132 @@ def test_bootstrap_handlers_resolve_on_first_event_and_equal_their_function():
     from hazardloop.notifications.notices import on_event
 
     assert HANDLERS[0] == on_event and HANDLERS[0].resolve() is on_event
+
+
+# --- the lists a clerk needs, and the show pages --------------------------------------------------
+
+def test_new_lists_take_chinese_filters_and_fit_80_columns(cli, org):
+    from hazardloop.states import ledger
+
+    with org.session() as s:
+        hid = rectifying(s)
+        ledger.request_extension(s, ledger.get_user(s, "hd_safety"), hid, deadline=future(60), reason="设备到货延迟")
+        s.commit()
+    code, out, err = cli("hazard", "extension", "list", "--region", "石横镇")
+    assert code == 0, err
+    assert "设备到货延迟" in out and "YH-" in out and _widest(out) <= 80
+    assert json.loads(cli("hazard", "extension", "list", "--status", "已批准", "--json")[1]) == []
+    code, out, err = cli("user", "list", "--role", "行业监管部门", "--department", "市应急管理局")
+    assert code == 0, err
+    assert "sup_yingji" in out and "sup_zhujian" not in out and "行业监管部门" in out and _widest(out) <= 80
+    code, out, err = cli("org", "enterprises", "--region", "石横镇", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["total"] == 1 and data["enterprises"][0]["credit_code"] == ENT_HD
+    assert data["enterprises"][0]["open_hazards"] == 1
+    code, out, _ = cli("org", "enterprises")
+    assert code == 0 and "显示 3 / 共 3" in out and _widest(out) <= 80 and ENT_HD in out
+
+
+def test_report_and_outbox_show_speak_chinese(cli, org):
+    with org.session() as s:
+        rectifying(s)  # listing and plan notices in the outbox
+    code, out, err = cli("report", "submit", "--actor", "citizen1", "--content", "恒达化工液氨储罐区无泄漏报警",
+                         "--enterprise", ENT_HD, "--via", "电话", "--json")
+    assert code == 0, err
+    jb = json.loads(out)["code"]
+    assert cli("report", "accept", jb, "--actor", "office1")[0] == 0
+    code, out, err = cli("report", "show", jb, "--actor", "office1")
+    assert code == 0, err
+    for word in ("已受理", "电话", "肥城市恒达化工有限公司", "市应急管理局", "核查期限", "匿名"):
+        assert word in out, word
+    for english in ("state_name", "received_via", "department_code", "yingji", "phone"):
+        assert english not in out, english
+    code, out, err = cli("outbox", "show", "1")
+    assert code == 0, err
+    assert "隐患记到企业名下" in out and "安全管理人员" in out and "YH-" in out and "待发送" in out
+    for english in ("recipient_role", "reported", "safety_manager", "status_name", "created_at"):
+        assert english not in out.split("幂等键")[0], english
+
+
+def test_ref_tables_in_chinese(cli):
+    code, out, _ = cli("ref", "行业")
+    assert code == 0
+    assert "代码" in out and "化工和危险化学品" in out and "市应急管理局" in out and "是" in out
+    assert "True" not in out and "department_code" not in out and "high_risk" not in out
+    code, out, _ = cli("ref", "判定标准", "--wide")
+    assert code == 0 and "适用行业" in out and "['" not in out
+
+
+def test_serve_and_web_on_a_busy_port_are_a_chinese_error(cli):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        for args, option in ((("serve", "--web-port", port), "--web-port"), (("web", "--port", port), "--port")):
+            code, out, err = cli(*args)
+            assert code == 1
+            assert f"端口 {port} 已被占用" in err and option in err and "Traceback" not in err
+
+
+# --- inspection missing: filters, and the same answer as the plain definition ---------------------
+
+def test_inspection_missing_filters_by_region_industry_month(cli, org):
+    from datetime import date
+
+    from hazardloop.config import clock
+    from hazardloop.reports import inspections
+
+    with clock.frozen(date(2026, 11, 20)):
+        code, out, err = cli("inspection", "missing", "--region", "石横镇", "--json")
+        assert code == 0, err
+        missed = json.loads(out)["missed"]
+        assert missed and {g["enterprise"] for g in missed} == {"肥城市恒达化工有限公司"}
+        code, out, _ = cli("inspection", "missing", "--industry", "机械", "--month", "2025-05", "--json")
+        assert {(g["enterprise"], g["period"]) for g in json.loads(out)["missed"]} == {
+            ("肥城市鑫源机械制造有限公司", "2025-Q2")}
+        code, out, _ = cli("inspection", "missing", "--region", "石横镇", "--limit", "3")
+        assert code == 0 and "显示 3 / 共" in out and _widest(out) <= 80
+        # the fast lookup gives what the definition says: every ended period with no inspection dated in it
+        assert cli("inspection", "record", "--actor", "hd_safety", "--enterprise", ENT_HD, "--date", "2025-05-06")[0] == 0
+        with org.session() as s:
+            fast = {(g.enterprise_id, g.period) for g in inspections.missing(s)}
+            cfg = inspections.load_config()
+            done = [(r["enterprise_id"], r["inspected_on"]) for r in inspections.list_inspections(s)]
+            plain = set()
+            for eid, monthly in inspections._monthly_map(s).items():
+                for p in inspections.periods_between(cfg.start, clock.today(), monthly):
+                    if p.end <= clock.today() and not any(e == eid and p.start <= d <= p.end for e, d in done):
+                        plain.add((eid, p.label))
+        assert fast == plain and len(fast) > 10
+
+
+# --- the demo -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_demo_has_reports_behind_public_report_hazards_and_inspections(db):
+    from datetime import date
+
+    from rich.console import Console
+    from sqlmodel import Session, select
+
+    from hazardloop.demo import run_demo
+    from hazardloop.models import audit
+    from hazardloop.models.inspections import PrincipalInspection
+    from hazardloop.models.intake import PublicReport
+    from hazardloop.models.tables import Hazard
+
+    run_demo(db.engine, reset=False, n_enterprises=20, n_hazards=40, seed=7, console=Console(record=True, width=120),
+             today=date(2026, 11, 29), sweeps=False)
+    with Session(db.engine) as s:
+        public = s.exec(select(Hazard).where(Hazard.channel == "public_report")).all()
+        linked = {r.hazard_id for r in s.exec(select(PublicReport)).all()}
+        assert public and {h.id for h in public} <= linked
+        assert all(r.verdict == "true" and r.received_at < h.found_at.replace(tzinfo=r.received_at.tzinfo)
+                   for r in s.exec(select(PublicReport)).all() for h in public if h.id == r.hazard_id)
+        inspected = s.exec(select(PrincipalInspection)).all()
+        assert len({i.enterprise_id for i in inspected}) >= 15  # most enterprises' principals lead inspections
+        assert max(i.inspected_on for i in inspected) < date(2026, 11, 29)
+        assert audit.verify(s).ok

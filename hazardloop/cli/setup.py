@@ -41,7 +41,7 @@ def diagram(out: Annotated[Optional[Path], typer.Option("--out", help="写入文
 
 _REF_KINDS = {"regions": "镇街区", "departments": "部门", "industries": "行业", "standards": "判定标准"}
 _REF_COLUMNS = {"code": "代码", "name": "名称", "kind": "类别", "committee": "市安委办", "department_code": "主管部门",
-                "high_risk": "高危（按月检查）", "title": "标准名称", "number": "文号", "year": "年份",
+                "high_risk": "高危行业", "title": "标准名称", "number": "文号", "year": "年份",
                 "sectors": "适用行业"}
 _REGION_KINDS = {"town": "镇", "street": "街道", "zone": "功能区"}
 
