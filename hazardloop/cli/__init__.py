@@ -56,8 +56,26 @@ def _app_for(argv: list[str]) -> typer.Typer:
         return app
     one = typer.Typer(help=app.info.help, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
     one.callback()(_root)
-    one.registered_groups, one.registered_commands = groups, commands
+    one.registered_groups, one.registered_commands = [_only(g, rest[1:]) for g in groups], commands
     return one
+
+
+def _only(group, rest: list[str]):  # noqa: ANN001, ANN202
+    """The group with only the command `rest` names (`hazard list` builds list, not all twenty)."""
+    import copy
+
+    if not rest or rest[0].startswith("-"):
+        return group
+    inst = group.typer_instance
+    cmds = [c for c in inst.registered_commands if (c.name or c.callback.__name__.replace("_", "-")) == rest[0]]
+    subs = [g for g in inst.registered_groups if g.name == rest[0]]
+    if not cmds and not subs:
+        return group
+    trimmed = copy.copy(inst)
+    trimmed.registered_commands, trimmed.registered_groups = cmds, [_only(g, rest[1:]) for g in subs]
+    clone = copy.copy(group)
+    clone.typer_instance = trimmed
+    return clone
 
 
 def _shows_help(argv: list[str]) -> bool:
@@ -103,5 +121,5 @@ def main() -> None:
         fail(exc)
     except OperationalError as exc:
         fail(f"数据库操作失败：{exc.orig}")
-    if isinstance(code, int) and code:
-        raise SystemExit(code)
+    # As click's standalone mode did: the process always ends through SystemExit (callers rely on it).
+    raise SystemExit(code if isinstance(code, int) else 0)

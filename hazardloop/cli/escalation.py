@@ -12,6 +12,7 @@ from sqlmodel import select
 from hazardloop.cli.output import (Json, code_option, console, db_url, fail, org_option, parse_date, print_json, show,
                                    unit_of_work)
 from hazardloop.cli.output import OfficeActor as Actor
+from hazardloop.config.labels import label
 from hazardloop.states import ledger
 
 escalation_app = typer.Typer(help="督查督办：待审批事项、审批曝光、督办规则", no_args_is_help=True)
@@ -86,7 +87,7 @@ def escalation_list(
     for col in ("编号", "隐患", "周期", "措施", "应发日期", "状态", "文号", "审批人", "理由"):
         table.add_column(col)
     for d in data:
-        table.add_row(str(d["id"]), d["hazard"], str(d["cycle"]), d["step"], str(d["due_date"]),
+        table.add_row(str(d["id"]), d["hazard"], str(d["cycle"]), label("escalation_step", d["step"]), str(d["due_date"]),
                       esc.STATUS_NAMES.get(d["status"], d["status"]), d["number"] or "", d["decided_by"] or "",
                       d["decision_reason"] or "")
     show(table)
@@ -102,7 +103,7 @@ def escalation_approve(step_id: int, actor: Actor, json_out: Json = False) -> No
     if json_out:
         print_json({"step": row.model_dump(), "number": doc.number, "sha256": doc.sha256})
     else:
-        console.print(f"已批准督办事项 {row.id}（{row.step}），公文 {doc.number} 已出具。", highlight=False)
+        console.print(f"已批准督办事项 {row.id}（{label('escalation_step', row.step)}），公文 {doc.number} 已出具。", highlight=False)
 
 
 @escalation_app.command("decline")
@@ -117,7 +118,7 @@ def escalation_decline(step_id: int, actor: Actor,
     if json_out:
         print_json(row.model_dump())
     else:
-        console.print(f"督办事项 {row.id}（{row.step}）不予批准：{row.decision_reason}", highlight=False)
+        console.print(f"督办事项 {row.id}（{label('escalation_step', row.step)}）不予批准：{row.decision_reason}", highlight=False)
 
 
 @escalation_app.command("policy")
@@ -141,7 +142,7 @@ def escalation_policy(file: Annotated[Optional[Path], typer.Option("--file", hel
                       "、".join(st.recipients), "、".join(st.copy), "是" if st.approval else "")
     show(table)
     for t in policy.stage_timeouts:
-        console.print(f"环节超时：{t.state} 超过 {t.workdays} 个工作日 → {t.name}（{'、'.join(t.recipients)}）",
+        console.print(f"环节超时：{label('state', t.state)} 超过 {t.workdays} 个工作日 → {t.name}（{'、'.join(t.recipients)}）",
                       highlight=False)
 
 

@@ -17,7 +17,7 @@ from hazardloop.config.labels import label
 from hazardloop.config import clock
 from hazardloop.models.tables import AuditEvent, Enterprise, Evidence, Extension, Hazard, RectificationPlan
 from hazardloop.states import ledger
-from hazardloop.states.roles import STATE_NAMES
+from hazardloop.states.roles import CHANNELS, STATE_NAMES
 
 hazard_app = typer.Typer(help="隐患：上报、确认、整改、审核销号、查询", no_args_is_help=True)
 
@@ -360,7 +360,8 @@ def print_candidates(cands: list, code: str) -> None:
         table.add_column(col)
     for c in cands:
         d = c.as_dict()
-        table.add_row(d["code"], d["title"][:30], d["location"] or "", d["state"], d["channel"], f"{d['score']:.2f}")
+        table.add_row(d["code"], d["title"], d["location"] or "", label("state", d["state"]), label("channel", d["channel"]),
+                      f"{d['score']:.2f}")
     show(table)
 
 
@@ -370,7 +371,7 @@ def print_duplicates(found: list[dict]) -> None:
         return
     console.print("同一企业有相似的隐患（可能重复）：", highlight=False)
     for d in found:
-        console.print(f"  {d['code']}  {d['state_name']}（{d['state']}）  相似度 {d['score']:.2f}  {d['title']}",
+        console.print(f"  {d['code']}  {d['state_name']}  相似度 {d['score']:.2f}  {d['title']}",
                       highlight=False, markup=False, soft_wrap=True)
         console.print(f"    合并：{d['merge_command']}", highlight=False, markup=False, soft_wrap=True)
 
@@ -420,6 +421,10 @@ def hazard_similar(hazard: str, json_out: Json = False) -> None:
         console.print("没有相似的隐患。")
 
 
+_SOURCE_KINDS = {"primary": "原始记录", "report": "举报", "import": "台账导入", "merge": "合并", "inspection": "检查"}
+_TOTALS = {"total": "合计", "hazards": "隐患总数"}
+
+
 def hazard_sources(hazard: str, json_out: Json = False) -> None:
     """一条隐患的全部来源（渠道）。"""
     from hazardloop.intake import merge as merging
@@ -430,7 +435,8 @@ def hazard_sources(hazard: str, json_out: Json = False) -> None:
         print_json(rows)
         return
     for r in rows:
-        console.print(f"{r['channel']}\t{r['kind']}\t{r['ref']}", highlight=False)
+        console.print(f"{label('channel', r['channel'])}\t{_SOURCE_KINDS.get(r['kind'], r['kind'])}\t{r['ref']}",
+                      highlight=False)
 
 
 def hazard_channels(include_dismissed: Annotated[bool, typer.Option("--include-dismissed")] = False,
@@ -443,7 +449,8 @@ def hazard_channels(include_dismissed: Annotated[bool, typer.Option("--include-d
     if json_out:
         print_json(counts)
     else:
-        console.print("，".join(f"{k} {v}" for k, v in counts.items()), highlight=False)
+        console.print("，".join(f"{label('channel', k) if k in CHANNELS else _TOTALS.get(k, k)} {v}"
+                               for k, v in counts.items()), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from hazardloop.cli.output import Json, code_option, console, print_json, show, unit_of_work, write_document
+from hazardloop.cli.output import (Json, code_option, console, document_number, print_json, show, unit_of_work,
+                                   write_document)
 from hazardloop.cli.output import OfficeActor as Actor
 from hazardloop.states import ledger
 
@@ -137,7 +138,7 @@ def show_cmd(number: Annotated[str, typer.Argument(help="文号，如 肥安办�
     from hazardloop.escalation import units
 
     with unit_of_work() as s:
-        doc = units.get_document(s, number)
+        doc = units.get_document(s, document_number(number))  # 〔〕, [] or () as typed
     write_document(doc, html)
 
 

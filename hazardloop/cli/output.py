@@ -186,7 +186,7 @@ def _share(table: Table, width: int) -> None:
 
 def _without(table: Table, drop: set[str]) -> Table:
     keep = [i for i, c in enumerate(table.columns) if _plain(c.header) not in drop]
-    out = Table(show_header=table.show_header, box=table.box, show_lines=table.show_lines)
+    out = Table(show_header=table.show_header, box=table.box, show_lines=table.show_lines, caption=table.caption)
     for i in keep:
         c = table.columns[i]
         out.add_column(c.header, justify=c.justify, no_wrap=c.no_wrap, min_width=c.min_width, overflow=c.overflow)

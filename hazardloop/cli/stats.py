@@ -9,7 +9,8 @@ from rich import box
 from rich.cells import cell_len
 from rich.table import Table
 
-from hazardloop.cli.output import Json, code_option, console, parse_date, parse_month, print_json, print_wide, read_only, show
+from hazardloop.cli.output import (Json, Wide, code_option, console, parse_date, parse_month, print_json, print_wide,
+                                   read_only, show)
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="统计截至日期 YYYY-MM-DD（上海时间当日结束；默认今天）")]
 
@@ -21,6 +22,7 @@ def _pct(part: int, whole: int) -> str:
 def stats(
     as_of: AsOf = None,
     by: Annotated[str, code_option("stats_by", "分组", "--by")] = "region",
+    wide: Wide = False,
     json_out: Json = False,
 ) -> None:
     """隐患统计（按截至日期从审计记录复原，历史日期可复现）。"""
@@ -51,7 +53,7 @@ def stats(
     for r in result.rows:
         t.add_row(names.get(r.key, r.key or "—"), *cells(r))
     t.add_row("[bold]合计[/]", *cells(result.total))
-    print_wide(t)
+    print_wide(t, wide=wide, secondary=("中位天数", "驳回", "排除", "按期", "确认", "督办"))
     y = Table(title="存量与增量")
     for c in ("类别", "发现", "销号", "仍未销号", "排除"):
         y.add_column(c, justify="left" if c == "类别" else "right")
@@ -68,7 +70,7 @@ def stats(
 
 # --- red/black list and bulletin --------------------------------------------------------
 def redblack(month: Annotated[Optional[str], typer.Option("--month", help="月份 YYYY-MM（默认本月）")] = None,
-             json_out: Json = False) -> None:
+             wide: Wide = False, json_out: Json = False) -> None:
     """红黑榜（规则见 config/redblack.yaml，每条都写明理由）。"""
     from hazardloop.reports import redblack as rb
 
@@ -84,7 +86,7 @@ def redblack(month: Annotated[Optional[str], typer.Option("--month", help="月�
             t.add_column(c)
         for e in entries:
             t.add_row(e.enterprise, e.region, "；".join(e.reasons))
-        print_wide(t)
+        print_wide(t, wide=wide, secondary=("镇街区",))
     for note in result.notes:
         console.print(f"[yellow]注：{note}[/]")
 
