@@ -60,6 +60,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--home", help="HAZARDLOOP_HOME holding a demo database (default: build one in a temp dir)")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--before", help="a directory holding an older hazardloop/ package (e.g. `git archive 02ea2be "
+                                     "hazardloop | tar -x -C DIR`): its `hazard list --json` and `inspection missing` "
+                                     "are timed in the same turns, for information")
     args = ap.parse_args()
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="80")
     tmp = None
@@ -87,12 +90,19 @@ def main() -> None:
         "state": _cli("hazard", "list", "--state", "整改中", "--json"),
         "missing": _cli("inspection", "missing", "--region", "石横镇", "--json"),
     }
+    envs = {k: env for k in cases}
+    if args.before:
+        old_env = dict(env, PYTHONPATH=str(Path(args.before).resolve()))
+        cases["before"] = _cli("hazard", "list", "--json")
+        cases["missing-before"] = _cli("inspection", "missing")  # the old default: every gap in one table
+        cases["missing-now"] = _cli("inspection", "missing")  # today's default: the first page
+        envs.update({"before": old_env, "missing-before": old_env, "missing-now": env})
     times: dict[str, list[float]] = {k: [] for k in cases}
     for name, cmd in cases.items():  # warm the OS caches once, untimed
-        _time(cmd, env)
+        _time(cmd, envs[name])
     for _ in range(args.runs):
         for name, cmd in cases.items():
-            times[name].append(_time(cmd, env, name))
+            times[name].append(_time(cmd, envs[name], name))
     med = {k: statistics.median(v) for k, v in times.items()}
     try:
         load = os.getloadavg()
@@ -101,7 +111,7 @@ def main() -> None:
         pass
     for name, cmd in cases.items():
         shown = " ".join(cmd[3:]) if cmd[1] == "-m" else " ".join(cmd[1:])
-        print(f"{name:8s} 中位 {med[name]:.3f} 秒（{args.runs} 次：{', '.join(f'{t:.2f}' for t in times[name])}）"
+        print(f"{name:14s} 中位 {med[name]:.3f} 秒（{args.runs} 次：{', '.join(f'{t:.2f}' for t in times[name])}）"
               f"  CPU 中位 {statistics.median(CPU[name]):.3f} 秒  {shown}")
     print(f"hazard list --json 载入的重模块：{loaded or '无'}")
     if tmp is not None:
