@@ -46,7 +46,8 @@ CPU: dict[str, list[float]] = {}
 def _time(cmd: list[str], env: dict[str, str], name: str = "") -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # `python -m` puts the working directory first on sys.path: run each package from its own directory
+    out = subprocess.run(cmd, env=env, cwd=env.get("PYTHONPATH", ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     took = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
