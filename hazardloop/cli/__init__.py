@@ -82,11 +82,12 @@ def _shows_help(argv: list[str]) -> bool:
     """Whether this line prints a help page: --help, or only group names (a group without its command)."""
     if any(a in ("--help", "-h") for a in argv):
         return True
+    rest = argv[2:] if argv[:1] == ["--db"] else argv[1:] if argv and argv[0].startswith("--db=") else argv
     node = app
-    for word in (a for a in argv if a != "--db" and not a.startswith("--db=")):
+    for word in rest:
         groups = {g.name: g.typer_instance for g in node.registered_groups}
         if word not in groups:
-            return word == STATE.get("db") or False
+            return False
         node = groups[word]
     return True
 
