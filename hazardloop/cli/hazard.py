@@ -248,7 +248,7 @@ def hazard_list(
         query = ledger.hazard_query(flt)
         rows = s.exec(query.limit(limit).offset(offset)).all()
         total = s.exec(select(func.count()).select_from(query.order_by(None).subquery())).one() if (
-            offset or len(rows) >= limit) else offset + len(rows)
+            not json_out and (offset or len(rows) >= limit)) else offset + len(rows)  # --json prints no total
         names = dict(s.exec(select(Enterprise.id, Enterprise.name)
                             .where(Enterprise.id.in_({h.enterprise_id for h in rows}))).all())
     if json_out:
