@@ -334,3 +334,14 @@ def test_demo_has_reports_behind_public_report_hazards_and_inspections(db):
         assert len({i.enterprise_id for i in inspected}) >= 15  # most enterprises' principals lead inspections
         assert max(i.inspected_on for i in inspected) < date(2026, 11, 29)
         assert audit.verify(s).ok
+
+
+def test_a_refused_regulator_is_told_department_names_not_codes(cli, org):
+    from tests.helpers import reported
+
+    with org.session() as s:
+        hid = reported(s)
+    code, _, err = cli("hazard", "confirm", str(hid), "--actor", "sup_zhujian", "--basis", "CHEM121",
+                       "--clause", "第十条", "--level", "市级")
+    assert code == 1
+    assert "市住房和城乡建设局" in err and "zhujian" not in err and "yingji" not in err

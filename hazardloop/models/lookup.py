@@ -64,3 +64,15 @@ def document_number(text: str) -> str:
     if not m:
         return raw
     return f"{m['prefix']}〔{m['year']}〕{int(m['seq'])}号"
+
+
+def department_name(row: object, code: str | None) -> str:
+    """The Chinese name of department `code`, read through the session `row` belongs to (for messages
+    written where no session is passed, e.g. the guards); the code itself when there is none."""
+    from sqlalchemy.orm import object_session
+
+    if not code:
+        return "（未指定部门）"
+    session = object_session(row)
+    dept = session.get(Department, code) if session is not None else None
+    return dept.name if dept is not None else code
