@@ -309,6 +309,8 @@ def run_demo(engine: Engine, *, reset: bool, n_enterprises: int, n_hazards: int,
                     refused += 1  # e.g. an extension decided after the hazard moved on
             if sweeps and swept_until < end:
                 issued.update(run_sweeps(_committing(factory), swept_until + timedelta(days=1), end))
+    seed_public_reports(engine, random.Random(f"{seed}-reports"), end)
+    seed_principal_inspections(engine, random.Random(f"{seed}-inspections"), end)
     summary = summarise(engine, console, end)
     summary["campaigns"] = campaign_demo.seed(engine, rng, end, console)  # 五项整治 (issue 19)
     summary["refused"] = refused
@@ -318,6 +320,109 @@ def run_demo(engine: Engine, *, reset: bool, n_enterprises: int, n_hazards: int,
         summary["plans"] = plan_demo.seed(engine, end)  # a year of action plans (issue 18), before the bulletin
         summary["bulletin"] = _issue_bulletin(engine, console, end)
     return summary
+
+
+# --- the clerk's demo (issue 15): 举报 behind the 群众举报查实 hazards, principal-led inspections -----------
+
+REPORT_WORDING = {"phone": "群众来电反映：{ent}{title}，存在较大安全风险，请尽快核查。",
+                  "platform": "网上举报：{ent}{title}，企业长期未整改。",
+                  "letter": "来信举报{ent}：{title}。",
+                  "visit": "群众来访反映：{ent}{title}。"}
+
+
+def _write(engine: Engine, when: datetime, action: Callable[[Session], Any]) -> None:
+    clock.set_fixed(when)
+    with Session(engine.execution_options(hazardloop_write=True), expire_on_commit=False) as w:
+        action(w)
+        w.commit()
+
+
+def seed_public_reports(engine: Engine, rng: random.Random, end: date) -> int:
+    """Each 群众举报查实 hazard gets the 举报 it came from, handled as the office handles one: received a few
+    days before the hazard was recorded, accepted, verified by the industry's department (属实, linked to
+    the hazard), answered to the reporter.  Some reporters give their name (stored encrypted); most do not.
+    Written after the walk, so these audit events follow the hazards' in sequence though dated before."""
+    from hazardloop.intake import reports
+
+    with Session(engine) as s:
+        rows = s.exec(select(Hazard, Enterprise, Industry).join(Enterprise, Enterprise.id == Hazard.enterprise_id)
+                      .join(Industry, Industry.code == Enterprise.industry_code)
+                      .where(Hazard.channel == "public_report").order_by(Hazard.id)).all()
+        citizens = [u.username for u in s.exec(select(AppUser).where(AppUser.role == "public")).all()]
+    done = 0
+    with clock.frozen(end):  # each write below sets its own time; the clock is restored at the end
+        for hazard, ent, industry in rows:
+            found = clock.to_local(hazard.found_at)
+            received = (found - timedelta(days=rng.randint(3, 6))).replace(hour=rng.randint(8, 16),
+                                                                          minute=rng.randint(0, 59))
+            named = rng.random() < 0.35
+            via = rng.choices(["platform", "phone", "letter", "visit"], [55, 30, 10, 5])[0]
+            content = REPORT_WORDING[via].format(ent=ent.name, title=hazard.title)
+            by = rng.choice(citizens) if via == "platform" and citizens else "office_yang"
+            box: dict[str, Any] = {}
+
+            def submit(s: Session) -> None:
+                r = reports.submit(s, ledger.get_user(s, by), content=content, enterprise=ent.credit_code,
+                                   location=hazard.location, reporter_name=_person(rng) if named else None,
+                                   reporter_contact=_phone(rng) if named else None, via=via)
+                box["code"] = r.code
+
+            _write(engine, received, submit)
+            _write(engine, received + timedelta(days=1), lambda s: reports.accept(
+                s, ledger.get_user(s, "office_yang"), box["code"]))
+            verifier = f"sup_{industry.department_code}"
+            _write(engine, received + timedelta(days=2), lambda s: reports.start_verification(
+                s, ledger.get_user(s, verifier), box["code"]))
+            _write(engine, found + timedelta(minutes=30), lambda s: reports.verify(
+                s, ledger.get_user(s, verifier), box["code"], verdict="true",
+                note="现场核查属实，已按重大事故隐患登记", hazard=hazard.code))
+            answered = found + timedelta(days=rng.randint(2, 8))
+            if answered.date() <= end:
+                _write(engine, answered, lambda s: reports.give_feedback(
+                    s, ledger.get_user(s, "office_yang"), box["code"],
+                    text=f"您反映的问题经核查属实，已列为重大事故隐患（{hazard.code}）督促整改。"))
+            done += 1
+    return done
+
+
+def seed_principal_inspections(engine: Engine, rng: random.Random, end: date) -> int:
+    """Principal-led inspections (主要负责人带队检查) from the assessment's start to today: most
+    enterprises inspect in every period (quarterly; high-risk industries monthly), a few miss some, and
+    the current period is half done — so the 红黑榜 and `inspection missing` have something true to say."""
+    from hazardloop.reports import inspections
+
+    cfg = inspections.load_config()
+    with Session(engine) as s:
+        ents = s.exec(select(Enterprise, Industry).join(Industry, Industry.code == Enterprise.industry_code)
+                      .order_by(Enterprise.id)).all()
+    findings = ("检查了重点部位和特殊作业管理，未发现重大事故隐患", "检查发现消防通道堆放杂物，已当场整改",
+                "检查了安全生产责任制落实情况，督促完善隐患排查台账", "检查了应急预案演练记录，要求补充演练")
+    planned: list[tuple[datetime, int, Callable[[Session], Any]]] = []
+    for ent, industry in ents:
+        diligent = rng.random()  # how reliably this principal inspects
+        for period in inspections.periods_between(cfg.start, end, bool(industry.high_risk)):
+            current = period.end >= end
+            if rng.random() > (0.5 if current else 0.55 + 0.42 * diligent):
+                continue
+            last = min(period.end, end - timedelta(days=1))
+            if last < period.start:
+                continue
+            day = period.start + timedelta(days=rng.randint(0, (last - period.start).days))
+            when = datetime.combine(day, time(17, rng.randint(0, 59)), tzinfo=clock.SHANGHAI)
+            leader = ent.principal if rng.random() < 0.9 else ent.controller
+
+            def record(s: Session, ent_id=ent.id, day=day, leader=leader) -> None:
+                inspections.record(s, ledger.get_user(s, f"ent{ent_id}"), enterprise=ent_id, inspected_on=day,
+                                   led_by=leader, findings=rng.choice(findings), hazards_found=0)
+
+            planned.append((when, ent.id, record))
+    with clock.frozen(end):
+        for when, _, action in sorted(planned, key=lambda p: (p[0], p[1])):
+            try:
+                _write(engine, when, action)
+            except HazardLoopError:
+                pass  # e.g. an enterprise without its own user: skipped, as a clerk would
+    return len(planned)
 
 
 def _issue_bulletin(engine: Engine, console: Console, end: date) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from hazardloop.bootstrap import bootstrap
 from hazardloop.cli import (audit, bulletin, document, escalation, hazard, inspection, lagging, ledger, org, outbox,
                             report, serve, setup, stats, user, web)
 from hazardloop.cli import campaign, interview, plan
-from hazardloop.cli.output import STATE, fail
+from hazardloop.cli.output import STATE, chinese_help, click_message, clicklib, fail, usage_error
 from hazardloop.errors import HazardLoopError
 
 app = typer.Typer(help="HazardLoop 重大事故隐患闭环管理", no_args_is_help=True,
@@ -32,11 +32,65 @@ for _group in GROUPS:
     _group.register(app)
 
 
-@app.callback()
 def _root(db: Annotated[Optional[str], typer.Option("--db", help="数据库 URL（默认 HAZARDLOOP_DATABASE_URL 或 $HAZARDLOOP_HOME/hazardloop.sqlite）")] = None) -> None:
     bootstrap()  # every command runs with the application wired (notices, escalation cycles)
     if db:
         STATE["db"] = db
+
+
+app.callback()(_root)
+
+
+def _app_for(argv: list[str]) -> typer.Typer:
+    """The command line to run `argv`: the root with only the group or command it names.  typer turns
+    every function signature into click parameters when it runs an app; doing that for one group, not
+    all of them, is most of a quick command's start-up (issue 15).  Help and errors without a known
+    command use the whole app."""
+    rest = argv[2:] if argv[:1] == ["--db"] else argv[1:] if argv and argv[0].startswith("--db=") else argv
+    if not rest or rest[0].startswith("-"):
+        return app
+    word = rest[0]
+    groups = [g for g in app.registered_groups if g.name == word]
+    commands = [c for c in app.registered_commands
+                if (c.name or c.callback.__name__.replace("_", "-")) == word]
+    if not groups and not commands:
+        return app
+    one = typer.Typer(help=app.info.help, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+    one.callback()(_root)
+    one.registered_groups, one.registered_commands = [_only(g, rest[1:]) for g in groups], commands
+    return one
+
+
+def _only(group, rest: list[str]):  # noqa: ANN001, ANN202
+    """The group with only the command `rest` names (`hazard list` builds list, not all twenty)."""
+    import copy
+
+    if not rest or rest[0].startswith("-"):
+        return group
+    inst = group.typer_instance
+    cmds = [c for c in inst.registered_commands if (c.name or c.callback.__name__.replace("_", "-")) == rest[0]]
+    subs = [g for g in inst.registered_groups if g.name == rest[0]]
+    if not cmds and not subs:
+        return group
+    trimmed = copy.copy(inst)
+    trimmed.registered_commands, trimmed.registered_groups = cmds, [_only(g, rest[1:]) for g in subs]
+    clone = copy.copy(group)
+    clone.typer_instance = trimmed
+    return clone
+
+
+def _shows_help(argv: list[str]) -> bool:
+    """Whether this line prints a help page: --help, or only group names (a group without its command)."""
+    if any(a in ("--help", "-h") for a in argv):
+        return True
+    rest = argv[2:] if argv[:1] == ["--db"] else argv[1:] if argv and argv[0].startswith("--db=") else argv
+    node = app
+    for word in rest:
+        groups = {g.name: g.typer_instance for g in node.registered_groups}
+        if word not in groups:
+            return False
+        node = groups[word]
+    return True
 
 
 def main() -> None:
@@ -49,9 +103,25 @@ def main() -> None:
         if arg.startswith("--db="):
             argv = [arg, *argv[:i], *argv[i + 1:]]
             break
+    if _shows_help(argv):
+        chinese_help()
+    click = clicklib()[1]
     try:
-        app(args=argv, prog_name="hazardloop")
+        # standalone_mode=False: click's usage errors come here, to be told in Chinese (usage_error).
+        code = _app_for(argv)(args=argv, prog_name="hazardloop", standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:
+        chinese_help()
+        typer.echo(exc.ctx.get_help())  # typer's rich help prints itself and returns ""
+        raise SystemExit(2) from None
+    except click.UsageError as exc:
+        usage_error(exc)
+    except typer.Abort:
+        fail("已取消。")
+    except click.ClickException as exc:
+        fail(click_message(exc), exc.exit_code)
     except HazardLoopError as exc:
         fail(exc)
     except OperationalError as exc:
         fail(f"数据库操作失败：{exc.orig}")
+    # As click's standalone mode did: the process always ends through SystemExit (callers rely on it).
+    raise SystemExit(code if isinstance(code, int) else 0)

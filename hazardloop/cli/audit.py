@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from sqlmodel import select
 
-from hazardloop.cli.output import Json, console, parse_date, print_json, unit_of_work
+from hazardloop.cli.output import Json, Wide, console, local_time, parse_date, print_json, show, unit_of_work
 from hazardloop.config import clock
 from hazardloop.models import audit
 from hazardloop.models.tables import AuditEvent
@@ -21,16 +21,38 @@ def event_dict(e: AuditEvent) -> dict[str, Any]:
     return e.model_dump()
 
 
-def print_events(events: list[AuditEvent]) -> None:
+_CHANGE = {"state": "状态", "deadline": "时限", "cycle": "督办周期"}
+
+
+def _shown_value(key: str, value: Any) -> str:
+    from hazardloop.config.labels import label
+
+    if value in (None, ""):
+        return "—"
+    if key == "state":
+        return label("state", value)
+    if key == "deadline":
+        return str(value)[:10]  # the stored UTC end of the Shanghai day: the date is the deadline
+    return str(value)
+
+
+def change_text(e: AuditEvent) -> str:
+    """"状态：已挂牌→整改中；时限：…" — what an event changed, in words."""
+    return "；".join(f"{_CHANGE[k]}：{_shown_value(k, (e.before or {}).get(k))}→{_shown_value(k, v)}"
+                    for k, v in (e.after or {}).items() if k in _CHANGE)
+
+
+def print_events(events: list[AuditEvent], codes: dict[int, str] | None = None, wide: bool = False) -> None:
+    from hazardloop.config.labels import label
+
     table = Table(title="审计记录")
     for col in ("序号", "时间（北京）", "操作人", "动作", "隐患", "变更", "理由"):
         table.add_column(col)
     for e in events:
-        change = ", ".join(f"{k}: {(e.before or {}).get(k, '')}→{v}" for k, v in (e.after or {}).items()
-                           if k in ("state", "deadline", "cycle"))
-        table.add_row(str(e.seq), clock.to_local(e.ts).strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action,
-                      str(e.hazard_id or ""), change, e.reason or "")
-    console.print(table)
+        hazard = (codes or {}).get(e.hazard_id, str(e.hazard_id)) if e.hazard_id else ""
+        table.add_row(str(e.seq), local_time(e.ts), e.actor, label("audit_action", e.action), hazard,
+                      change_text(e), e.reason or "")
+    show(table, wide=wide, secondary=("隐患", "序号"))
 
 
 @audit_app.command("log")
@@ -39,6 +61,7 @@ def audit_log(
     actor: Annotated[Optional[str], typer.Option(help="操作人")] = None,
     since: Annotated[Optional[str], typer.Option(help="起始日期 YYYY-MM-DD（北京时间）")] = None,
     limit: Annotated[int, typer.Option(help="最多条数")] = 500,
+    wide: Wide = False,
     json_out: Json = False,
 ) -> None:
     """查询审计记录。"""
@@ -54,10 +77,19 @@ def audit_log(
 
             stmt = stmt.where(AuditEvent.ts >= datetime.combine(start, time(0), tzinfo=clock.SHANGHAI))
         events = s.exec(stmt.order_by(AuditEvent.seq).limit(limit)).all()
+        codes = _codes(s, {e.hazard_id for e in events if e.hazard_id})
     if json_out:
         print_json([event_dict(e) for e in events])
     else:
-        print_events(events)
+        print_events(events, codes, wide)
+
+
+def _codes(s, ids: set[int]) -> dict[int, str]:  # noqa: ANN001
+    from hazardloop.models.tables import Hazard
+
+    if not ids:
+        return {}
+    return dict(s.exec(select(Hazard.id, Hazard.code).where(Hazard.id.in_(ids))).all())
 
 
 @audit_app.command("verify")

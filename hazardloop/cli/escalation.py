@@ -9,13 +9,10 @@ import typer
 from rich.table import Table
 from sqlmodel import select
 
-from hazardloop.cli.output import Json, console, db_url, fail, parse_date, parse_month, print_json, unit_of_work
+from hazardloop.cli.output import (Json, code_option, console, db_url, fail, org_option, parse_date, parse_month,
+                                   print_json, show, unit_of_work)
 from hazardloop.cli.output import OfficeActor as Actor
-from hazardloop.config.escalation import KINDS, PolicyError, load_policy
-from hazardloop.config import calendar, clock
-from hazardloop.escalation import hazards as esc
-from hazardloop.escalation import ladder
-from hazardloop.models.escalation import Document, EscalationStep
+from hazardloop.config.labels import label
 from hazardloop.states import ledger
 
 escalation_app = typer.Typer(help="督查督办：待审批事项、审批曝光、督办规则", no_args_is_help=True)
@@ -24,11 +21,16 @@ escalation_app = typer.Typer(help="督查督办：待审批事项、审批曝光
 def sweep(
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="按哪一天扫描 YYYY-MM-DD（默认今天，北京时间）")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只列出将要出具的公文和提醒，不写入任何数据")] = False,
-    region: Annotated[Optional[list[str]], typer.Option("--region", help="只扫描这些镇街区（可多次给出）")] = None,
+    region: Annotated[Optional[list[str]], org_option("region", "--region", multiple=True)] = None,
     force: Annotated[bool, typer.Option("--force", help="日期晚于今天时仍真实执行（记入审计）；否则按试运行处理")] = False,
     json_out: Json = False,
 ) -> None:
     """督办扫描：逾期隐患按督办阶梯出具公文、发出提醒（每个步骤每个周期只一次）。"""
+    from hazardloop.config import calendar, clock
+    from hazardloop.config.escalation import PolicyError, load_policy
+    from hazardloop.escalation import hazards as esc
+    from hazardloop.escalation import ladder
+
     day = parse_date(as_of, "--as-of")
     try:
         policy = load_policy()
@@ -57,7 +59,7 @@ def sweep(
         for it in (i for i in result.items if i.get("status") != "skipped"):
             table.add_row(it["hazard"], str(it["cycle"]), it["name"], it["due"], it["number"] or "",
                           esc.STATUS_NAMES.get(it.get("status", ""), ""))
-        console.print(table)
+        show(table)
     else:
         console.print(f"{head}督办扫描 {result.as_of}：没有到期的督办措施。")
     console.print(f"{head}新建督办周期 {result.cycles_started}，公文 {sum(result.documents.values())} 份，"
@@ -70,12 +72,15 @@ def sweep(
 
 @escalation_app.command("list")
 def escalation_list(
-    status: Annotated[Optional[str], typer.Option(help="状态：issued 已发出 · proposed 待审批 · approved · declined")] = None,
+    status: Annotated[Optional[str], code_option("step_status", "状态", "--status")] = None,
     hazard: Annotated[Optional[str], typer.Option(help="隐患编号")] = None,
     limit: Annotated[int, typer.Option(help="最多条数")] = 200,
     json_out: Json = False,
 ) -> None:
     """督办事项列表（默认最新在前）。"""
+    from hazardloop.escalation import hazards as esc
+    from hazardloop.models.escalation import Document, EscalationStep
+
     if status and status not in esc.STATUS_NAMES:
         raise typer.BadParameter(f"可选：{'、'.join(esc.STATUS_NAMES)}", param_hint="--status")
     with unit_of_work() as s:
@@ -96,21 +101,23 @@ def escalation_list(
     for col in ("编号", "隐患", "周期", "措施", "应发日期", "状态", "文号", "审批人", "理由"):
         table.add_column(col)
     for d in data:
-        table.add_row(str(d["id"]), d["hazard"], str(d["cycle"]), d["step"], str(d["due_date"]),
+        table.add_row(str(d["id"]), d["hazard"], str(d["cycle"]), label("escalation_step", d["step"]), str(d["due_date"]),
                       esc.STATUS_NAMES.get(d["status"], d["status"]), d["number"] or "", d["decided_by"] or "",
                       d["decision_reason"] or "")
-    console.print(table)
+    show(table)
 
 
 @escalation_app.command("approve")
 def escalation_approve(step_id: int, actor: Actor, json_out: Json = False) -> None:
     """市安委办批准待审批的督办措施（曝光）：出具公文、编文号并通知。"""
+    from hazardloop.escalation import hazards as esc
+
     with unit_of_work() as s:
         row, doc = esc.approve_step(s, ledger.get_user(s, actor), step_id)
     if json_out:
         print_json({"step": row.model_dump(), "number": doc.number, "sha256": doc.sha256})
     else:
-        console.print(f"已批准督办事项 {row.id}（{row.step}），公文 {doc.number} 已出具。", highlight=False)
+        console.print(f"已批准督办事项 {row.id}（{label('escalation_step', row.step)}），公文 {doc.number} 已出具。", highlight=False)
 
 
 @escalation_app.command("decline")
@@ -118,18 +125,22 @@ def escalation_decline(step_id: int, actor: Actor,
                        reason: Annotated[Optional[str], typer.Option(help="不予批准的理由")] = None,
                        json_out: Json = False) -> None:
     """不予批准待审批的督办措施（须说明理由）。"""
+    from hazardloop.escalation import hazards as esc
+
     with unit_of_work() as s:
         row = esc.decline_step(s, ledger.get_user(s, actor), step_id, reason=reason)
     if json_out:
         print_json(row.model_dump())
     else:
-        console.print(f"督办事项 {row.id}（{row.step}）不予批准：{row.decision_reason}", highlight=False)
+        console.print(f"督办事项 {row.id}（{label('escalation_step', row.step)}）不予批准：{row.decision_reason}", highlight=False)
 
 
 @escalation_app.command("policy")
 def escalation_policy(file: Annotated[Optional[Path], typer.Option("--file", help="检查指定的规则文件")] = None,
                       json_out: Json = False) -> None:
     """显示（或检查）督办规则；文件有误时指出行号和原因。"""
+    from hazardloop.config.escalation import KINDS, PolicyError, load_policy
+
     try:
         policy = load_policy(file)
     except PolicyError as exc:
@@ -143,9 +154,9 @@ def escalation_policy(file: Annotated[Optional[Path], typer.Option("--file", hel
     for st in policy.steps:
         table.add_row(st.code, st.name, f"{st.offset:+d}", KINDS[st.kind], st.doc_type or "",
                       "、".join(st.recipients), "、".join(st.copy), "是" if st.approval else "")
-    console.print(table)
+    show(table)
     for t in policy.stage_timeouts:
-        console.print(f"环节超时：{t.state} " + " → ".join(
+        console.print(f"环节超时：{label('state', t.state)} " + " → ".join(
             f"{r.workdays} 个工作日 {r.name}" + (f"（{r.doc_type}）" if r.doc_type else "") for r in t.ladder),
             highlight=False)
 

@@ -10,12 +10,14 @@ from rich.table import Table
 from sqlmodel import select
 
 from hazardloop.cli.audit import event_dict, print_events
-from hazardloop.cli.output import Actor, Json, console, parse_date, print_json, unit_of_work
+from hazardloop.cli.output import (Actor, Channel, Department, Industry, Json, Level, Limit, Offset, Region, State, Wide,
+                                   choice, choices_help, console, local_time, parse_date, print_json, read_only, show,
+                                   shown, unit_of_work)
+from hazardloop.config.labels import label
 from hazardloop.config import clock
-from hazardloop.intake import merge as merging
 from hazardloop.models.tables import AuditEvent, Enterprise, Evidence, Extension, Hazard, RectificationPlan
 from hazardloop.states import ledger
-from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
+from hazardloop.states.roles import CHANNELS, STATE_NAMES
 
 hazard_app = typer.Typer(help="隐患：上报、确认、整改、审核销号、查询", no_args_is_help=True)
 
@@ -28,7 +30,7 @@ def _done(hazard: Hazard, verb: str, json_out: bool = False) -> None:
     if json_out:
         print_json(hazard_dict(hazard))
     else:
-        console.print(f"{verb}：{hazard.code}，当前状态：{STATE_NAMES[hazard.state]}（{hazard.state}）", highlight=False)
+        console.print(f"{verb}：{hazard.code}，当前状态：{STATE_NAMES[hazard.state]}", highlight=False)
 
 
 @hazard_app.command("report")
@@ -36,12 +38,14 @@ def hazard_report(
     actor: Actor,
     enterprise: Annotated[str, typer.Option(help="企业（编号、统一社会信用代码或名称）")],
     title: Annotated[str, typer.Option(help="隐患名称")],
-    channel: Annotated[str, typer.Option(help="发现渠道：" + "、".join(f"{k} {v}" for k, v in CHANNELS.items()))],
+    channel: Annotated[str, typer.Option(help=choices_help("channel", "发现渠道"), callback=choice("channel", "发现渠道"))],
     description: Annotated[str, typer.Option(help="隐患描述")] = "",
     location: Annotated[Optional[str], typer.Option(help="部位")] = None,
     json_out: Json = False,
 ) -> None:
     """上报一条隐患（状态：已发现）；同一企业有相似隐患时列出，并给出合并命令。"""
+    from hazardloop.intake import merge as merging
+
     with unit_of_work() as s:
         user = ledger.get_user(s, actor)
         h = ledger.report(s, user, enterprise=enterprise, title=title, channel=channel,
@@ -59,8 +63,8 @@ def hazard_confirm(
     hazard: str, actor: Actor,
     basis: Annotated[Optional[str], typer.Option(help="判定依据标准代码（hazardloop ref standards）")] = None,
     clause: Annotated[Optional[str], typer.Option(help="判定依据条款，如 第四条第（一）项")] = None,
-    level: Annotated[Optional[str], typer.Option(help="督办级别：" + "、".join(f"{k} {v}" for k, v in LEVELS.items()))] = None,
-    department: Annotated[Optional[str], typer.Option(help="督办部门（默认为行业主管部门）")] = None,
+    level: Level = None,
+    department: Department = None,
     override_reason: Annotated[Optional[str], typer.Option(
         "--override-reason", help="判定依据不适用于该行业时，市安委办确认的理由（记入审计）")] = None,
     json_out: Json = False,
@@ -154,6 +158,41 @@ def _decide(extension_id: int, actor: str, approve: bool, reason: str | None, js
         console.print(f"延期申请 {ext.id} 已{'批准' if approve else '不予批准'}。")
 
 
+@extension_app.command("list")
+def extension_list(
+    status: Annotated[Optional[str], typer.Option("--status", help=choices_help("extension_status", "状态") + "；默认 待审批",
+                                                  callback=choice("extension_status", "状态"))] = "pending",
+    region: Region = None,
+    industry: Industry = None,
+    wide: Wide = False,
+    json_out: Json = False,
+) -> None:
+    """延期申请清单（默认待审批的，最早的在前）：隐患、企业、原时限、申请时限、理由。"""
+    with read_only() as s:
+        stmt = (select(Extension, Hazard.code, Hazard.deadline, Enterprise.name)
+                .join(Hazard, Hazard.id == Extension.hazard_id).join(Enterprise, Enterprise.id == Hazard.enterprise_id)
+                .where(Extension.status == status))
+        if region:
+            stmt = stmt.where(Hazard.region_code == region)
+        if industry:
+            stmt = stmt.where(Hazard.industry_code == industry)
+        rows = s.exec(stmt.order_by(Extension.requested_at, Extension.id)).all()
+    data = [x.model_dump() | {"hazard": code, "current_deadline": clock.local_date(due).isoformat() if due else None,
+                              "enterprise": name, "status_name": label("extension_status", x.status)}
+            for x, code, due, name in rows]
+    if json_out:
+        print_json(data)
+        return
+    table = Table(title=f"延期申请（{label('extension_status', status)}）")
+    for col in ("编号", "隐患", "企业", "原时限", "申请时限", "理由", "申请人", "申请时间"):
+        table.add_column(col)
+    for x, code, due, name in rows:
+        table.add_row(str(x.id), code, name, clock.local_date(due).isoformat() if due else "",
+                      clock.local_date(x.new_deadline).isoformat(), x.reason, x.requested_by, local_time(x.requested_at))
+    show(table, wide=wide, secondary=("申请时间", "申请人", "原时限", "企业"),
+         footer=f"共 {len(rows)} 件" + ("；审批：hazardloop hazard extension approve|deny 编号 --actor …" if rows and status == "pending" else ""))
+
+
 @extension_app.command("approve")
 def extension_approve(extension_id: int, actor: Actor,
                       reason: Annotated[Optional[str], typer.Option(help="审批意见")] = None, json_out: Json = False) -> None:
@@ -191,37 +230,70 @@ def hazard_dict(h: Hazard) -> dict[str, Any]:
 
 @hazard_app.command("list")
 def hazard_list(
-    state: Annotated[Optional[str], typer.Option(help="状态")] = None,
-    region: Annotated[Optional[str], typer.Option(help="镇街区代码")] = None,
-    industry: Annotated[Optional[str], typer.Option(help="行业代码")] = None,
-    channel: Annotated[Optional[str], typer.Option(help="发现渠道")] = None,
+    state: State = None,
+    region: Region = None,
+    industry: Industry = None,
+    channel: Channel = None,
+    level: Level = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="只看逾期")] = False,
-    limit: Annotated[int, typer.Option(help="最多显示条数")] = 200,
+    limit: Limit = 200,
+    offset: Offset = 0,
+    wide: Wide = False,
     json_out: Json = False,
 ) -> None:
-    """隐患台账。"""
-    flt = ledger.HazardFilter(state=state, region=region, industry=industry, channel=channel, overdue=overdue)
-    with unit_of_work() as s:
-        rows = s.exec(ledger.hazard_query(flt).limit(limit)).all()
+    """隐患台账（状态、镇街区、行业、渠道、级别均可用中文名，如 --state 整改中 --region 石横镇）。"""
+    from sqlalchemy import func
+
+    flt = ledger.HazardFilter(state=state, region=region, industry=industry, channel=channel, level=level,
+                              overdue=overdue)
+    with read_only() as s:
+        query = ledger.hazard_query(flt)
+        rows = s.exec(query.limit(limit).offset(offset)).all()
+        total = s.exec(select(func.count()).select_from(query.order_by(None).subquery())).one() if (
+            not json_out and (offset or len(rows) >= limit)) else offset + len(rows)  # --json prints no total
         names = dict(s.exec(select(Enterprise.id, Enterprise.name)
                             .where(Enterprise.id.in_({h.enterprise_id for h in rows}))).all())
     if json_out:
         print_json([hazard_dict(h) for h in rows])
         return
-    table = Table(title=f"隐患台账（{len(rows)} 条）")
+    table = Table(title="隐患台账")
     for col in ("编号", "企业", "隐患", "渠道", "状态", "时限", "逾期天数"):
-        # codes and dates must stay whole; names wrap instead
-        table.add_column(col, no_wrap=col in ("编号", "时限", "状态", "渠道"), overflow="fold")
+        table.add_column(col)
     for h in rows:
-        table.add_row(h.code, names.get(h.enterprise_id, str(h.enterprise_id)), h.title[:24], CHANNELS[h.channel], STATE_NAMES[h.state],
-                      clock.local_date(h.deadline).isoformat() if h.deadline else "", str(ledger.days_overdue(h) or ""))
-    console.print(table)
+        table.add_row(h.code, names.get(h.enterprise_id, str(h.enterprise_id)), h.title, label("channel", h.channel),
+                      label("state", h.state), clock.local_date(h.deadline).isoformat() if h.deadline else "",
+                      str(ledger.days_overdue(h) or ""))
+    show(table, wide=wide, secondary=("渠道", "逾期天数", "时限"), footer=shown(len(rows), total, offset))
+
+
+def _field_rows(h: Hazard, enterprise: Enterprise | None, names: dict[str, str]) -> list[tuple[str, str]]:
+    def t(value: object) -> str:
+        return "" if value is None else str(value)
+
+    basis = " ".join(x for x in (h.basis_code and names.get("basis:" + h.basis_code, h.basis_code), h.basis_clause) if x)
+    return [
+        ("隐患名称", h.title), ("描述", h.description or ""), ("部位", t(h.location)),
+        ("企业", enterprise.name if enterprise else t(h.enterprise_id)),
+        ("镇街区", names.get("region:" + h.region_code, h.region_code)),
+        ("行业", names.get("industry:" + h.industry_code, h.industry_code)),
+        ("发现渠道", label("channel", h.channel)), ("状态", label("state", h.state)),
+        ("判定依据", basis), ("督办级别", label("level", h.level)),
+        ("督办部门", names.get("department:" + (h.supervising_department or ""), t(h.supervising_department))),
+        ("发现时间", local_time(h.found_at)), ("整改时限", clock.local_date(h.deadline).isoformat() if h.deadline else ""),
+        ("逾期天数", t(ledger.days_overdue(h) or "")), ("督办周期", t(h.cycle)), ("驳回次数", t(h.rejections)),
+        ("上报人", h.reported_by), ("确认人", t(h.confirmed_by)), ("确认时间", local_time(h.confirmed_at)),
+        ("提交人", t(h.submitted_by)), ("提交时间", local_time(h.submitted_at)),
+        ("销号人", t(h.closed_by)), ("销号时间", local_time(h.closed_at)), ("排除理由", t(h.dismissed_reason)),
+    ]
 
 
 @hazard_app.command("show")
-def hazard_show(hazard: str, json_out: Json = False) -> None:
-    """一条隐患的全部信息和审计记录。"""
-    with unit_of_work() as s:
+def hazard_show(hazard: str, wide: Wide = False, json_out: Json = False) -> None:
+    """一条隐患的全部信息：整改方案、整改材料、延期申请和审计记录。"""
+    from hazardloop.models.lookup import name_map
+    from hazardloop.models.tables import Standard
+
+    with read_only() as s:
         h = ledger.get_hazard(s, hazard)
         enterprise = s.get(Enterprise, h.enterprise_id)
         plans = s.exec(select(RectificationPlan).where(RectificationPlan.hazard_id == h.id)
@@ -229,6 +301,12 @@ def hazard_show(hazard: str, json_out: Json = False) -> None:
         files = s.exec(select(Evidence).where(Evidence.hazard_id == h.id).order_by(Evidence.id)).all()
         exts = s.exec(select(Extension).where(Extension.hazard_id == h.id).order_by(Extension.id)).all()
         events = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == h.id).order_by(AuditEvent.seq)).all()
+        names = {f"{kind}:{code}": name for kind in ("region", "industry", "department")
+                 for code, name in name_map(s, kind).items()}
+        if h.basis_code:
+            std = s.get(Standard, h.basis_code)
+            if std is not None:
+                names["basis:" + h.basis_code] = std.title
     data = hazard_dict(h) | {
         "enterprise_name": enterprise.name if enterprise else None,
         "plans": [p.model_dump() for p in plans], "evidence": [f.model_dump() for f in files],
@@ -238,15 +316,45 @@ def hazard_show(hazard: str, json_out: Json = False) -> None:
         print_json(data)
         return
     table = Table(title=f"隐患 {h.code}", show_header=False)
-    for key in ("title", "description", "location", "channel", "state_name", "enterprise_name", "region_code",
-                "industry_code", "basis_code", "basis_clause", "level", "supervising_department",
-                "deadline_date", "days_overdue", "cycle", "reported_by", "confirmed_by", "submitted_by", "closed_by"):
-        table.add_row(key, "" if data[key] is None else str(data[key]))
-    console.print(table)
-    print_events(events)
+    table.add_column("项目")
+    table.add_column("内容")
+    for key, value in _field_rows(h, enterprise, names):
+        if value:
+            table.add_row(key, value)
+    show(table, wide=wide)
+    if plans:
+        t = Table(title=f"整改方案（{len(plans)} 份，最后一份有效）")
+        for col in ("提交时间", "责任人", "整改措施", "资金（元）", "时限", "应急预案", "提交人"):
+            t.add_column(col)
+        for p in plans:
+            t.add_row(local_time(p.created_at), p.responsible_person, p.measures, p.funds,
+                      clock.local_date(p.deadline).isoformat(), p.emergency_plan, p.submitted_by)
+        show(t, wide=wide, secondary=("提交人", "应急预案", "提交时间"))
+    else:
+        console.print("整改方案：无", highlight=False)
+    if files:
+        t = Table(title=f"整改材料（{len(files)} 份）")
+        for col in ("文件", "督办周期", "大小（字节）", "上传人", "上传时间", "SHA-256"):
+            t.add_column(col)
+        for f in files:
+            t.add_row(f.filename, str(f.cycle), str(f.size), f.uploaded_by, local_time(f.uploaded_at), f.sha256[:16])
+        show(t, wide=wide, secondary=("SHA-256", "督办周期", "大小（字节）"))
+    else:
+        console.print("整改材料：无", highlight=False)
+    if exts:
+        t = Table(title=f"延期申请（{len(exts)} 次）")
+        for col in ("编号", "申请人", "申请时间", "申请时限", "理由", "审批", "审批人", "审批意见"):
+            t.add_column(col)
+        for x in exts:
+            t.add_row(str(x.id), x.requested_by, local_time(x.requested_at), clock.local_date(x.new_deadline).isoformat(),
+                      x.reason, label("extension_status", x.status), x.decided_by or "", x.decision_reason or "")
+        show(t, wide=wide, secondary=("申请时间", "审批意见", "审批人"))
+    else:
+        console.print("延期申请：无", highlight=False)
+    print_events(events, {h.id: h.code}, wide)
 
 
-def print_candidates(cands: list[merging.Candidate], code: str) -> None:
+def print_candidates(cands: list, code: str) -> None:
     if not cands:
         return
     table = Table(title=f"同一企业的相似隐患（可能重复；合并：hazardloop hazard merge 保留编号 {code} --actor ...）")
@@ -254,8 +362,9 @@ def print_candidates(cands: list[merging.Candidate], code: str) -> None:
         table.add_column(col)
     for c in cands:
         d = c.as_dict()
-        table.add_row(d["code"], d["title"][:30], d["location"] or "", d["state"], d["channel"], f"{d['score']:.2f}")
-    console.print(table)
+        table.add_row(d["code"], d["title"], d["location"] or "", label("state", d["state"]), label("channel", d["channel"]),
+                      f"{d['score']:.2f}")
+    show(table)
 
 
 def print_duplicates(found: list[dict]) -> None:
@@ -264,7 +373,7 @@ def print_duplicates(found: list[dict]) -> None:
         return
     console.print("同一企业有相似的隐患（可能重复）：", highlight=False)
     for d in found:
-        console.print(f"  {d['code']}  {d['state_name']}（{d['state']}）  相似度 {d['score']:.2f}  {d['title']}",
+        console.print(f"  {d['code']}  {d['state_name']}  相似度 {d['score']:.2f}  {d['title']}",
                       highlight=False, markup=False, soft_wrap=True)
         console.print(f"    合并：{d['merge_command']}", highlight=False, markup=False, soft_wrap=True)
 
@@ -273,6 +382,8 @@ def print_duplicates(found: list[dict]) -> None:
 def hazard_merge(kept: str, duplicate: str, actor: Actor,
                  reason: Annotated[Optional[str], typer.Option(help="合并说明")] = None, json_out: Json = False) -> None:
     """把重复隐患 DUPLICATE（须为已发现状态）合并到 KEPT：保留全部来源，可撤销。"""
+    from hazardloop.intake import merge as merging
+
     with unit_of_work() as s:
         rec = merging.merge(s, ledger.get_user(s, actor), kept, duplicate, reason=reason)
         kept_h = ledger.get_hazard(s, rec.kept_id)
@@ -287,6 +398,8 @@ def hazard_merge(kept: str, duplicate: str, actor: Actor,
 def hazard_unmerge(merge_id: int, actor: Actor,
                    reason: Annotated[Optional[str], typer.Option(help="撤销理由")] = None, json_out: Json = False) -> None:
     """撤销一次合并：来源归还，重复隐患恢复为已发现。"""
+    from hazardloop.intake import merge as merging
+
     with unit_of_work() as s:
         rec = merging.unmerge(s, ledger.get_user(s, actor), merge_id, reason=reason)
     if json_out:
@@ -297,6 +410,8 @@ def hazard_unmerge(merge_id: int, actor: Actor,
 
 def hazard_similar(hazard: str, json_out: Json = False) -> None:
     """同一企业中描述和部位相似的隐患（可能重复）。"""
+    from hazardloop.intake import merge as merging
+
     with unit_of_work() as s:
         cands = merging.candidates_for(s, hazard)
         code = ledger.get_hazard(s, hazard).code
@@ -308,26 +423,36 @@ def hazard_similar(hazard: str, json_out: Json = False) -> None:
         console.print("没有相似的隐患。")
 
 
+_SOURCE_KINDS = {"primary": "原始记录", "report": "举报", "import": "台账导入", "merge": "合并", "inspection": "检查"}
+_TOTALS = {"total": "合计", "hazards": "隐患总数"}
+
+
 def hazard_sources(hazard: str, json_out: Json = False) -> None:
     """一条隐患的全部来源（渠道）。"""
+    from hazardloop.intake import merge as merging
+
     with unit_of_work() as s:
         rows = merging.sources_of(s, ledger.get_hazard(s, hazard))
     if json_out:
         print_json(rows)
         return
     for r in rows:
-        console.print(f"{r['channel']}\t{r['kind']}\t{r['ref']}", highlight=False)
+        console.print(f"{label('channel', r['channel'])}\t{_SOURCE_KINDS.get(r['kind'], r['kind'])}\t{r['ref']}",
+                      highlight=False)
 
 
 def hazard_channels(include_dismissed: Annotated[bool, typer.Option("--include-dismissed")] = False,
                     json_out: Json = False) -> None:
     """按发现渠道统计隐患数（一条隐患经多个渠道发现的，每个渠道各计一次，总数只计一次）。"""
+    from hazardloop.intake import merge as merging
+
     with unit_of_work() as s:
         counts = merging.channel_counts(s, include_dismissed=include_dismissed)
     if json_out:
         print_json(counts)
     else:
-        console.print("，".join(f"{k} {v}" for k, v in counts.items()), highlight=False)
+        console.print("，".join(f"{label('channel', k) if k in CHANNELS else _TOTALS.get(k, k)} {v}"
+                               for k, v in counts.items()), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

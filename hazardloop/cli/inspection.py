@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from hazardloop.cli.output import Json, console, parse_date, print_json, print_wide, read_only, unit_of_work
+from hazardloop.cli.output import (Industry, Json, Limit, Offset, Region, Wide, console, hazard_ids, parse_date,
+                                   parse_month, print_json, read_only, show, shown, unit_of_work)
 from hazardloop.config import clock
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="统计截至日期 YYYY-MM-DD（上海时间当日结束；默认今天）")]
@@ -25,7 +26,7 @@ def inspection_record(
     led_by: Annotated[Optional[str], typer.Option("--led-by", help="带队人（默认主要负责人）")] = None,
     findings: Annotated[str, typer.Option(help="检查发现")] = "",
     hazards_found: Annotated[Optional[int], typer.Option("--hazards-found", help="发现隐患数（默认为关联隐患条数）")] = None,
-    hazard: Annotated[Optional[list[int]], typer.Option("--hazard", help="关联的隐患编号（可多次给出）")] = None,
+    hazard: Annotated[Optional[list[str]], typer.Option("--hazard", help="关联的隐患：YH-… 编号或序号（可多次给出）")] = None,
     json_out: Json = False,
 ) -> None:
     """登记一次主要负责人带队检查。"""
@@ -35,7 +36,8 @@ def inspection_record(
     day = parse_date(date_, "--date")
     with unit_of_work() as s:
         row = inspections.record(s, ledger.get_user(s, actor), enterprise=enterprise, inspected_on=day,
-                                 led_by=led_by, findings=findings, hazards_found=hazards_found, hazard_ids=hazard)
+                                 led_by=led_by, findings=findings, hazards_found=hazards_found,
+                                 hazard_ids=hazard_ids(s, hazard))
     if json_out:
         print_json(row.model_dump())
     else:
@@ -46,6 +48,7 @@ def inspection_record(
 def inspection_list(
     enterprise: Annotated[Optional[str], typer.Option(help="只看某企业")] = None,
     as_of: AsOf = None,
+    wide: Wide = False,
     json_out: Json = False,
 ) -> None:
     """列出已登记的带队检查（--as-of：截至该日已登记的）。"""
@@ -63,34 +66,48 @@ def inspection_list(
     for r in rows:
         t.add_row(str(r["id"]), r["enterprise"], r["inspected_on"].isoformat(), r["period"], r["led_by"],
                   str(r["hazards_found"]), r["findings"])
-    print_wide(t)
+    show(t, wide=wide, secondary=("编号", "检查发现", "发现隐患", "周期"), footer=f"共 {len(rows)} 次")
 
 
 def _gaps_table(title: str, gaps, extra: bool = False) -> Table:  # noqa: ANN001
     t = Table(title=title)
-    for c in ("企业", "镇街区", "行业", "主要负责人", "周期", "周期结束") + (("剩余天数",) if extra else ()):
+    for c in ("企业", "周期", "周期结束", "镇街区", "行业", "主要负责人") + (("剩余天数",) if extra else ()):
         t.add_column(c)
     for g in gaps:
-        t.add_row(g.enterprise, g.region, g.industry, g.principal, g.period_name, g.end.isoformat(),
+        t.add_row(g.enterprise, g.period_name, g.end.isoformat(), g.region, g.industry, g.principal,
                   *((str(g.days_left),) if extra else ()))
     return t
 
 
 @inspection_app.command("missing")
-def inspection_missing(as_of: AsOf = None, json_out: Json = False) -> None:
-    """未按期开展带队检查的企业和周期（季度；高危行业按月），及即将到期的提醒。"""
+def inspection_missing(as_of: AsOf = None,
+                       region: Region = None,
+                       industry: Industry = None,
+                       month: Annotated[Optional[str], typer.Option("--month", help="只看包含该月的周期 YYYY-MM（月度周期和所在季度）")] = None,
+                       limit: Limit = 50,
+                       offset: Offset = 0,
+                       wide: Wide = False,
+                       json_out: Json = False) -> None:
+    """未按期开展带队检查的企业和周期（季度；高危行业按月），及即将到期的提醒。可按镇街区、行业、月份筛选
+    （如 --region 石横镇 --industry 危险化学品 --month 2026-03）；表格分页显示，--json 输出全部。"""
     from hazardloop.reports import inspections
 
     day = parse_date(as_of, "--as-of")
+    scope = inspections.Scope(region=region, industry=industry, month=parse_month(month) if month else None)
     with read_only() as s:
         day = day or clock.today()
-        result = inspections.CheckResult(day, inspections.reminders(s, day), inspections.missing(s, day), 0)
+        result = inspections.CheckResult(day, inspections.reminders(s, day, scope=scope),
+                                         inspections.missing(s, day, scope=scope), 0)
     if json_out:
         print_json(result.as_dict())
         return
-    print_wide(_gaps_table(f"未按期开展带队检查（截至 {result.as_of.isoformat()}）：{len(result.missed)} 个周期",
-                            result.missed))
-    print_wide(_gaps_table(f"本周期即将结束仍未检查：{len(result.reminders)} 家", result.reminders, extra=True))
+    secondary = ("主要负责人", "行业", "镇街区", "周期结束")
+    page = result.missed[offset:offset + limit]
+    show(_gaps_table(f"未按期开展带队检查（截至 {result.as_of.isoformat()}）：{len(result.missed)} 个周期", page),
+         wide=wide, secondary=secondary, footer=shown(len(page), len(result.missed), offset))
+    due = result.reminders[:limit]
+    show(_gaps_table(f"本周期即将结束仍未检查：{len(result.reminders)} 家", due, extra=True),
+         wide=wide, secondary=secondary, footer=f"显示 {len(due)} / 共 {len(result.reminders)}")
 
 
 @inspection_app.command("check")

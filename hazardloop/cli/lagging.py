@@ -9,12 +9,9 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from hazardloop.cli.output import Json, console, print_json, unit_of_work, write_document
+from hazardloop.cli.output import (Json, code_option, console, document_number, print_json, show, unit_of_work,
+                                   write_document)
 from hazardloop.cli.output import OfficeActor as Actor
-from hazardloop.config.lagging import STEP_KINDS, UNIT_KINDS
-from hazardloop.config import clock
-from hazardloop.escalation import ladder, units
-from hazardloop.reports import lagging
 from hazardloop.states import ledger
 
 lagging_app = typer.Typer(help="落后单位督办：镇街区、行业监管部门按月考核，函告 → 通报 → 约谈 → 曝光",
@@ -41,6 +38,11 @@ def run_cmd(
     json_out: Json = False,
 ) -> None:
     """按月考核各镇街区、行业监管部门；连续未达标的按阶梯出具函告、通报、约谈通知，曝光待审批。"""
+    from hazardloop.config.lagging import UNIT_KINDS
+    from hazardloop.config import clock
+    from hazardloop.escalation import ladder, units
+    from hazardloop.reports import lagging
+
     m = _month(month)
     with unit_of_work() as s:
         result = lagging.run(s, m, dry_run=dry_run, force=force, actor="cli")
@@ -63,7 +65,7 @@ def run_cmd(
         table.add_row(UNIT_KINDS[e["unit_kind"]], e["unit_name"], str(f["open"]), str(f["overdue"]),
                       "—" if rate is None else f"{rate:.1f}%", str(f["stock_open"]),
                       _missed_text(e["missed"]) or "达标", str(e["streak"]), str(e["cycle"]) if e["streak"] else "")
-    console.print(table)
+    show(table)
     if result.steps:
         steps = Table(title=f"{head}{'将' if dry_run else '已'}出具的督办措施（{len(result.steps)} 项）")
         for col in ("编号", "单位", "轮次", "措施", "状态", "文号"):
@@ -79,10 +81,12 @@ def run_cmd(
 @lagging_app.command("list")
 def list_cmd(
     month: Annotated[Optional[str], typer.Option("--month", help="考核月份 YYYY-MM")] = None,
-    status: Annotated[Optional[str], typer.Option(help="issued 已发出 · proposed 待审批 · approved · declined")] = None,
+    status: Annotated[Optional[str], code_option("step_status", "状态", "--status")] = None,
     json_out: Json = False,
 ) -> None:
     """落后单位督办事项（每个单位每轮每步一行）。"""
+    from hazardloop.escalation import units
+
     m = _month(month)
     if status and status not in units.STATUS_NAMES:
         raise typer.BadParameter(f"可选：{'、'.join(units.STATUS_NAMES)}", param_hint="--status")
@@ -98,7 +102,7 @@ def list_cmd(
         table.add_row(str(r["step_id"]), r["unit_kind_name"], r["unit_name"], r["month"], str(r["cycle"]), r["name"],
                       r["status_name"], r["number"] or "", _missed_text(r["missed"]), r["decided_by"] or "",
                       r["decision_reason"] or "")
-    console.print(table)
+    show(table)
 
 
 @lagging_app.command("approve")
@@ -106,6 +110,8 @@ def approve_cmd(step_id: int, actor: Actor,
                 reason: Annotated[Optional[str], typer.Option(help="批准意见（可省略）")] = None,
                 json_out: Json = False) -> None:
     """市安委办批准曝光落后单位：出具公文、编文号并通知。"""
+    from hazardloop.escalation import units
+
     with unit_of_work() as s:
         row, doc = units.approve(s, ledger.get_user(s, actor), step_id, reason=reason)
         out = {"step_id": row.id, "status": row.status, "number": doc.number, "sha256": doc.sha256}
@@ -120,6 +126,8 @@ def decline_cmd(step_id: int, actor: Actor,
                 reason: Annotated[Optional[str], typer.Option(help="不予批准的理由（必填）")] = None,
                 json_out: Json = False) -> None:
     """不予批准曝光落后单位（须说明理由）。"""
+    from hazardloop.escalation import units
+
     with unit_of_work() as s:
         row = units.decline(s, ledger.get_user(s, actor), step_id, reason=reason)
         out = {"step_id": row.id, "status": row.status, "reason": row.decision_reason}
@@ -133,8 +141,10 @@ def decline_cmd(step_id: int, actor: Actor,
 def show_cmd(number: Annotated[str, typer.Argument(help="文号，如 肥安办函〔2026〕3号")],
              html: Annotated[bool, typer.Option("--html", help="输出 HTML 原文（默认纯文本）")] = False) -> None:
     """按文号输出落后单位督办公文的原文（存储的字节；哈希不符则报错）。"""
+    from hazardloop.escalation import units
+
     with unit_of_work() as s:
-        doc = units.get_document(s, number)
+        doc = units.get_document(s, document_number(number))  # 〔〕, [] or () as typed
     write_document(doc, html)
 
 
@@ -142,6 +152,9 @@ def show_cmd(number: Annotated[str, typer.Argument(help="文号，如 肥安办�
 def policy_cmd(file: Annotated[Optional[Path], typer.Option("--file", help="检查指定的规则文件")] = None,
                json_out: Json = False) -> None:
     """显示（或检查）落后单位督办规则；文件有误时指出行号和原因。"""
+    from hazardloop.config.lagging import STEP_KINDS, UNIT_KINDS
+    from hazardloop.reports import lagging
+
     policy = lagging.load_policy(file)
     if json_out:
         print_json(policy.to_dict() | {"version": policy.version, "source": policy.source})

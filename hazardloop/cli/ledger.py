@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from hazardloop.cli.output import Actor, Json, console, err_console, print_json, read_only, unit_of_work
-from hazardloop.intake import excel, holding
+from hazardloop.cli.output import (Actor, Channel, Industry, Json, Level, Region, State, console, err_console, print_json,
+                                   read_only, unit_of_work)
 from hazardloop.states import ledger
 
 ledger_app = typer.Typer(help="隐患台账 Excel：导入明细表、导出", no_args_is_help=True)
@@ -23,6 +23,8 @@ def ledger_import(
     json_out: Json = False,
 ) -> None:
     """导入《重大事故隐患排查及整改情况明细表》（.xlsx）：先逐行校验，全部通过才导入。"""
+    from hazardloop.intake import excel
+
     try:
         with unit_of_work() as s:
             result = excel.import_sheet(s, ledger.get_user(s, actor), file, skip_invalid=skip_invalid, dry_run=dry_run)
@@ -41,16 +43,18 @@ def ledger_import(
 def ledger_export(
     actor: Actor,
     out: Annotated[Path, typer.Option("--out", help="输出文件 .xlsx")],
-    state: Annotated[Optional[str], typer.Option(help="状态")] = None,
-    region: Annotated[Optional[str], typer.Option(help="镇街区代码")] = None,
-    industry: Annotated[Optional[str], typer.Option(help="行业代码")] = None,
-    channel: Annotated[Optional[str], typer.Option(help="发现渠道")] = None,
-    level: Annotated[Optional[str], typer.Option(help="督办级别")] = None,
+    state: State = None,
+    region: Region = None,
+    industry: Industry = None,
+    channel: Channel = None,
+    level: Level = None,
     enterprise: Annotated[Optional[str], typer.Option(help="企业")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="只导出逾期")] = False,
     json_out: Json = False,
 ) -> None:
     """导出隐患台账（明细表各列 + 状态、整改期限、逾期天数、督办级别、已采取督办措施）。"""
+    from hazardloop.intake import excel
+
     with unit_of_work() as s:
         ent_id = ledger.get_enterprise(s, enterprise).id if enterprise else None
         flt = ledger.HazardFilter(state=state, region=region, industry=industry, channel=channel, level=level,
@@ -66,6 +70,8 @@ def ledger_export(
 @ledger_app.command("pending")
 def ledger_pending(actor: Actor, json_out: Json = False) -> None:
     """导入留下的待办：待确认镇街区、待细分行业的企业，以及未经审核的导入销号隐患。"""
+    from hazardloop.intake import holding
+
     with read_only() as s:
         user = ledger.get_user(s, actor)
         holding.intake_guards.resolve_holding(user)
@@ -101,6 +107,8 @@ def ledger_resolve(
     json_out: Json = False,
 ) -> None:
     """确认导入时待定的镇街区或行业领域：企业及其隐患一并更新，逐条记入审计。"""
+    from hazardloop.intake import holding
+
     with unit_of_work() as s:
         out = holding.resolve(s, ledger.get_user(s, actor), enterprise, region=region, industry=industry)
     if json_out:
@@ -119,6 +127,8 @@ def ledger_review(
     json_out: Json = False,
 ) -> None:
     """把导入销号（表格记载已整改、未经审核）的隐患送监管部门审核：已销号 → 待审核。"""
+    from hazardloop.intake import holding
+
     with unit_of_work() as s:
         h = holding.send_to_review(s, ledger.get_user(s, actor), hazard, reason)
         out = {"code": h.code, "state": h.state}

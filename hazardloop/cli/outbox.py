@@ -7,11 +7,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-import hazardloop.notifications  # noqa: F401  (subscribes the lifecycle notices for this process)
-from hazardloop.cli.output import Json, console, db_url, print_json, unit_of_work
+from hazardloop.cli.output import Json, Wide, code_option, console, db_url, print_json, record_table, show, unit_of_work
 from hazardloop.config import clock
-from hazardloop.notifications import admin
-from hazardloop.notifications.routes import load_routes
 
 outbox_app = typer.Typer(help="通知发件箱：查看、重发、投递", no_args_is_help=True)
 
@@ -21,6 +18,8 @@ def _local(value) -> str:  # noqa: ANN001
 
 
 def _row(n) -> dict:  # noqa: ANN001
+    from hazardloop.notifications import admin
+
     data = n.model_dump()
     data["status_name"] = admin.STATUSES.get(n.status, n.status)
     return data
@@ -28,13 +27,16 @@ def _row(n) -> dict:  # noqa: ANN001
 
 @outbox_app.command("list")
 def outbox_list(
-    status: Annotated[Optional[str], typer.Option(help="状态：" + "、".join(f"{k} {v}" for k, v in admin.STATUSES.items()))] = None,
+    status: Annotated[Optional[str], code_option("outbox_status", "状态", "--status")] = None,
     hazard: Annotated[Optional[str], typer.Option(help="隐患编号")] = None,
     event: Annotated[Optional[str], typer.Option(help="事件，如 listed、escalation")] = None,
     limit: Annotated[int, typer.Option(help="最多条数")] = 200,
+    wide: Wide = False,
     json_out: Json = False,
 ) -> None:
     """列出通知（最新的在前）及各状态的数量。"""
+    from hazardloop.notifications import admin
+
     from hazardloop.states import ledger
 
     with unit_of_work() as s:
@@ -44,22 +46,30 @@ def outbox_list(
     if json_out:
         print_json({"counts": totals, "notifications": [_row(n) for n in rows]})
         return
-    table = Table(title=f"通知（{len(rows)} 条）")
+    from hazardloop.config.labels import TABLES
+
+    with unit_of_work() as s:
+        codes = {n.hazard_id: _hazard_code(s, n.hazard_id) for n in rows if n.hazard_id}
+    table = Table(title="通知")
     for col in ("编号", "事件", "隐患", "接收人", "渠道", "状态", "次数", "下次尝试（北京）", "主题 / 错误"):
         table.add_column(col)
     for n in rows:
-        table.add_row(str(n.id), n.event + (f"/{n.step}" if n.step else ""), str(n.hazard_id or ""),
-                      f"{n.recipient_name}（{n.recipient_role}）", n.channel, admin.STATUSES.get(n.status, n.status),
-                      str(n.attempts), _local(n.next_attempt_at) if n.status in ("pending", "retry") else "",
-                      (n.last_error or n.subject)[:40])
-    console.print(table)
+        step = TABLES["escalation_step"].get(n.step or "", "")
+        table.add_row(str(n.id), _event_name(n.event) + (f"·{step}" if step else ""), codes.get(n.hazard_id) or "",
+                      f"{n.recipient_name}（{_recipient_role(n.recipient_role)}）", _channel_name(n.channel),
+                      admin.STATUSES.get(n.status, n.status), str(n.attempts),
+                      _local(n.next_attempt_at) if n.status in ("pending", "retry") else "", n.last_error or n.subject)
+    show(table, wide=wide, secondary=("次数", "下次尝试（北京）", "主题 / 错误", "渠道", "编号"),
+         footer=f"显示 {len(rows)} 条（最新在前；--limit 调整）")
     console.print("合计：" + "，".join(f"{admin.STATUSES.get(k, k)} {v}" for k, v in sorted(totals.items())),
                   highlight=False)
 
 
 @outbox_app.command("show")
-def outbox_show(notification_id: int, json_out: Json = False) -> None:
+def outbox_show(notification_id: int, wide: Wide = False, json_out: Json = False) -> None:
     """一条通知的全文和每次投递的结果（按 Apprise 服务逐条记录）。"""
+    from hazardloop.notifications import admin
+
     with unit_of_work() as s:
         n = admin.get(s, notification_id)
         tries = admin.attempts(s, notification_id)
@@ -67,31 +77,65 @@ def outbox_show(notification_id: int, json_out: Json = False) -> None:
     if json_out:
         print_json(data)
         return
-    table = Table(title=f"通知 {n.id}", show_header=False)
-    for key in ("key", "event", "step", "hazard_id", "cycle", "recipient_role", "recipient_name", "recipient_key",
-                "channel", "address", "status_name", "attempts", "last_error", "document_id", "digest_key"):
-        table.add_row(key, "" if data[key] is None else str(data[key]))
-    for key in ("created_at", "next_attempt_at", "sent_at"):
-        table.add_row(key, _local(getattr(n, key)))
-    console.print(table)
+    from hazardloop.config.labels import label
+
+    with unit_of_work() as s:
+        hazard_code = _hazard_code(s, n.hazard_id)
+    step = label("escalation_step", n.step) if n.step else ""
+    rows = [("事件", _event_name(n.event)), ("督办措施", step), ("隐患", hazard_code), ("督办周期", n.cycle or None),
+            ("接收人", n.recipient_name), ("接收人身份", _recipient_role(n.recipient_role)),
+            ("渠道", _channel_name(n.channel)), ("地址", n.address), ("状态", data["status_name"]),
+            ("投递次数", n.attempts), ("最近错误", n.last_error), ("公文编号", n.document_id),
+            ("创建时间", n.created_at), ("下次尝试", n.next_attempt_at if n.status in ("pending", "retry") else None),
+            ("发送时间", n.sent_at), ("幂等键", n.key)]
+    show(record_table(f"通知 {n.id}", rows), wide=wide)
     console.print(f"[bold]{n.subject}[/]\n{n.body}", highlight=False)
     log = Table(title="投递记录")
-    for col in ("次", "时间（北京）", "调度进程", "服务", "tag", "结果", "耗时 ms", "错误"):
+    for col in ("次", "时间（北京）", "调度进程", "服务", "标签", "结果", "耗时（毫秒）", "错误"):
         log.add_column(col)
     for t in tries:
-        log.add_row(str(t.attempt), _local(t.at), t.dispatcher, t.service, t.tag, t.status, str(t.elapsed_ms),
-                    t.error or "")
-    console.print(log)
+        log.add_row(str(t.attempt), _local(t.at), t.dispatcher, t.service, t.tag,
+                    label("delivery_result", t.status), str(t.elapsed_ms), t.error or "")
+    show(log, wide=wide, secondary=("调度进程", "标签", "耗时（毫秒）"))
+
+
+def _event_name(event: str) -> str:
+    from hazardloop.config.labels import TABLES
+
+    if event.startswith("report_"):  # the 举报 deadlines' reminders
+        return "举报办理期限提醒"
+    return TABLES["notice_event"].get(event) or TABLES["trigger"].get(event) or event
+
+
+def _recipient_role(role: str | None) -> str:
+    from hazardloop.config.labels import label
+
+    return label("recipient_role", role)
+
+
+def _channel_name(channel: str | None) -> str:
+    from hazardloop.config.labels import label
+
+    return label("delivery_channel", channel)
+
+
+def _hazard_code(s, hazard_id: int | None) -> str | None:  # noqa: ANN001
+    from hazardloop.models.tables import Hazard
+
+    h = s.get(Hazard, hazard_id) if hazard_id else None
+    return h.code if h else None
 
 
 @outbox_app.command("retry")
 def outbox_retry(
     ids: Annotated[Optional[list[int]], typer.Argument(help="通知编号（可多个）")] = None,
-    status: Annotated[Optional[str], typer.Option(help="按状态选择，如 dead、undeliverable")] = None,
+    status: Annotated[Optional[str], code_option("outbox_status", "状态", "--status")] = None,
     force: Annotated[bool, typer.Option("--force", help="已发送的也重发（接收方可按幂等键去重）")] = False,
     json_out: Json = False,
 ) -> None:
     """重新排队发送（重置重试次数，历史记录保留）；无法送达的按现有联系方式重新查找渠道。"""
+    from hazardloop.notifications import admin
+
     with unit_of_work() as s:
         result = admin.retry(s, ids=ids, status=status, force=force)
     if json_out:
@@ -124,6 +168,8 @@ def outbox_dispatch(
 @outbox_app.command("routes")
 def outbox_routes(json_out: Json = False) -> None:
     """检查并显示通知路由配置（不显示环境变量的值）。"""
+    from hazardloop.notifications.routes import load_routes
+
     routes = load_routes()
     data = {"path": str(routes.path), "policy": routes.policy,
             "channels": {t: {"url": c.url, "needs": c.needs, "requires_env": list(c.requires_env),
@@ -138,7 +184,7 @@ def outbox_routes(json_out: Json = False) -> None:
         table.add_column(col)
     for tag, c in data["channels"].items():
         table.add_row(tag, c["url"], c["needs"] or "", "是" if c["enabled"] else f"否（需 {'、'.join(c['requires_env'])}）")
-    console.print(table)
+    show(table)
     for event, roles in routes.events.items():
         console.print(f"{event}: {'、'.join(roles) or '（不通知）'}", highlight=False)
 

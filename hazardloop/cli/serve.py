@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hazardloop.cli.output import console, db_url, engine
+from hazardloop.cli.output import console, db_url, engine, port_free
 
 
 def serve(
@@ -23,6 +23,10 @@ def serve(
     from hazardloop.flows.serve import serve as run_serve
     from hazardloop.models.migrate import init_database
 
+    if web:
+        port_free(web_host, web_port, "--web-port")
+    if port is not None:
+        port_free(host, port, "--port")
     init_database(engine())
     if db_url():
         os.environ["HAZARDLOOP_DATABASE_URL"] = db_url()  # flow runs are subprocesses: give them the database

@@ -10,14 +10,14 @@ import typer
 from rich.table import Table
 from sqlmodel import select
 
-from hazardloop.cli.output import Json, console, engine, print_json, unit_of_work
-from hazardloop.models.migrate import init_database
-from hazardloop.states.machine import mermaid
+from hazardloop.cli.output import Json, Wide, console, engine, print_json, show, shown_value, unit_of_work
 
 
 # --- init / reference -------------------------------------------------------
 def init(json_out: Json = False) -> None:
     """创建或升级数据库结构（Alembic）并载入基础数据；重复执行不做任何改变。"""
+    from hazardloop.models.migrate import init_database
+
     changed = init_database(engine())
     if json_out:
         print_json({"database": str(engine().url.render_as_string(hide_password=True)), "changed": changed})
@@ -28,6 +28,8 @@ def init(json_out: Json = False) -> None:
 
 def diagram(out: Annotated[Optional[Path], typer.Option("--out", help="写入文件（Markdown）")] = None) -> None:
     """输出隐患生命周期的 Mermaid 状态图。"""
+    from hazardloop.states.machine import mermaid
+
     text = mermaid()
     if out:
         out.write_text("# 隐患生命周期\n\n由 `hazardloop diagram --out docs/lifecycle.md` 生成。\n\n```mermaid\n"
@@ -37,25 +39,48 @@ def diagram(out: Annotated[Optional[Path], typer.Option("--out", help="写入文
         sys.stdout.write(text)
 
 
-def ref(kind: Annotated[str, typer.Argument(help="regions | departments | industries | standards")],
-        json_out: Json = False) -> None:
+_REF_KINDS = {"regions": "镇街区", "departments": "部门", "industries": "行业", "standards": "判定标准"}
+_REF_COLUMNS = {"code": "代码", "name": "名称", "kind": "类别", "committee": "市安委办", "department_code": "主管部门",
+                "high_risk": "高危行业", "title": "标准名称", "number": "文号", "year": "年份",
+                "sectors": "适用行业"}
+_REGION_KINDS = {"town": "镇", "street": "街道", "zone": "功能区"}
+
+
+def ref(kind: Annotated[str, typer.Argument(help="镇街区 | 部门 | 行业 | 判定标准（或 regions | departments | industries | standards）")],
+        wide: Wide = False, json_out: Json = False) -> None:
     """查看基础数据。"""
+    from hazardloop.models.lookup import name_map
     from hazardloop.models.reference import FILES
 
     models = {f.split(".")[0]: m for f, m, _ in FILES}
+    by_name = {v: k for k, v in _REF_KINDS.items()} | {"部门": "departments", "行业监管部门": "departments"}
+    kind = by_name.get(kind.strip(), kind.strip().lower())
     if kind not in models:
-        raise typer.BadParameter(f"可选：{' | '.join(models)}", param_hint="KIND")
+        raise typer.BadParameter(f"不认识的基础数据「{kind}」；可用：" + "、".join(f"{v}（{k}）" for k, v in _REF_KINDS.items()),
+                                 param_hint="KIND")
     with unit_of_work() as s:
         rows = [r.model_dump() for r in s.exec(select(models[kind])).all()]
+        departments = name_map(s, "department")
     if json_out:
         print_json(rows)
         return
-    table = Table(title=kind)
-    for col in rows[0] if rows else []:
-        table.add_column(col)
+    table = Table(title=_REF_KINDS.get(kind, kind))
+    order = [c for c in _REF_COLUMNS if rows and c in rows[0]]  # 代码 and 名称 first, whatever the row's order
+    for col in order:
+        table.add_column(_REF_COLUMNS[col])
     for r in rows:
-        table.add_row(*[str(v) for v in r.values()])
-    console.print(table)
+        cells = []
+        for col in order:
+            value = r[col]
+            if col == "department_code":
+                value = departments.get(value, value)
+            elif col == "kind":
+                value = _REGION_KINDS.get(value, value)
+            elif col == "sectors":
+                value = [departments.get(v, v) for v in value or []]
+            cells.append(shown_value(value) or ("否" if value is False else ""))
+        table.add_row(*cells)
+    show(table, wide=wide, secondary=("年份", "适用行业", "类别", "市安委办"))
 
 
 def demo(reset: Annotated[bool, typer.Option("--reset", help="清空已有数据后重建")] = False,

@@ -9,8 +9,8 @@ from rich import box
 from rich.cells import cell_len
 from rich.table import Table
 
-from hazardloop.cli.output import Json, console, parse_date, parse_month, print_json, print_wide, read_only
-from hazardloop.reports import stats as stats_mod
+from hazardloop.cli.output import (Json, Wide, code_option, console, parse_date, parse_month, print_json, print_wide,
+                                   read_only, show)
 
 AsOf = Annotated[Optional[str], typer.Option("--as-of", help="统计截至日期 YYYY-MM-DD（上海时间当日结束；默认今天）")]
 
@@ -21,10 +21,13 @@ def _pct(part: int, whole: int) -> str:
 
 def stats(
     as_of: AsOf = None,
-    by: Annotated[str, typer.Option("--by", help="分组：region 镇街区 · industry 行业 · channel 渠道 · level 督办级别 · state 状态 · department 监管部门")] = "region",
+    by: Annotated[str, code_option("stats_by", "分组", "--by")] = "region",
+    wide: Wide = False,
     json_out: Json = False,
 ) -> None:
     """隐患统计（按截至日期从审计记录复原，历史日期可复现）。"""
+    from hazardloop.reports import stats as stats_mod
+
     if by not in stats_mod.DIMENSIONS:
         raise typer.BadParameter(f"分组方式必须是 {'、'.join(stats_mod.DIMENSIONS)} 之一", param_hint="--by")
     day = parse_date(as_of, "--as-of")
@@ -50,7 +53,7 @@ def stats(
     for r in result.rows:
         t.add_row(names.get(r.key, r.key or "—"), *cells(r))
     t.add_row("[bold]合计[/]", *cells(result.total))
-    print_wide(t)
+    print_wide(t, wide=wide, secondary=("中位天数", "驳回", "排除", "按期", "确认", "督办"))
     y = Table(title="存量与增量")
     for c in ("类别", "发现", "销号", "仍未销号", "排除"):
         y.add_column(c, justify="left" if c == "类别" else "right")
@@ -58,7 +61,7 @@ def stats(
     y.add_row(f"存量（{stats_mod.STOCK_LAST_YEAR} 年及以前）", str(st.found), str(st.closed), str(st.open), str(st.dismissed))
     for yr in result.by_year:
         y.add_row(f"{yr.year} 年新增", str(yr.found), str(yr.closed), str(yr.open), str(yr.dismissed))
-    console.print(y)
+    show(y)
     console.print(f"销号率 {_pct(result.total.closed, result.total.confirmed)}，"
                   f"按期销号率 {_pct(result.total.closed_on_time, result.total.closed)}")
     if result.total.closed_imported:  # sheets' close-outs nobody reviewed are not 审核销号
@@ -69,7 +72,7 @@ def stats(
 
 # --- red/black list and bulletin --------------------------------------------------------
 def redblack(month: Annotated[Optional[str], typer.Option("--month", help="月份 YYYY-MM（默认本月）")] = None,
-             json_out: Json = False) -> None:
+             wide: Wide = False, json_out: Json = False) -> None:
     """红黑榜（规则见 config/redblack.yaml，每条都写明理由）。"""
     from hazardloop.reports import redblack as rb
 
@@ -85,7 +88,7 @@ def redblack(month: Annotated[Optional[str], typer.Option("--month", help="月�
             t.add_column(c)
         for e in entries:
             t.add_row(e.enterprise, e.region, "；".join(e.reasons))
-        print_wide(t)
+        print_wide(t, wide=wide, secondary=("镇街区",))
     for note in result.notes:
         console.print(f"[yellow]注：{note}[/]")
 

@@ -8,7 +8,10 @@ from typing import Annotated, Optional
 import typer
 from sqlmodel import select
 
-from hazardloop.cli.output import console, fail, print_json, unit_of_work
+from rich.table import Table
+
+from hazardloop.cli.output import (Department, Json, Region, RoleOpt, Wide, console, fail, print_json, show,
+                                   unit_of_work)
 from hazardloop.errors import ValidationError
 from hazardloop.models.tables import AppUser
 from hazardloop.states import ledger
@@ -40,10 +43,10 @@ def _read_password(password: str | None, stdin: bool) -> str:
 def user_add(
     username: Annotated[str, typer.Argument(help="用户名")],
     name: Annotated[Optional[str], typer.Option("--name", help="姓名（新建用户时必填）")] = None,
-    role: Annotated[Optional[str], typer.Option("--role", help="角色：" + "、".join(f"{r.value}（{n}）" for r, n in ROLE_NAMES.items() if r != Role.system))] = None,
+    role: RoleOpt = None,
     enterprise: Annotated[Optional[str], typer.Option("--enterprise", help="企业（编号、信用代码或名称），角色 enterprise 必填")] = None,
-    department: Annotated[Optional[str], typer.Option("--department", help="部门代码（supervisor/committee）")] = None,
-    region: Annotated[Optional[str], typer.Option("--region", help="镇街区代码（township）")] = None,
+    department: Department = None,
+    region: Region = None,
     password: Password = None, password_stdin: PasswordStdin = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -111,6 +114,43 @@ def user_token(username: Annotated[str, typer.Argument(help="用户名（系统�
     with unit_of_work() as s:
         token = auth.create_token(s, ledger.get_user(s, username), name)
     typer.echo(token)
+
+
+@user_app.command("list")
+def user_list(role: RoleOpt = None, department: Department = None, region: Region = None,
+              inactive: Annotated[bool, typer.Option("--inactive", help="也列出已停用的账户")] = False,
+              wide: Wide = False, json_out: Json = False) -> None:
+    """用户清单（可按角色、部门、镇街区筛选，如 --role 行业监管部门 --department 应急管理局）；不显示密码和令牌。"""
+    from hazardloop.models.lookup import name_map
+    from hazardloop.models.tables import Enterprise
+
+    stmt = select(AppUser)
+    if role:
+        stmt = stmt.where(AppUser.role == role)
+    if department:
+        stmt = stmt.where(AppUser.department_code == department)
+    if region:
+        stmt = stmt.where(AppUser.region_code == region)
+    if not inactive:
+        stmt = stmt.where(AppUser.active.is_(True))
+    with unit_of_work() as s:
+        users = s.exec(stmt.order_by(AppUser.id)).all()
+        units = name_map(s, "department") | name_map(s, "region")
+        ents = dict(s.exec(select(Enterprise.id, Enterprise.name)).all())
+    rows = [{"username": u.username, "name": u.name, "role": u.role, "role_name": ROLE_NAMES.get(Role(u.role), u.role),
+             "enterprise_id": u.enterprise_id, "department_code": u.department_code, "region_code": u.region_code,
+             "phone": u.phone, "email": u.email, "active": u.active} for u in users]
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title="用户")
+    for col in ("用户名", "姓名", "角色", "单位", "电话", "状态"):
+        table.add_column(col)
+    for r in rows:
+        unit = (ents.get(r["enterprise_id"]) if r["enterprise_id"] else None) or units.get(
+            r["department_code"] or r["region_code"] or "", "")
+        table.add_row(r["username"], r["name"], r["role_name"], unit, r["phone"] or "", "正常" if r["active"] else "已停用")
+    show(table, wide=wide, secondary=("状态", "电话"), footer=f"共 {len(rows)} 人")
 
 
 def register(app: typer.Typer) -> None:

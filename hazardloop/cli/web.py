@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from hazardloop.cli.output import console, db_url, unit_of_work
+from hazardloop.cli.output import console, db_url, port_free, unit_of_work
 from hazardloop.states.roles import ROLE_NAMES, Role
 
 
@@ -19,6 +19,7 @@ def web(host: Annotated[str, typer.Option("--host", help="监听地址")] = "127
     from hazardloop.models.migrate import init_database
     from hazardloop.web import server
 
+    port_free(host, port, "--port")
     init_database(get_engine(db_url()))
     if demo_accounts:
         with unit_of_work() as s:

@@ -223,6 +223,37 @@ PLAN_PROBLEMS = {
     "filing_missing": "子方案未按期报送备案",
 }
 TASK_SOURCES = {"reference": "三年行动方案", "yaml": "计划文件", "excel": "任务分工表", "review": "季度会商研判"}
+# --- the clerk's command line (issue 15): codes a person may type as Chinese -------------------
+OUTBOX_STATUS = {"pending": "待发送", "sending": "发送中", "retry": "待重试", "sent": "已发送", "dead": "死信",
+                 "undeliverable": "无法送达"}
+REPORT_VIA = {"platform": "平台", "phone": "电话", "letter": "信件", "visit": "来访"}
+REWARD_RULES = {"shandong": "山东省规则（鲁应急发〔2021〕3号）", "national": "国家规则（安监总财〔2018〕19号）"}
+REWARD_KINDS = {"major": "重大隐患或违法行为", "ordinary": "一般隐患"}
+STATS_BY = {"region": "镇街区", "industry": "行业", "channel": "渠道", "level": "督办级别", "state": "状态",
+            "department": "监管部门"}
+EXTENSION_STATUS = {"pending": "待审批", "approved": "已批准", "denied": "不予批准"}
+# The outbox: what a notice is about, to whom, by which channel.
+NOTICE_EVENTS = {
+    "reported": "隐患记到企业名下", "listed": "挂牌督办通知", "plan_accepted": "整改方案已受理",
+    "extension_requested": "延期申请待审批", "extension_decided": "延期审批结果", "rejected": "整改被驳回",
+    "closed": "已销号", "submitted": "整改完成待审核", "dismissed": "已排除", "reopened": "撤销合并恢复",
+    "closed_imported": "导入历史销号", "escalation": "督办措施", "inspection_reminder": "带队检查提醒",
+    "bulletin": "月通报", "lag_escalation": "落后单位督办", "lag_proposed": "落后单位曝光待审批",
+    "stage_timeout": "环节超时提醒", "escalation_proposed": "曝光待审批", "digest": "汇总通知",
+}
+RECIPIENT_ROLES = {"principal": "主要负责人", "controller": "实际控制人", "safety_manager": "安全管理人员",
+                   "township": "镇街区", "department": "行业监管部门", "committee": "市安委办", "reporter": "举报人"}
+DELIVERY_CHANNELS = {"email": "电子邮件", "sms": "短信", "file": "文件", "dingtalk": "钉钉", "wecom": "企业微信",
+                     "webhook": "Webhook"}
+DELIVERY_RESULTS = {"SUCCESS": "成功", "FAILURE": "失败", "success": "成功", "failure": "失败"}
+# What a person reads for a field of a record (hazard show, report show, outbox show).
+FIELDS = {
+    "code": "编号", "title": "隐患名称", "description": "描述", "location": "部位", "channel": "发现渠道",
+    "state": "状态", "enterprise": "企业", "region": "镇街区", "industry": "行业", "basis": "判定依据",
+    "level": "督办级别", "supervising_department": "督办部门", "deadline": "整改时限", "days_overdue": "逾期天数",
+    "cycle": "督办周期", "reported_by": "上报人", "confirmed_by": "确认人", "submitted_by": "提交人",
+    "closed_by": "销号人", "created_at": "登记时间", "updated_at": "更新时间", "version": "版本",
+}
 
 TABLES: dict[str, dict[str, str]] = {
     "role": ROLES, "state": STATES, "trigger": TRIGGERS, "channel": CHANNELS, "level": LEVELS,
@@ -237,6 +268,10 @@ TABLES: dict[str, dict[str, str]] = {
     "task_state": TASK_STATES, "task_trigger": TASK_TRIGGERS, "filing_state": FILING_STATES,
     "filing_trigger": FILING_TRIGGERS, "plan_unit_kind": PLAN_UNIT_KINDS, "plan_step_kind": PLAN_STEP_KINDS,
     "plan_problem": PLAN_PROBLEMS, "task_source": TASK_SOURCES,
+    "outbox_status": OUTBOX_STATUS, "report_via": REPORT_VIA, "reward_rule": REWARD_RULES,
+    "reward_kind": REWARD_KINDS, "stats_by": STATS_BY, "extension_status": EXTENSION_STATUS, "field": FIELDS,
+    "notice_event": NOTICE_EVENTS, "recipient_role": RECIPIENT_ROLES, "delivery_channel": DELIVERY_CHANNELS,
+    "delivery_result": DELIVERY_RESULTS,
 }
 
 
@@ -245,3 +280,30 @@ def label(table: str, code: str | None) -> str:
     if code is None:
         return ""
     return TABLES[table].get(str(code), str(code))
+
+
+def _key(text: str) -> str:
+    # Typed names come with stray spaces, full-width letters or brackets; compare them folded.
+    import unicodedata
+
+    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
+def resolve(table: str, text: str | None, what: str = "取值") -> str | None:
+    """The code for `text` in `table`: the code itself or its Chinese name (case, width and spaces
+    ignored).  None stays None.  Unknown: ValidationError naming every accepted value."""
+    if text is None:
+        return None
+    names = TABLES[table]
+    wanted = _key(str(text))
+    for code, name in names.items():
+        if wanted in (_key(code), _key(name)):
+            return code
+    from hazardloop.errors import ValidationError
+
+    raise ValidationError(f"不认识的{what}「{text}」；可用：{accepted(table)}")
+
+
+def accepted(table: str) -> str:
+    """'整改中（rectifying）、…' — every value of `table` a person may type."""
+    return "、".join(f"{name}（{code}）" for code, name in TABLES[table].items())

@@ -37,7 +37,7 @@ from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from hazardloop.config import calendar, clock
+from hazardloop.config import calendar, clock, labels
 from hazardloop.config.escalation import KINDS, STAGES, Policy, Step, load_policy
 from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
@@ -804,7 +804,7 @@ def approve_step(session: Session, actor, step_id: int, *, as_of: date | None = 
     ladder.need_proposed(row, f"督办事项 {step_id}")
     hazard = session.get(Hazard, row.hazard_id)
     if hazard.state != ACTIVE_STATE or hazard.cycle != row.cycle:
-        raise ValidationError(f"隐患 {hazard.code} 已不在该督办周期的整改中（当前状态：{hazard.state}），"
+        raise ValidationError(f"隐患 {hazard.code} 已不在该督办周期的整改中（当前状态：{labels.label('state', hazard.state)}），"
                               f"不能再批准此项；如不再需要，请以理由不予批准。")
     cycle = session.execute(select(EscalationCycle).where(EscalationCycle.hazard_id == row.hazard_id,
                                                           EscalationCycle.cycle == row.cycle)).scalar_one()

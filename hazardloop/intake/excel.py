@@ -897,6 +897,8 @@ def escalation_reader(session: Session):  # noqa: ANN201
     t = sa_table(ESCALATION_TABLE, *[sa_column(c) for c in wanted] + ([sa_column("id")] if "id" in cols else []))
 
     def read(ids: list[int]) -> dict[int, str]:
+        from hazardloop.config.labels import label
+
         out: dict[int, list[str]] = {}
         for chunk in range(0, len(ids), 500):
             stmt = sa_select(*[t.c[c] for c in wanted]).where(t.c.hazard_id.in_(ids[chunk:chunk + 500]))
@@ -908,7 +910,9 @@ def escalation_reader(session: Session):  # noqa: ANN201
                 stamp = m.get(when) if when else None
                 if isinstance(stamp, datetime):
                     stamp = clock.local_date(stamp)
-                out.setdefault(m["hazard_id"], []).append(f"{m['step']}" + (f" {stamp}" if stamp else ""))
+                # a person reads the column: the step's Chinese name (提示函 2026-10-19), not its code
+                out.setdefault(m["hazard_id"], []).append(label("escalation_step", m["step"])
+                                                          + (f" {stamp}" if stamp else ""))
         return {k: "；".join(v) for k, v in out.items()}
 
     return read

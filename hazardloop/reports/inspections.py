@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from hazardloop.config import clock
 from hazardloop.models import audit
-from hazardloop.errors import NotFound, ValidationError
+from hazardloop.errors import ValidationError
 from hazardloop.models.inspections import PrincipalInspection
 from hazardloop.models.tables import AppUser, Enterprise, Hazard, Industry, Region
 from hazardloop.notifications import outbox
@@ -187,55 +187,78 @@ def _done(session: Session, as_of: date) -> set[tuple[int, date]]:
     return {(eid, day if isinstance(day, date) else date.fromisoformat(str(day))) for eid, day in rows}
 
 
-def _enterprises(session: Session) -> list[tuple[Enterprise, bool, str, str]]:
-    regions = {r.code: r.name for r in session.exec(select(Region)).all()}
-    rows = session.exec(select(Enterprise, Industry).join(Industry, Industry.code == Enterprise.industry_code)
-                        .order_by(Enterprise.id)).all()
-    return [(e, bool(i.high_risk), regions.get(e.region_code, e.region_code), i.name) for e, i in rows]
+@dataclass(frozen=True)
+class Scope:
+    """Which enterprises and periods a missed-inspection query covers (issue 15: a clerk asks for one
+    镇街区, one 行业 or one month, not 6,000 rows).  Codes, as the CLI resolved them from names."""
+
+    region: str | None = None
+    industry: str | None = None
+    month: str | None = None  # "2026-03": the periods holding that month (2026-03 and 2026-Q1)
 
 
-def _inspected(done_by_ent: dict[int, list[date]], eid: int, p: Period) -> bool:
-    return any(p.start <= d <= p.end for d in done_by_ent.get(eid, ()))
+def _enterprises(session: Session, scope: Scope | None = None) -> list[tuple[int, str, str, bool, str, str]]:
+    """(id, name, principal, monthly, region name, industry name) — plain columns, no ORM objects."""
+    regions = dict(session.execute(sa_select(Region.code, Region.name)).all())
+    stmt = (sa_select(Enterprise.id, Enterprise.name, Enterprise.principal, Enterprise.region_code, Industry.high_risk,
+                      Industry.name).join(Industry, Industry.code == Enterprise.industry_code).order_by(Enterprise.id))
+    if scope and scope.region:
+        stmt = stmt.where(Enterprise.region_code == scope.region)
+    if scope and scope.industry:
+        stmt = stmt.where(Enterprise.industry_code == scope.industry)
+    return [(eid, name, principal or "", bool(high), regions.get(rc, rc), iname)
+            for eid, name, principal, rc, high, iname in session.execute(stmt).all()]
 
 
-def _by_enterprise(done: set[tuple[int, date]]) -> dict[int, list[date]]:
-    out: dict[int, list[date]] = {}
-    for eid, day in done:
-        out.setdefault(eid, []).append(day)
-    return out
+def _done_periods(done: set[tuple[int, date]], monthly: dict[int, bool]) -> set[tuple[int, str]]:
+    """(enterprise, period label) pairs that had an inspection: one lookup per period, not a scan."""
+    return {(eid, period_of(day, monthly.get(eid, False)).label) for eid, day in done}
+
+
+def _in_month(p: Period, month: str | None) -> bool:
+    if not month:
+        return True
+    year, mon = (int(x) for x in month.split("-"))
+    first = date(year, mon, 1)
+    return p.start <= first <= p.end
 
 
 def missing(session: Session, as_of: date | None = None, *, since: date | None = None,
-            config: InspectionConfig | None = None) -> list[Gap]:
+            config: InspectionConfig | None = None, scope: Scope | None = None) -> list[Gap]:
     """Periods ended by the end of `as_of` without an inspection recorded by then (from the config
-    start, or `since` if later)."""
+    start, or `since` if later), for the enterprises and month in `scope` (all when None)."""
     cfg = config or load_config()
     as_of = as_of or clock.today()
     first = max(cfg.start, since) if since else cfg.start
-    done = _by_enterprise(_done(session, as_of))
+    ents = _enterprises(session, scope)
+    done = _done_periods(_done(session, as_of), {e[0]: e[3] for e in ents})
+    month = scope.month if scope else None
+    # The periods are the same for every enterprise of a cadence: build them twice, not 300 times.
+    periods = {m: [p for p in periods_between(first, as_of, m) if p.end <= as_of and _in_month(p, month)]
+               for m in (False, True)}
+    names = {p.label: period_name(p.label) for ps in periods.values() for p in ps}
     gaps = []
-    for ent, monthly, region, industry in _enterprises(session):
-        for p in periods_between(first, as_of, monthly):
-            if p.end <= as_of and not _inspected(done, ent.id, p):
-                gaps.append(Gap(ent.id, ent.name, region, industry, ent.principal, p.label, period_name(p.label),
-                                p.start, p.end))
+    for eid, name, principal, monthly, region, industry in ents:
+        for p in periods[monthly]:
+            if (eid, p.label) not in done:
+                gaps.append(Gap(eid, name, region, industry, principal, p.label, names[p.label], p.start, p.end))
     return gaps
 
 
 def reminders(session: Session, as_of: date | None = None, *, remind_days: int | None = None,
-              config: InspectionConfig | None = None) -> list[Gap]:
+              config: InspectionConfig | None = None, scope: Scope | None = None) -> list[Gap]:
     """Principals whose current period ends within `remind_days` with no inspection yet."""
     cfg = config or load_config()
     as_of = as_of or clock.today()
     days = cfg.remind_days if remind_days is None else remind_days
-    done = _by_enterprise(_done(session, as_of))
+    ents = _enterprises(session, scope)
+    done = _done_periods(_done(session, as_of), {e[0]: e[3] for e in ents})
     out = []
-    for ent, monthly, region, industry in _enterprises(session):
+    for eid, name, principal, monthly, region, industry in ents:
         p = period_of(as_of, monthly)
         left = (p.end - as_of).days
-        if p.end >= cfg.start and left <= days and not _inspected(done, ent.id, p):
-            out.append(Gap(ent.id, ent.name, region, industry, ent.principal, p.label, period_name(p.label),
-                           p.start, p.end, left))
+        if p.end >= cfg.start and left <= days and (eid, p.label) not in done:
+            out.append(Gap(eid, name, region, industry, principal, p.label, period_name(p.label), p.start, p.end, left))
     return out
 
 

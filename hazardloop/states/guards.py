@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from hazardloop.config import clock
 from hazardloop.models.tables import AppUser, Enterprise, Hazard
+from hazardloop.models.lookup import department_name
 from hazardloop.states.errors import MissingData, PermissionDenied
 from hazardloop.states.roles import LEVELS, MERGED_PREFIX, PLAN_PARTS, REPORT_CHANNELS, ROLE_NAMES, Role
 
@@ -45,8 +46,8 @@ def _need_regulator(actor: AppUser, hazard: Hazard, action: str) -> None:
     _need_role(actor, {Role.supervisor, Role.committee}, action)
     if not is_regulator_of(actor, hazard):
         raise PermissionDenied(
-            f"{action}需要该隐患监管部门（{hazard.supervising_department}）的行业监管部门人员或市安委办；"
-            f"{actor.name} 属于 {actor.department_code}。"
+            f"{action}需要该隐患监管部门（{department_name(hazard, hazard.supervising_department)}）的行业监管部门人员"
+            f"或市安委办；{actor.name} 属于{department_name(actor, actor.department_code)}。"
         )
 
 

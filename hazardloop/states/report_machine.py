@@ -18,6 +18,7 @@ from hazardloop.states.lifecycle import Lifecycle
 
 from hazardloop.config.intake_rules import report_rules
 from hazardloop.config import labels
+from hazardloop.models.lookup import department_name
 from hazardloop.models.tables import AppUser
 from hazardloop.states.errors import MissingData, PermissionDenied
 from hazardloop.states.roles import ROLE_NAMES, Role
@@ -69,8 +70,8 @@ def _handler(actor: AppUser, report: Any, action: str) -> None:
     """The accepting office, or the supervising department the report was assigned to."""
     _need(actor, {report_rules().accepting_role, Role.committee.value, Role.supervisor.value}, action)
     if actor.role == Role.supervisor and actor.department_code != report.department_code:
-        raise PermissionDenied(f"{action}只能由承办部门（{report.department_code}）或受理机关办理；"
-                               f"{actor.name} 属于 {actor.department_code}。")
+        raise PermissionDenied(f"{action}只能由承办部门（{department_name(report, report.department_code)}）或受理机关"
+                               f"办理；{actor.name} 属于{department_name(actor, actor.department_code)}。")
 
 
 def _text(data: dict[str, Any], field: str, label: str, action: str) -> str:
