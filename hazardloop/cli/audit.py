@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Optional
 
 import typer
@@ -21,14 +22,14 @@ def event_dict(e: AuditEvent) -> dict[str, Any]:
     return e.model_dump()
 
 
-def print_events(events: list[AuditEvent]) -> None:
+def print_events(events: list[AuditEvent], actor_of: Callable[[str], str] = str) -> None:
     table = Table(title="审计记录")
     for col in ("序号", "时间（北京）", "操作人", "动作", "隐患", "变更", "理由"):
         table.add_column(col)
     for e in events:
         change = ", ".join(f"{k}: {(e.before or {}).get(k, '')}→{v}" for k, v in (e.after or {}).items()
                            if k in ("state", "deadline", "cycle"))
-        table.add_row(str(e.seq), clock.to_local(e.ts).strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action,
+        table.add_row(str(e.seq), clock.to_local(e.ts).strftime("%Y-%m-%d %H:%M:%S"), actor_of(e.actor), e.action,
                       str(e.hazard_id or ""), change, e.reason or "")
     console.print(table)
 

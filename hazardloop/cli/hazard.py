@@ -14,7 +14,7 @@ from hazardloop.cli.output import Actor, Json, console, parse_date, print_json, 
 from hazardloop.config import clock
 from hazardloop.intake import merge as merging
 from hazardloop.models.tables import AuditEvent, Enterprise, Evidence, Extension, Hazard, RectificationPlan
-from hazardloop.states import ledger
+from hazardloop.states import confidential, ledger
 from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
 
 hazard_app = typer.Typer(help="隐患：上报、确认、整改、审核销号、查询", no_args_is_help=True)
@@ -180,6 +180,8 @@ def hazard_edit(hazard: str, actor: Actor,
 # --- queries ----------------------------------------------------------------------
 def hazard_dict(h: Hazard) -> dict[str, Any]:
     data = h.model_dump()
+    # No --actor here: an operator's view, so the one rule treats it as "not the reporter".
+    data["reported_by"] = confidential.reporter_of(None, h)
     data["state_name"] = STATE_NAMES[h.state]
     data["overdue"] = ledger.is_overdue(h)
     data["days_overdue"] = ledger.days_overdue(h)
@@ -226,11 +228,12 @@ def hazard_show(hazard: str, json_out: Json = False) -> None:
                        .order_by(RectificationPlan.id)).all()
         files = s.exec(select(Evidence).where(Evidence.hazard_id == h.id).order_by(Evidence.id)).all()
         exts = s.exec(select(Extension).where(Extension.hazard_id == h.id).order_by(Extension.id)).all()
-        events = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == h.id).order_by(AuditEvent.seq)).all()
+        events = [e for e in s.exec(select(AuditEvent).where(AuditEvent.hazard_id == h.id).order_by(AuditEvent.seq)).all()
+                  if confidential.visible_event(None, h, e.action)]
     data = hazard_dict(h) | {
         "enterprise_name": enterprise.name if enterprise else None,
         "plans": [p.model_dump() for p in plans], "evidence": [f.model_dump() for f in files],
-        "extensions": [x.model_dump() for x in exts], "audit": [event_dict(e) for e in events],
+        "extensions": [x.model_dump() for x in exts], "audit": [event_dict(e) | {"actor": confidential.actor_of(None, h, e.actor)} for e in events],
     }
     if json_out:
         print_json(data)
@@ -241,7 +244,7 @@ def hazard_show(hazard: str, json_out: Json = False) -> None:
                 "deadline_date", "days_overdue", "cycle", "reported_by", "confirmed_by", "submitted_by", "closed_by"):
         table.add_row(key, "" if data[key] is None else str(data[key]))
     console.print(table)
-    print_events(events)
+    print_events(events, actor_of=lambda a: confidential.actor_of(None, h, a))
 
 
 def print_candidates(cands: list[merging.Candidate], code: str) -> None:

@@ -38,6 +38,7 @@ from hazardloop.models.tables import (
 from hazardloop.states import intake_guards, ledger
 from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
 from hazardloop.intake import merge as merging
+from hazardloop.states import confidential  # the reporter rule (issue 13)
 
 SHEET_TITLE = "重大事故隐患排查及整改情况明细表"
 
@@ -655,7 +656,8 @@ def export_rows(session: Session, flt: ledger.HazardFilter, viewer: AppUser | No
             "category": src.get("category") or "重大事故隐患",
             "description": h.description or h.title,
             "method": src.get("method") or CHANNELS.get(h.channel, h.channel),
-            "inspector": src.get("inspector") or users.get(h.reported_by, h.reported_by),
+            "inspector": src.get("inspector") or (users.get(h.reported_by, h.reported_by)
+                                                  if confidential.can_see_reporter(viewer, h) else confidential.MASKED_REPORTER),
             "inspected_on": clock.local_date(h.found_at),
             "basis": (f"{std.title}（{std.number}）" if std else src.get("basis")),
             "clause": h.basis_clause or src.get("clause"),

@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from hazardloop.config import clock
 from hazardloop.models.tables import AppUser, Enterprise, Hazard
+from hazardloop.states import confidential
 from hazardloop.states.errors import MissingData, PermissionDenied
 from hazardloop.states.roles import LEVELS, MERGED_PREFIX, PLAN_PARTS, REPORT_CHANNELS, ROLE_NAMES, Role
 
@@ -264,11 +265,8 @@ def visible_clause(actor: AppUser) -> ColumnElement[bool]:
 
 
 def can_see_reporter(actor: AppUser, hazard: Hazard) -> bool:
-    """A public reporter's identity (举报人) is confidential: nobody but the reporter sees it.
-    (The public-reporting feature may widen this, e.g. for a named committee officer.)"""
-    if hazard.channel != "public_report":
-        return True
-    return actor.username == hazard.reported_by
+    """A public reporter's identity (举报人) is confidential: the one rule is states/confidential.py."""
+    return confidential.can_see_reporter(actor, hazard)
 
 
 def record_inspection(actor: AppUser, enterprise: Enterprise, department_code: str | None) -> bool:
