@@ -12,7 +12,7 @@ import hashlib
 import shutil
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
-from hazardloop.config import clock
+from hazardloop.config import bounds, clock
 from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
 from hazardloop.models.db import connection
@@ -45,6 +45,7 @@ from hazardloop.states.machine import fire
 from hazardloop.states.roles import CHANNELS, STATE_NAMES
 
 EDITABLE = ("title", "description", "location")
+EDIT_LABELS = {"title": "隐患名称", "description": "隐患描述", "location": "隐患部位"}
 
 
 # --- look-ups ---------------------------------------------------------------
@@ -221,6 +222,13 @@ def report(
         raise ValidationError(f"发现渠道必须是 {'、'.join(f'{k}（{v}）' for k, v in CHANNELS.items())} 之一。")
     if not title or not title.strip():
         raise ValidationError("上报隐患缺少隐患名称（title）。")
+    bounds.check_text(title, "隐患名称", limit=200)
+    bounds.check_text(description, "隐患描述", required=False)
+    bounds.check_text(location, "隐患部位", required=False, limit=200)
+    if found_at is not None:
+        day = clock.local_date(found_at) if isinstance(found_at, datetime) else found_at
+        if isinstance(day, date):
+            bounds.check_found_date(day, clock.today())
     ent = get_enterprise(session, enterprise)
     guards.report(actor, ent, channel, imported=imported is not None)
     industry = session.get(Industry, ent.industry_code)
@@ -367,6 +375,7 @@ def reject(session: Session, actor: AppUser, ref: int | str, *, reason: str | No
            expected_version: int | None = None) -> Hazard:
     hazard = get_hazard(session, ref)
     data = {"reason": reason, "deadline": deadline}
+    guards.reject(hazard, actor, data)  # before the deadline's arithmetic: 9999-12-31 is refused, not overflowed
     changes: dict[str, Any] = {}
     if deadline is not None:
         changes = {"deadline": clock.end_of_day_utc(deadline), "cycle": hazard.cycle + 1,
@@ -388,6 +397,11 @@ def request_extension(session: Session, actor: AppUser, ref: int | str, *, deadl
         raise MissingData("申请延期缺少理由。")
     if not isinstance(deadline, date):
         raise MissingData("申请延期缺少新的整改时限（YYYY-MM-DD）。")
+    bounds.check_text(reason, "延期理由")
+    bounds.check_deadline(deadline, "新的整改时限", clock.today())
+    if hazard.deadline is not None and deadline <= clock.local_date(hazard.deadline):
+        raise ValidationError(f"延期后的时限 {deadline.isoformat()} 必须晚于当前时限 "
+                              f"{clock.local_date(hazard.deadline).isoformat()}。")
     pending = session.exec(select(Extension).where(Extension.hazard_id == hazard.id,
                                                    Extension.status == "pending")).first()
     if pending is not None:
@@ -448,6 +462,9 @@ def edit(session: Session, actor: AppUser, ref: int | str, *, expected_version: 
         raise ValidationError(f"不能修改字段 {'、'.join(sorted(unknown))}；可修改：{'、'.join(EDITABLE)}。")
     guards.edit(actor, hazard)
     _check_version(hazard, expected_version)
+    for k, v in fields.items():
+        if v is not None:
+            bounds.check_text(v, EDIT_LABELS.get(k, k), required=(k == "title"))
     changed = {k: v for k, v in fields.items() if v is not None and getattr(hazard, k) != v}
     if not changed:
         return hazard

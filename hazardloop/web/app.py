@@ -135,6 +135,17 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
             return JSONResponse({"detail": "请求参数不正确。", "error": "invalid", "errors": errors}, status_code=422)
         return _error_page(request, 422, "请求参数不正确。")
 
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):  # noqa: ANN202
+        # Whatever slipped through: a Chinese error (JSON or page), never a bare "Internal Server Error".
+        import logging
+
+        logging.getLogger("hazardloop.web").exception("unhandled error on %s %s", request.method, request.url.path)
+        message = "服务器内部错误，操作未完成，已记录。请稍后重试或联系管理员。"
+        if _is_api(request):
+            return JSONResponse({"detail": message, "error": "internal"}, status_code=500)
+        return _error_page(request, 500, message)
+
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -173,6 +173,8 @@ def _text(data: dict[str, Any], key: str, limit: int = 2000) -> str | None:
     if value is None:
         return None
     value = str(value)
+    if "\x00" in value:  # a page form posts it as-is (the API's schemas refuse it already)
+        raise ValidationError(f"{key} 不能包含 NUL 字符。")
     if len(value) > limit:
         raise ValidationError(f"{key} 太长（最多 {limit} 个字符）。")
     return value
