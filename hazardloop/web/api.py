@@ -416,14 +416,15 @@ def submit(request: Request, user: User, ref: Ref, body: VersionIn) -> Any:
 def approve(request: Request, user: User, ref: Ref, body: ApproveIn) -> Any:
     data = body.model_dump(exclude={"password"})
     with _db(request) as s:
-        services.visible_hazard(s, user, ref)
-    if body.password is not None:
-        with _db(request, write=True) as s:
-            result = auth.reauthenticate(s, s.get(AppUser, user.id), body.password)
+        may = services.may(s, user, services.visible_hazard(s, user, ref), "approve")
+    if body.password is not None and may:
+        # The guard first: a password sent by someone who may not approve (a fuzzer, a wrong role)
+        # never counts toward the real user's lock-out; the action below gives the refusal.
+        result = auth.attempt(request.app.state.db_url, body.password, user_id=user.id, sign_in=False)
         if result.user is None:
             return JSONResponse({"detail": "重新验证密码失败：" + (result.message or auth.FAILED), "error": "forbidden"},
                                 status_code=403)
-    data["reauthenticated"] = body.password is not None
+    data["reauthenticated"] = body.password is not None and may
     return _act(request, user, ref, "approve", data)
 
 
