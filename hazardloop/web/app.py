@@ -56,7 +56,7 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
 
     if secure_cookies is None:
         secure_cookies = os.environ.get("HAZARDLOOP_SECURE_COOKIES", "").lower() in ("1", "true", "yes")
-    from hazardloop.web import api, pages
+    from hazardloop.web import api, limits, pages
     from hazardloop.web import escalation as escalation_web
     from hazardloop.web import reports as reports_web
 
@@ -151,4 +151,5 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     app.include_router(pages.router)
     reports_web.install(app)  # public reports (举报): pages, /api/v1/reports, queue sections, nav links
     escalation_web.install(app)  # 批准曝光 / 不予批准: page forms and /api/v1/escalation/steps/...
+    limits.install(app)  # bodies: anonymous ones refused unread, every one capped while it streams
     return app
