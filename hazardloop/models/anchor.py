@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from hazardloop.config.clock import utcnow
+from hazardloop.config.private import private_dir as _private_dir
 from hazardloop.config.settings import get_settings
 from hazardloop.errors import ValidationError
 
@@ -52,13 +53,8 @@ def anchor_dir() -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """A directory only its owner may enter (0700), created if missing."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        os.chmod(path, 0o700)
-    except PermissionError:  # not ours (a mounted secrets volume): leave its mode to its owner
-        pass
-    return path
+    """The key's and the checkpoints' directory: created 0700; an existing one of ours tightened."""
+    return _private_dir(path, tighten=True)
 
 
 def audit_key() -> bytes:

@@ -9,6 +9,7 @@ back and nothing is half-written.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from hazardloop.config import bounds, clock
+from hazardloop.config.private import FILE_MODE, private_dir
 from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
 from hazardloop.models.db import connection
@@ -324,11 +326,12 @@ def add_evidence(session: Session, actor: AppUser, ref: int | str, path: str | P
     sha = digest.hexdigest()
     target = get_settings().evidence_dir / sha[:2] / (sha + src.suffix.lower())
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)  # evidence is private: 0700 directories, 0600 files
         # A temp name of its own: two writers storing the same content at once (PostgreSQL
         # does not serialise them) must not share, truncate or steal one .part file.
         tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
         shutil.copyfile(src, tmp)
+        os.chmod(tmp, FILE_MODE)
         tmp.replace(target)  # atomic: a crash never leaves a half-copied evidence file
     evidence = Evidence(hazard_id=hazard.id, cycle=hazard.cycle, filename=filename or src.name,
                         stored_path=str(target), sha256=sha, size=src.stat().st_size, uploaded_by=actor.username)

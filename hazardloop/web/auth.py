@@ -32,6 +32,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from hazardloop.config import clock
+from hazardloop.config.private import private_dir
 from hazardloop.config.settings import get_settings
 from hazardloop.errors import ValidationError
 from hazardloop.models.tables import AppUser
@@ -53,7 +54,9 @@ _DUMMY_HASH = _hasher.hash("hazardloop-dummy-password")
 
 
 def secret_key_path() -> Path:
-    return get_settings().data_dir / "secret_key"
+    """HAZARDLOOP_SECRET_KEY_FILE, else <data dir>/secret_key: the key may live apart from the data."""
+    explicit = os.environ.get("HAZARDLOOP_SECRET_KEY_FILE")
+    return Path(explicit) if explicit else get_settings().data_dir / "secret_key"
 
 
 def load_secret_key() -> str:
@@ -63,7 +66,7 @@ def load_secret_key() -> str:
             raise ValidationError("HAZARDLOOP_SECRET_KEY 太短（至少 16 个字符）。")
         return env
     path = secret_key_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent, tighten=not os.environ.get("HAZARDLOOP_SECRET_KEY_FILE"))
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

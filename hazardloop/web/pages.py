@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from hazardloop.config.private import private_dir
 from hazardloop.config.settings import get_settings
 from hazardloop.models.db import session_scope
 from hazardloop.errors import HazardLoopError, ValidationError
@@ -246,7 +247,7 @@ def _store_upload(upload: UploadFile) -> tuple[Path, str]:
     suffix = Path(name).suffix.lower()
     suffix = suffix if suffix[1:].isalnum() and len(suffix) <= 10 else ""
     tmp_dir = get_settings().data_dir / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(tmp_dir)
     fd, path = tempfile.mkstemp(suffix=suffix, dir=tmp_dir)
     size = 0
     with os.fdopen(fd, "wb") as out:
