@@ -35,7 +35,7 @@ def ledger_import(
         print_json({"imported": not dry_run, "batch": result.batch_id, "rows": result.rows, "created": result.created,
                     "existing": result.existing, "invalid": result.invalid,
                     "enterprises_created": result.enterprises_created, "codes": result.created_codes,
-                    "problems": [p.__dict__ for p in result.problems]})
+                    "problems": [p.__dict__ for p in result.problems], "notes": [p.__dict__ for p in result.notes]})
     else:
         console.print(("校验结果：" if dry_run else "导入完成：") + result.report(), highlight=False)
 
