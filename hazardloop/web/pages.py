@@ -298,6 +298,7 @@ def _act(request: Request, ref: str, action: str, fields: dict[str, str], upload
             # but only once the guard would let this user approve (a refused user's attempt never counts).
             with _db(request) as s:
                 hazard = services.visible_hazard(s, user, ref)
+                services._check_version(hazard, services.parse_version(fields.get("expected_version")))  # noqa: SLF001
                 if not services.may(s, user, hazard, "approve"):
                     guards.approve(hazard, user, {})  # the guard's own reason, if it is the guard
                     raise InvalidTransition(f"{hazard.code} 当前为{STATE_NAMES[hazard.state]}，不能审核销号。")
