@@ -36,7 +36,7 @@ WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_event)
   OR EXISTS (SELECT 1 FROM audit_event WHERE hash = NEW.hash)
 BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"""
 
-PG_FUNCTION = f"""CREATE FUNCTION audit_event_continues_chain() RETURNS trigger AS $$
+PG_FUNCTION = f"""CREATE OR REPLACE FUNCTION audit_event_continues_chain() RETURNS trigger AS $$
 DECLARE last_seq bigint; last_hash text;
 BEGIN
     SELECT seq, hash INTO last_seq, last_hash FROM audit_event ORDER BY seq DESC LIMIT 1;
