@@ -22,8 +22,7 @@ from hazardloop.models.tables import AppUser
 from hazardloop.states import guards
 from hazardloop.states.errors import InvalidTransition
 from hazardloop.states.machine import STATES
-from hazardloop.states.roles import STATE_NAMES
-from hazardloop.states.roles import CHANNELS, LEVELS
+from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
 from hazardloop.web import auth, services
 from hazardloop.web.errors import status_of
 
