@@ -135,7 +135,9 @@ def build(engine, n: int, seed: int, chunk: int = 50_000) -> int:  # noqa: ANN00
             evs = [e for e in evs if e[0] <= END]
             for ts, action, after in evs:
                 seq += 1
-                events.append((seq, ts, "bench", action, hid, None, json.dumps(after), None, "0" * 64, f"{seq:064x}"))
+                # chained (prev = the last hash): the database refuses an event that does not continue the chain
+                events.append((seq, ts, "bench", action, hid, None, json.dumps(after), None, f"{seq - 1:064x}",
+                               f"{seq:064x}"))
             last = evs[-1][2]["state"]
             hazards.append((hid, f"YH-{day.year}-{hid:07d}", ent["id"], ent["region_code"], ent["industry_code"],
                             "隐患", "", rng.choice(CHANNELS), last, found, "bench", row["level"], ent["dept"],

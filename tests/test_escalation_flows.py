@@ -90,7 +90,7 @@ def test_serve_starts_prefect_server_registers_deployments_and_stops_cleanly(tmp
     env.update(HAZARDLOOP_HOME=str(home), PYTHONPATH=os.getcwd())
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "hazardloop", "serve", "--port", str(port), "--no-ui",
-                             "--web-port", str(web_port)],
+                             "--web-port", str(web_port), "--demo-accounts"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     api = f"http://127.0.0.1:{port}/api"
     try:

@@ -159,3 +159,101 @@ def test_identity_only_for_accepting_role(org):
             with pytest.raises(PermissionDenied):
                 reports.reveal_identity(s, ledger.get_user(s, who), rid)
         assert "reporter_name_enc" not in reports.report_dict(s.get(PublicReport, rid))
+
+
+# --- issue 13: the reporter's account and the report's own events, in every output, for every role ---
+
+from tests.fixtures_web import web  # noqa: E402,F401
+
+ALL_USERS = ("hd_safety", "hd_staff", "xy_safety", "inspector1", "citizen1", "town_shiheng", "sup_yingji",
+             "sup_yingji2", "sup_zhujian", "office1", "office2")
+# Roles that handle reports see the report's own events on a hazard's trail; nobody else does.
+REPORT_HANDLERS = {"sup_yingji", "sup_yingji2", "sup_zhujian", "office1", "office2"}
+REPORT_EVENT_WORDS = ("report_", "核定奖励", "兑付奖励", "查看举报人身份", "关联隐患")
+
+
+def _planted(org, web) -> tuple[str, list[str]]:  # noqa: ANN001
+    """citizen1 reports a hazard through the API (channel 群众举报); it is listed and planned; a named
+    public report is linked to it, rewarded, paid and its identity read.  Returns the hazard's code and
+    the replies of the actions taken on the way (they are outputs too)."""
+    replies = []
+    r = web.api("citizen1").post("/api/v1/hazards", json={
+        "enterprise": ENT_HD_CODE, "title": "储罐区报警装置损坏", "channel": "public_report",
+        "description": "群众举报：储罐区泄漏报警装置损坏"})
+    assert r.status_code == 201, r.text
+    code = r.json()["code"]
+    r = web.api("office1").post(f"/api/v1/hazards/{code}/confirm",
+                                json={"basis_code": "CHEM121", "basis_clause": "第十三条", "level": "city"})
+    assert r.status_code == 200, r.text
+    replies.append(r.text)
+    r = web.api("hd_safety").post(f"/api/v1/hazards/{code}/plan", json={
+        "responsible_person": "孙立新", "measures": "更换报警装置", "funds": "5万元",
+        "deadline": str(date.fromordinal(clock.today().toordinal() + 30)), "emergency_plan": "已制定"})
+    assert r.status_code == 200, r.text
+    replies.append(r.text)
+    with org.session() as s:
+        rid = submitted(s)
+        office, sup = ledger.get_user(s, "office1"), ledger.get_user(s, "sup_yingji")
+        reports.accept(s, office, rid)
+        reports.start_verification(s, sup, rid)
+        reports.verify(s, sup, rid, verdict="true", note="属实", hazard=code)
+        reports.give_feedback(s, office, rid, text="已查实")
+        reports.decide_reward(s, office, rid, fine=200000)
+        reports.pay(s, ledger.get_user(s, "office2"), rid, payment_ref="ZF-1")
+        reports.reveal_identity(s, office, rid)
+        s.commit()
+    return code, replies
+
+
+ENT_HD_CODE = "91370983MA3C0001AY"
+
+
+def test_reporter_and_report_events_hidden_in_every_output_for_every_role(org, web, tmp_path, monkeypatch):
+    monkeypatch.setenv("HAZARDLOOP_FERNET_KEY", Fernet.generate_key().decode())
+    from hazardloop.intake import excel
+
+    code, replies = _planted(org, web)
+    with org.session() as s:
+        hid = ledger.get_hazard(s, code).id
+        actions = {e.action for e in s.exec(select(AuditEvent).where(AuditEvent.hazard_id == hid)).all()}
+        assert {"report", "report_decide_reward", "report_pay", "report_identity_read"} <= actions  # planted
+    checked = 0
+    for who in ALL_USERS:
+        outputs = list(replies) if who != "citizen1" else []
+        api, page = web.api(who), web.login(who)
+        sees = api.get(f"/api/v1/hazards/{code}").status_code == 200
+        for path in ("/api/v1/hazards", "/api/v1/queue", f"/api/v1/hazards/{code}",
+                     f"/api/v1/hazards/{code}/audit"):
+            outputs.append(api.get(path).text)
+        for path in ("/queue", "/hazards", f"/hazards/{code}"):
+            outputs.append(page.get(path).text)
+        with org.session() as s:
+            user = ledger.get_user(s, who)
+            try:
+                excel.export_sheet(s, user, tmp_path / f"{who}.xlsx")
+                outputs.append("\n".join(str(c) for r in openpyxl.load_workbook(tmp_path / f"{who}.xlsx")
+                                         .active.iter_rows(values_only=True) for c in r if c is not None))
+            except PermissionDenied:
+                pass
+        hay = "\n".join(outputs)
+        if who == "citizen1":
+            assert "citizen1" in hay  # the reporter sees their own report: the check can fail
+            continue
+        assert "citizen1" not in hay, f"the reporter's account reached {who}"
+        assert "群众甲" not in hay, f"the reporter's name reached {who}"
+        if who not in REPORT_HANDLERS:
+            for word in REPORT_EVENT_WORDS:
+                assert word not in hay, f"{word!r} (a report's event) reached {who}"
+        elif sees:
+            assert "核定奖励" in hay  # handlers still see the report's events on the trail
+        checked += sees
+    assert checked >= 6  # enterprise ×2, township, supervisors ×2, offices ×2 saw the hazard
+
+
+def test_cli_hazard_views_mask_the_reporter(org, web):
+    r = web.api("citizen1").post("/api/v1/hazards", json={
+        "enterprise": ENT_HD_CODE, "title": "储罐区报警装置损坏", "channel": "public_report"})
+    code = r.json()["code"]
+    for args in (["hazard", "list", "--json"], ["hazard", "show", code, "--json"], ["hazard", "show", code]):
+        out = _cli(org.url, *args).output
+        assert code in out and "citizen1" not in out, args

@@ -17,7 +17,7 @@ from hazardloop.models.web import WebCredential
 from hazardloop.web import auth, server
 from hazardloop.web.app import create_app
 from tests.fixtures_web import PASSWORD, SECRET, Web, csrf_of, sign_in, web  # noqa: F401
-from tests.helpers import listed
+from tests.helpers import future, listed
 
 
 def test_sign_in_sets_a_signed_httponly_samesite_expiring_cookie(web):
@@ -85,7 +85,7 @@ def test_forms_refuse_a_missing_or_foreign_csrf_token(web):
     client = web.login("hd_safety")
     page = client.get(f"/hazards/{hid}")
     assert "form-plan" in page.text
-    plan = {"responsible_person": "孙立新", "measures": "加装报警", "funds": "1000", "deadline": "2099-01-01",
+    plan = {"responsible_person": "孙立新", "measures": "加装报警", "funds": "1000", "deadline": future(60).isoformat(),
             "emergency_plan": "预案"}
     assert client.post(f"/hazards/{hid}/plan", data=plan).status_code == 403
     other = web.login("hd_staff")

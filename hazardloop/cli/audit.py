@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -10,7 +12,7 @@ from sqlmodel import select
 
 from hazardloop.cli.output import Json, Wide, console, local_time, parse_date, print_json, show, unit_of_work
 from hazardloop.config import clock
-from hazardloop.models import audit
+from hazardloop.models import anchor, audit
 from hazardloop.models.tables import AuditEvent
 from hazardloop.states import ledger
 
@@ -42,7 +44,8 @@ def change_text(e: AuditEvent) -> str:
                     for k, v in (e.after or {}).items() if k in _CHANGE)
 
 
-def print_events(events: list[AuditEvent], codes: dict[int, str] | None = None, wide: bool = False) -> None:
+def print_events(events: list[AuditEvent], codes: dict[int, str] | None = None, wide: bool = False,
+                 actor_of: Callable[[str], str] = str) -> None:
     from hazardloop.config.labels import label
 
     table = Table(title="审计记录")
@@ -50,7 +53,7 @@ def print_events(events: list[AuditEvent], codes: dict[int, str] | None = None, 
         table.add_column(col)
     for e in events:
         hazard = (codes or {}).get(e.hazard_id, str(e.hazard_id)) if e.hazard_id else ""
-        table.add_row(str(e.seq), local_time(e.ts), e.actor, label("audit_action", e.action), hazard,
+        table.add_row(str(e.seq), local_time(e.ts), actor_of(e.actor), label("audit_action", e.action), hazard,
                       change_text(e), e.reason or "")
     show(table, wide=wide, secondary=("隐患", "序号"))
 
@@ -93,18 +96,38 @@ def _codes(s, ids: set[int]) -> dict[int, str]:  # noqa: ANN001
 
 
 @audit_app.command("verify")
-def audit_verify(json_out: Json = False) -> None:
-    """重新计算哈希链，指出第一条不符的记录。"""
+def audit_verify(
+    checkpoints: Annotated[Optional[Path], typer.Option(
+        "--checkpoints", help="检查点文件（默认 $HAZARDLOOP_AUDIT_ANCHOR_DIR/checkpoints.jsonl）")] = None,
+    json_out: Json = False,
+) -> None:
+    """重新计算哈希链并校验逐条签名和库外的签名检查点，指出第一条不符的记录。"""
     with unit_of_work() as s:
-        result = audit.verify(s)
+        result = audit.verify(s, checkpoints=checkpoints)
     if json_out:
         print_json(result.__dict__ | {"message": result.message()})
     elif result.ok:
-        console.print(f"[green]{result.message()}[/]")
+        console.print(f"[green]{result.message()}[/]", highlight=False)
     else:
-        console.print(f"[bold red]{result.message()}[/]")
+        console.print(f"[bold red]{result.message()}[/]", highlight=False)
     if not result.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    checkpoints: Annotated[Optional[Path], typer.Option(
+        "--checkpoints", help="检查点文件（默认 $HAZARDLOOP_AUDIT_ANCHOR_DIR/checkpoints.jsonl）")] = None,
+    json_out: Json = False,
+) -> None:
+    """先校验审计链，再把链尾（序号与哈希）签名后追加到库外的检查点文件（只追加）。"""
+    with unit_of_work() as s:
+        cp = audit.checkpoint(s, checkpoints)
+    path = checkpoints or anchor.checkpoint_path()
+    if json_out:
+        print_json({"seq": cp.seq, "hash": cp.hash, "ts": cp.ts, "file": str(path)})
+    else:
+        console.print(f"已写入签名检查点：第 {cp.seq} 条（{cp.hash[:12]}…）→ {path}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from hazardloop.cli.output import (Actor, Channel, Department, Industry, Json, L
 from hazardloop.config.labels import label
 from hazardloop.config import clock
 from hazardloop.models.tables import AuditEvent, Enterprise, Evidence, Extension, Hazard, RectificationPlan
-from hazardloop.states import ledger
+from hazardloop.states import confidential, ledger
 from hazardloop.states.roles import CHANNELS, STATE_NAMES
 
 hazard_app = typer.Typer(help="隐患：上报、确认、整改、审核销号、查询", no_args_is_help=True)
@@ -221,6 +221,8 @@ def hazard_edit(hazard: str, actor: Actor,
 # --- queries ----------------------------------------------------------------------
 def hazard_dict(h: Hazard) -> dict[str, Any]:
     data = h.model_dump()
+    # No --actor here: an operator's view, so the one rule treats it as "not the reporter".
+    data["reported_by"] = confidential.reporter_of(None, h)
     data["state_name"] = STATE_NAMES[h.state]
     data["overdue"] = ledger.is_overdue(h)
     data["days_overdue"] = ledger.days_overdue(h)
@@ -281,7 +283,7 @@ def _field_rows(h: Hazard, enterprise: Enterprise | None, names: dict[str, str])
         ("督办部门", names.get("department:" + (h.supervising_department or ""), t(h.supervising_department))),
         ("发现时间", local_time(h.found_at)), ("整改时限", clock.local_date(h.deadline).isoformat() if h.deadline else ""),
         ("逾期天数", t(ledger.days_overdue(h) or "")), ("督办周期", t(h.cycle)), ("驳回次数", t(h.rejections)),
-        ("上报人", h.reported_by), ("确认人", t(h.confirmed_by)), ("确认时间", local_time(h.confirmed_at)),
+        ("上报人", confidential.reporter_of(None, h)), ("确认人", t(h.confirmed_by)), ("确认时间", local_time(h.confirmed_at)),
         ("提交人", t(h.submitted_by)), ("提交时间", local_time(h.submitted_at)),
         ("销号人", t(h.closed_by)), ("销号时间", local_time(h.closed_at)), ("排除理由", t(h.dismissed_reason)),
     ]
@@ -300,7 +302,8 @@ def hazard_show(hazard: str, wide: Wide = False, json_out: Json = False) -> None
                        .order_by(RectificationPlan.id)).all()
         files = s.exec(select(Evidence).where(Evidence.hazard_id == h.id).order_by(Evidence.id)).all()
         exts = s.exec(select(Extension).where(Extension.hazard_id == h.id).order_by(Extension.id)).all()
-        events = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == h.id).order_by(AuditEvent.seq)).all()
+        events = [e for e in s.exec(select(AuditEvent).where(AuditEvent.hazard_id == h.id).order_by(AuditEvent.seq)).all()
+                  if confidential.visible_event(None, h, e.action)]
         names = {f"{kind}:{code}": name for kind in ("region", "industry", "department")
                  for code, name in name_map(s, kind).items()}
         if h.basis_code:
@@ -310,7 +313,7 @@ def hazard_show(hazard: str, wide: Wide = False, json_out: Json = False) -> None
     data = hazard_dict(h) | {
         "enterprise_name": enterprise.name if enterprise else None,
         "plans": [p.model_dump() for p in plans], "evidence": [f.model_dump() for f in files],
-        "extensions": [x.model_dump() for x in exts], "audit": [event_dict(e) for e in events],
+        "extensions": [x.model_dump() for x in exts], "audit": [event_dict(e) | {"actor": confidential.actor_of(None, h, e.actor)} for e in events],
     }
     if json_out:
         print_json(data)
@@ -351,7 +354,7 @@ def hazard_show(hazard: str, wide: Wide = False, json_out: Json = False) -> None
         show(t, wide=wide, secondary=("申请时间", "审批意见", "审批人"))
     else:
         console.print("延期申请：无", highlight=False)
-    print_events(events, {h.id: h.code}, wide)
+    print_events(events, {h.id: h.code}, wide, actor_of=lambda a: confidential.actor_of(None, h, a))
 
 
 def print_candidates(cands: list, code: str) -> None:

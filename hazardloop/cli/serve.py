@@ -16,6 +16,9 @@ def serve(
     web: Annotated[bool, typer.Option("--web/--no-web", help="是否同时提供网页控制台")] = True,
     web_host: Annotated[str, typer.Option("--web-host", help="网页控制台监听地址")] = "127.0.0.1",
     web_port: Annotated[int, typer.Option("--web-port", help="网页控制台端口")] = 8000,
+    demo_accounts: Annotated[bool, typer.Option(
+        "--demo-accounts/--no-demo-accounts",
+        help="为每个角色准备演示登录并打印密码（仅用于演示；默认不创建）")] = False,
 ) -> None:
     """在本机运行引擎：网页控制台 + Prefect 服务器（数据在数据目录下），按计划运行督办扫描、通知投递等流程；Ctrl-C 停止。"""
     import os
@@ -30,7 +33,7 @@ def serve(
     init_database(engine())
     if db_url():
         os.environ["HAZARDLOOP_DATABASE_URL"] = db_url()  # flow runs are subprocesses: give them the database
-    console_server = _start_console(web_host, web_port) if web else None
+    console_server = _start_console(web_host, web_port, demo_accounts) if web else None
     try:
         code = run_serve(host=host, port=port, ui=ui, echo=lambda m: console.print(m, highlight=False))
     finally:
@@ -40,14 +43,17 @@ def serve(
     raise typer.Exit(code)
 
 
-def _start_console(host: str, port: int):  # noqa: ANN202
-    """The web console in a thread beside the schedules, with a demo sign-in per role printed."""
+def _start_console(host: str, port: int, demo_accounts: bool = False):  # noqa: ANN202
+    """The web console in a thread beside the schedules; a demo sign-in per role (a 市安委办 one
+    among them, passwords printed) only when asked: never on a real deployment by default."""
     from hazardloop.models.db import session_scope
     from hazardloop.states.roles import ROLE_NAMES, Role
     from hazardloop.web.server import ensure_demo_accounts, start_background
 
-    with session_scope(db_url()) as session:
-        accounts = ensure_demo_accounts(session)
+    accounts = []
+    if demo_accounts:
+        with session_scope(db_url()) as session:
+            accounts = ensure_demo_accounts(session)
     background = start_background(host, port, db_url())
     console.print(f"网页控制台：{background.url}", highlight=False)
     for role, username, password in accounts:

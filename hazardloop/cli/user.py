@@ -85,14 +85,18 @@ def user_add(
 
 @user_app.command("passwd")
 def user_passwd(username: Annotated[str, typer.Argument(help="用户名")], password: Password = None,
-                password_stdin: PasswordStdin = False) -> None:
-    """设置新密码（同时解除锁定、重新启用，并使已登录的会话失效）。"""
+                password_stdin: PasswordStdin = False,
+                keep_tokens: Annotated[bool, typer.Option(
+                    "--keep-tokens", help="保留该用户的 API 令牌（默认：改密码同时作废全部令牌）")] = False) -> None:
+    """设置新密码（同时解除锁定、重新启用，使已登录的会话失效；默认作废该用户的全部 API 令牌）。"""
     from hazardloop.web import auth
 
     with unit_of_work() as s:
         user = ledger.get_user(s, username)
-        auth.set_password(s, user, _read_password(password, password_stdin))
-    console.print(f"已为 {username} 设置新密码；原有登录会话已失效。")
+        revoked = 0 if keep_tokens else auth.revoke_tokens(s, user)
+        auth.set_password(s, user, _read_password(password, password_stdin), keep_tokens=True)
+    tokens = "API 令牌保留。" if keep_tokens else f"已作废 {revoked} 个 API 令牌。"
+    console.print(f"已为 {username} 设置新密码；原有登录会话已失效，{tokens}", highlight=False)
 
 
 @user_app.command("disable")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from hazardloop.config.private import private_dir
 from hazardloop.config.settings import get_settings
 
 
@@ -36,7 +37,7 @@ def _keys() -> list[bytes]:
         if not path.exists():
             if os.environ.get("HAZARDLOOP_FERNET_KEY_FILE"):
                 raise KeyError_(f"举报人信息加密密钥文件不存在：{path}")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(Fernet.generate_key() + b"\n")

@@ -88,6 +88,13 @@ def plan_deployments() -> list[Any]:
     return deployments()
 
 
+@register
+def audit_deployments() -> list[Any]:
+    from hazardloop.flows.audit import deployments
+
+    return deployments()
+
+
 def all_deployments() -> list[Any]:
     """Every registered deployment (RunnerDeployment objects), in registration order."""
     return [d for factory in _factories for d in factory()]

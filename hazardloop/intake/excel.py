@@ -46,6 +46,7 @@ from hazardloop.states.events import DomainEvent, emit
 from hazardloop.states.machine import fire
 from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
 from hazardloop.intake import matching, merge as merging
+from hazardloop.states import confidential  # the reporter rule (issue 13)
 
 SHEET_TITLE = "重大事故隐患排查及整改情况明细表"
 
@@ -230,6 +231,7 @@ class Sheet:
     headers: dict[str, str]  # key -> header text as written
     rows: list[SheetRow]
     ignored_columns: list[str]
+    notes: list[Problem] = field(default_factory=list)  # read as text, not an error (formulas)
 
 
 def _match_row(cells: tuple) -> tuple[dict[str, int], dict[str, str], list[str]]:
@@ -275,12 +277,36 @@ def _find_header(ws) -> tuple[int, dict[str, int], dict[str, str], list[str]] | 
     return r, found, heads, unknown
 
 
+FORMULA_START = ("=", "+", "-", "@")
+
+
+def _formulas_as_text(row: SheetRow, columns: dict[str, int], headers: dict[str, str]) -> list[Problem]:
+    """A formula cell's value is its formula text (never evaluated); noted in the row report."""
+    notes = []
+    for key, value in list(row.values.items()):
+        formula = getattr(value, "text", None) if not isinstance(value, str) else value  # ArrayFormula
+        if isinstance(formula, str) and formula.startswith("="):
+            row.values[key] = formula
+            column = f"{get_column_letter(columns[key])} 列（{headers.get(key, LABEL.get(key, key))}）"
+            notes.append(Problem(row.row, column, f"单元格是公式，已按文本读取（未计算）：{formula[:60]}"))
+    return notes
+
+
+def _inert(cell: Any) -> None:
+    """Export: a text that starts like a formula (= + - @) stays text in Excel, never a live formula."""
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+
+
 def read_sheet(path: str | Path) -> Sheet:
     path = Path(path)
     if not path.is_file():
         raise ValidationError(f"文件不存在：{path}")
     try:
-        wb = openpyxl.load_workbook(path, data_only=True, read_only=True)  # streams; merged cells read as blanks
+        # data_only=False: a formula cell reads as its formula text, never as a value someone's
+        # formula computed (issue 13); the row report says so.  Streams; merged cells read as blanks.
+        wb = openpyxl.load_workbook(path, data_only=False, read_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
         raise ValidationError(f"{path.name} 不是可读取的 .xlsx 文件：{exc.__class__.__name__}") from exc
     try:
@@ -294,7 +320,7 @@ def read_sheet(path: str | Path) -> Sheet:
             missing = [LABEL[k] for k in REQUIRED if k not in columns]
             if missing:
                 raise ValidationError(f"工作表“{ws.title}”第 {header_row} 行的表头缺少列：{'、'.join(missing)}。")
-            rows = []
+            rows, notes = [], []
             merged = _merged_cells(wb, ws, header_row)
             anchors: dict[tuple[int, int], Any] = {}
             for r, cells in enumerate(ws.iter_rows(min_row=header_row + 1, values_only=True), header_row + 1):
@@ -312,7 +338,8 @@ def read_sheet(path: str | Path) -> Sheet:
                 if all(_HEADER_INDEX.get(norm(v)) for v in non_empty):
                     continue  # a repeated header (printed sheets repeat it on every page)
                 rows.append(SheetRow(r, values))
-            return Sheet(ws.title, header_row, columns, headers, rows, unknown)
+                notes.extend(_formulas_as_text(rows[-1], columns, headers))
+            return Sheet(ws.title, header_row, columns, headers, rows, unknown, notes)
     finally:
         wb.close()
     raise ValidationError(f"{path.name} 中没有找到{SHEET_TITLE}的表头（至少需要企业名称、重大隐患描述、检查时间等列）。")
@@ -541,6 +568,7 @@ class ImportResult:
     invalid: int = 0
     enterprises_created: int = 0
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)  # formulas read as text
     batch_id: int | None = None
     created_codes: list[str] = field(default_factory=list)
     new_enterprises: list[str] = field(default_factory=list)  # names the sheet will create (or created)
@@ -569,6 +597,9 @@ class ImportResult:
         if self.problems:
             lines.append("问题清单（行｜列｜问题）：")
             lines += ["  " + p.line() for p in self.problems]
+        if self.notes:
+            lines.append("提示（行｜列｜说明）：")
+            lines += ["  " + p.line() for p in self.notes]
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -580,7 +611,7 @@ class ImportResult:
                 "matches": [{"row": r, "column": LABEL.get(k, k), "match": n} for r, k, n in self.matches],
                 "follow_up": [{"row": r, "note": n} for r, n in self.follow_up],
                 "possible_duplicates": [p.__dict__ for p in self.possible_duplicates],
-                "problems": [p.__dict__ for p in self.problems]}
+                "problems": [p.__dict__ for p in self.problems], "notes": [p.__dict__ for p in self.notes]}
 
 
 def _grouped(items: list[tuple[int, str, str]]) -> list[tuple[str, list[int]]]:
@@ -611,7 +642,8 @@ def import_sheet(session: Session, actor: AppUser, path: str | Path, *, skip_inv
     sheet = read_sheet(path)
     problems = validate(session, sheet)
     bad_rows = {p.row for p in problems}
-    result = ImportResult(path.name, len(sheet.rows), invalid=len(bad_rows), problems=problems, dry_run=dry_run)
+    result = ImportResult(path.name, len(sheet.rows), invalid=len(bad_rows), problems=problems, dry_run=dry_run,
+                          notes=sheet.notes)
     if problems and not skip_invalid:
         raise ImportRejected(result.report() + "\n未导入任何数据（全部行校验通过才导入；或使用 --skip-invalid 只导入有效行）。",
                              problems)
@@ -978,7 +1010,8 @@ def export_rows(session: Session, flt: ledger.HazardFilter, viewer: AppUser | No
             "category": src.get("category") or "重大事故隐患",
             "description": h.description or h.title,
             "method": src.get("method") or CHANNELS.get(h.channel, h.channel),
-            "inspector": src.get("inspector") or users.get(h.reported_by, h.reported_by),
+            "inspector": src.get("inspector") or (users.get(h.reported_by, h.reported_by)
+                                                  if confidential.can_see_reporter(viewer, h) else confidential.MASKED_REPORTER),
             "inspected_on": clock.local_date(h.found_at),
             "basis": (f"{std.title}（{std.number}）" if std else src.get("basis")),
             "clause": h.basis_clause or src.get("clause"),
@@ -1025,6 +1058,8 @@ def export_sheet(session: Session, actor: AppUser, out: str | Path, flt: ledger.
         for j, k in enumerate(keys, 2):
             if k in DATE_KEYS and row[k] is not None:
                 ws.cell(row=i + 1, column=j).number_format = "yyyy-mm-dd"
+            else:
+                _inert(ws.cell(row=i + 1, column=j))
     ws.freeze_panes = "B2"
     ws.column_dimensions["A"].width = 6
     for j, k in enumerate(keys, 2):

@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
-from hazardloop.config import clock, secrecy
+from hazardloop.config import bounds, clock, secrecy
 from hazardloop.config.intake_rules import RuleError, add_days, compute_reward, report_rules, reward_rules
 from hazardloop.models import audit
 from hazardloop.errors import ConflictError, NotFound, ValidationError
@@ -93,6 +93,7 @@ def submit(session: Session, actor: AppUser, *, content: str, enterprise: str | 
     rm.may_submit(actor)
     if not content or not content.strip():
         raise ValidationError("举报内容不能为空。")
+    bounds.check_text(content, "举报内容")
     ent = None
     if enterprise:
         try:
@@ -237,7 +238,8 @@ def extend_verification(session: Session, actor: AppUser, ref: int | str, *, day
     rules = report_rules()
     data = {"days": days, "reason": reason}
     new_due = None
-    if isinstance(days, int) and report.verify_deadline is not None:
+    # Only a number of days the guard will accept is added to a date (11,455,704 days overflowed).
+    if isinstance(days, int) and 1 <= days <= rules.extension_max_days and report.verify_deadline is not None:
         new_due = clock.end_of_day_utc(add_days(clock.local_date(report.verify_deadline), days, rules.extension_unit))
     return _step(session, report, "extend_verification", actor, data, {
         "verify_deadline": new_due, "verify_extended": True, "extension_reason": (reason or "").strip(),

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
+from hazardloop.config.private import private_dir, private_file
 from hazardloop.config.settings import get_settings
 
 
@@ -56,8 +57,11 @@ def _json_text(value: Any) -> str:
 def _make_engine(url: str) -> Engine:
     if is_sqlite(url):
         path = make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            # Private: the database holds who reported what (encrypted) and every hazard's trail.
+            parent = Path(path).parent
+            private_dir(parent, tighten=parent.resolve() == get_settings().data_dir)
+            private_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                                json_serializer=_json_text)
         _sqlite_pragmas(engine)

@@ -54,3 +54,4 @@ def reset_database(engine: Engine) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         if conn.dialect.name == "postgresql":
             conn.execute(text("DROP FUNCTION IF EXISTS audit_event_append_only()"))
+            conn.execute(text("DROP FUNCTION IF EXISTS audit_event_continues_chain()"))  # migration 0010

@@ -194,6 +194,8 @@ class AuditEvent(SQLModel, table=True):
     reason: str | None = None
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+    # HMAC-SHA256(key outside the database, "seq:hash"); None on events older than migration 0010.
+    mac: str | None = Field(default=None, max_length=64)
 
 
 class AuditHead(SQLModel, table=True):

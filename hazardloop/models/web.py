@@ -37,3 +37,14 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked: bool = False
+
+
+class RevokedSession(SQLModel, table=True):
+    """A signed-out session (its random id from the cookie), refused by every web worker until
+    the cookie would have expired anyway; expired rows are swept at each sign-out."""
+
+    __tablename__ = "web_session_revoked"
+
+    sid: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    expires_at: datetime = Field(index=True)

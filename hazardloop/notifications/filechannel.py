@@ -18,6 +18,7 @@ from typing import Any
 from apprise.decorators import notify
 
 from hazardloop.config import clock
+from hazardloop.config.private import FILE_MODE, private_dir
 
 SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -36,12 +37,13 @@ def deliver_file(body: str, title: str, notify_type: Any = None, meta: dict | No
     qsd = meta.get("qsd") or {}
     key = qsd.get("+x-idempotency-key") or qsd.get("+X-Idempotency-Key") or uuid.uuid4().hex
     folder = directory(meta)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)  # notices name people and hazards: 0700 directories, 0600 files
     name = SAFE.sub("_", str(key))[:120] + ".json"
     target = folder / name
     tmp = folder / f".{name}.{os.getpid()}.{uuid.uuid4().hex[:6]}.part"
-    tmp.write_text(json.dumps({"title": title, "body": body, "key": key,
-                               "written_at": clock.utcnow().isoformat()}, ensure_ascii=False, indent=1),
-                   encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps({"title": title, "body": body, "key": key,
+                             "written_at": clock.utcnow().isoformat()}, ensure_ascii=False, indent=1))
     tmp.replace(target)  # atomic: a reader sees the whole message or none
     return True

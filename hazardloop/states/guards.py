@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import false, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from hazardloop.config import clock
+from hazardloop.config import bounds, clock
 from hazardloop.models.tables import AppUser, Enterprise, Hazard
 from hazardloop.models.lookup import department_name
+from hazardloop.errors import ValidationError
+from hazardloop.states import confidential
 from hazardloop.states.errors import MissingData, PermissionDenied
 from hazardloop.states.roles import LEVELS, MERGED_PREFIX, PLAN_PARTS, REPORT_CHANNELS, ROLE_NAMES, Role
 
@@ -61,6 +63,7 @@ def _need_text(data: dict[str, Any], field: str, label: str, action: str) -> str
     value = data.get(field)
     if value is None or not str(value).strip():
         raise MissingData(f"{action}缺少{label}。")
+    bounds.check_text(str(value), f"{action}的{label}")
     return str(value).strip()
 
 
@@ -68,9 +71,10 @@ def _need_future_date(data: dict[str, Any], field: str, label: str, action: str)
     value = data.get(field)
     if not isinstance(value, date):
         raise MissingData(f"{action}缺少{label}（日期，格式 YYYY-MM-DD）。")
-    if value < clock.today():
-        raise MissingData(f"{action}的{label} {value.isoformat()} 已经过去（今天是 {clock.today().isoformat()}）。")
-    return value
+    try:
+        return bounds.check_deadline(value, f"{action}的{label}", clock.today())
+    except ValidationError as exc:
+        raise MissingData(str(exc)) from None
 
 
 # --- transition guards (called by the machine) -----------------------------
@@ -96,9 +100,13 @@ def dismiss(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
 def start_rectification(hazard: Hazard, actor: AppUser, data: dict[str, Any]) -> bool:
     _need_own_enterprise(actor, hazard.enterprise_id, "提交整改方案")
     missing = [label for field, label in PLAN_PARTS.items()
-               if data.get(field) is None or not str(data.get(field)).strip()]
+               if data.get(field) is None or not bounds.has_visible(str(data.get(field)))]
     if missing:
         raise MissingData("整改方案“五落实”不全，缺少：" + "、".join(missing) + "。")
+    for field, label in PLAN_PARTS.items():
+        if field != "deadline":
+            bounds.check_text(str(data[field]), f"整改方案的{label}")
+    bounds.funds_amount(str(data["funds"]), "整改方案的资金")
     _need_future_date(data, "deadline", "整改时限", "整改方案")
     return True
 
@@ -295,11 +303,8 @@ def visible_clause(actor: AppUser) -> ColumnElement[bool]:
 
 
 def can_see_reporter(actor: AppUser, hazard: Hazard) -> bool:
-    """A public reporter's identity (举报人) is confidential: nobody but the reporter sees it.
-    (The public-reporting feature may widen this, e.g. for a named committee officer.)"""
-    if hazard.channel != "public_report":
-        return True
-    return actor.username == hazard.reported_by
+    """A public reporter's identity (举报人) is confidential: the one rule is states/confidential.py."""
+    return confidential.can_see_reporter(actor, hazard)
 
 
 def record_inspection(actor: AppUser, enterprise: Enterprise, department_code: str | None) -> bool:

@@ -9,10 +9,11 @@ back and nothing is half-written.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
-from hazardloop.config import clock
+from hazardloop.config import bounds, clock
+from hazardloop.config.private import FILE_MODE, private_dir
 from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
 from hazardloop.models.db import connection
@@ -45,6 +47,7 @@ from hazardloop.states.machine import fire
 from hazardloop.states.roles import CHANNELS, STATE_NAMES
 
 EDITABLE = ("title", "description", "location")
+EDIT_LABELS = {"title": "隐患名称", "description": "隐患描述", "location": "隐患部位"}
 
 
 # --- look-ups ---------------------------------------------------------------
@@ -221,6 +224,13 @@ def report(
         raise ValidationError(f"发现渠道必须是 {'、'.join(f'{k}（{v}）' for k, v in CHANNELS.items())} 之一。")
     if not title or not title.strip():
         raise ValidationError("上报隐患缺少隐患名称（title）。")
+    bounds.check_text(title, "隐患名称", limit=200)
+    bounds.check_text(description, "隐患描述", required=False)
+    bounds.check_text(location, "隐患部位", required=False, limit=200)
+    if found_at is not None:
+        day = clock.local_date(found_at) if isinstance(found_at, datetime) else found_at
+        if isinstance(day, date):
+            bounds.check_found_date(day, clock.today())
     ent = get_enterprise(session, enterprise)
     guards.report(actor, ent, channel, imported=imported is not None)
     industry = session.get(Industry, ent.industry_code)
@@ -342,11 +352,12 @@ def add_evidence(session: Session, actor: AppUser, ref: int | str, path: str | P
     sha = digest.hexdigest()
     target = get_settings().evidence_dir / sha[:2] / (sha + src.suffix.lower())
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)  # evidence is private: 0700 directories, 0600 files
         # A temp name of its own: two writers storing the same content at once (PostgreSQL
         # does not serialise them) must not share, truncate or steal one .part file.
         tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
         shutil.copyfile(src, tmp)
+        os.chmod(tmp, FILE_MODE)
         tmp.replace(target)  # atomic: a crash never leaves a half-copied evidence file
     evidence = Evidence(hazard_id=hazard.id, cycle=hazard.cycle, filename=filename or src.name,
                         stored_path=str(target), sha256=sha, size=src.stat().st_size, uploaded_by=actor.username)
@@ -393,6 +404,7 @@ def reject(session: Session, actor: AppUser, ref: int | str, *, reason: str | No
            expected_version: int | None = None) -> Hazard:
     hazard = get_hazard(session, ref)
     data = {"reason": reason, "deadline": deadline}
+    guards.reject(hazard, actor, data)  # before the deadline's arithmetic: 9999-12-31 is refused, not overflowed
     changes: dict[str, Any] = {}
     if deadline is not None:
         changes = {"deadline": clock.end_of_day_utc(deadline), "cycle": hazard.cycle + 1,
@@ -414,6 +426,11 @@ def request_extension(session: Session, actor: AppUser, ref: int | str, *, deadl
         raise MissingData("申请延期缺少理由。")
     if not isinstance(deadline, date):
         raise MissingData("申请延期缺少新的整改时限（YYYY-MM-DD）。")
+    bounds.check_text(reason, "延期理由")
+    bounds.check_deadline(deadline, "新的整改时限", clock.today())
+    if hazard.deadline is not None and deadline <= clock.local_date(hazard.deadline):
+        raise ValidationError(f"延期后的时限 {deadline.isoformat()} 必须晚于当前时限 "
+                              f"{clock.local_date(hazard.deadline).isoformat()}。")
     pending = session.exec(select(Extension).where(Extension.hazard_id == hazard.id,
                                                    Extension.status == "pending")).first()
     if pending is not None:
@@ -474,6 +491,9 @@ def edit(session: Session, actor: AppUser, ref: int | str, *, expected_version: 
         raise ValidationError(f"不能修改字段 {'、'.join(sorted(unknown))}；可修改：{'、'.join(EDITABLE)}。")
     guards.edit(actor, hazard)
     _check_version(hazard, expected_version)
+    for k, v in fields.items():
+        if v is not None:
+            bounds.check_text(v, EDIT_LABELS.get(k, k), required=(k == "title"))
     changed = {k: v for k, v in fields.items() if v is not None and getattr(hazard, k) != v}
     if not changed:
         return hazard

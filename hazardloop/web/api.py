@@ -17,7 +17,7 @@ from hazardloop.intake import merge
 from hazardloop.models.db import session_scope
 from hazardloop.errors import ConflictError, HazardLoopError, NotFound, ValidationError
 from hazardloop.models.tables import AppUser, Evidence, Extension, Hazard
-from hazardloop.states import ledger
+from hazardloop.states import confidential, ledger
 from hazardloop.states.errors import InvalidTransition
 from hazardloop.web import auth, services
 from hazardloop.web.errors import kind_of, status_of
@@ -241,9 +241,11 @@ def api_user(request: Request,
 User = Annotated[AppUser, Depends(api_user)]
 
 
-def hazard_out(hazard: Hazard, enterprise_name: str | None = None) -> HazardOut:
-    return HazardOut(**{k: getattr(hazard, k) for k in HazardOut.model_fields if hasattr(hazard, k)},
-                     enterprise_name=enterprise_name, overdue=ledger.is_overdue(hazard),
+def hazard_out(hazard: Hazard, viewer: AppUser | None, enterprise_name: str | None = None) -> HazardOut:
+    """Every hazard in every reply goes through here: the reporter as this viewer may see it."""
+    fields = {k: getattr(hazard, k) for k in HazardOut.model_fields if hasattr(hazard, k)}
+    fields["reported_by"] = confidential.reporter_of(viewer, hazard)
+    return HazardOut(**fields, enterprise_name=enterprise_name, overdue=ledger.is_overdue(hazard),
                      days_overdue=ledger.days_overdue(hazard))
 
 
@@ -259,7 +261,7 @@ def _act(request: Request, user: AppUser, ref: str, action: str, data: dict[str,
             actor = s.get(AppUser, user.id)
             result = services.perform(s, actor, ref, action, data)
             if isinstance(result, Hazard):
-                return hazard_out(result)
+                return hazard_out(result, actor)
             if isinstance(result, Evidence):
                 return evidence_out(result)
             if isinstance(result, Extension):
@@ -286,7 +288,7 @@ def my_queue(request: Request, user: User) -> list[QueueSectionOut]:
     with _db(request) as s:
         sections = services.queue(s, user)
     return [QueueSectionOut(key=sec.key, title=sec.title, total=sec.total,
-                            items=[hazard_out(i["hazard"], i["enterprise"]) for i in sec.items if "hazard" in i],
+                            items=[hazard_out(i["hazard"], user, i["enterprise"]) for i in sec.items if "hazard" in i],
                             reports=[i["report"].code for i in sec.items if "report" in i]) for sec in sections]
 
 
@@ -307,7 +309,7 @@ def list_hazards(
     with _db(request) as s:
         r = services.list_hazards(s, user, lq)
     return HazardPage(total=r.total, page=r.page, pages=r.pages, per=r.per, counts=r.counts, overdue=r.overdue,
-                      items=[hazard_out(h, name) for h, name in r.items])
+                      items=[hazard_out(h, user, name) for h, name in r.items])
 
 
 class CandidateOut(BaseModel):
@@ -337,7 +339,7 @@ def report(request: Request, user: User, body: ReportIn) -> ReportedOut:
         actor = s.get(AppUser, user.id)
         hazard = ledger.report(s, actor, enterprise=ref, title=body.title,
                                channel=body.channel, description=body.description, location=body.location)
-        out = hazard_out(hazard)
+        out = hazard_out(hazard, actor)
         similar = merge.intake_candidates(s, hazard, actor)
         return ReportedOut(**out.model_dump(), duplicate_candidates=[CandidateOut(**c) for c in similar])
 
@@ -347,9 +349,7 @@ def get_hazard(request: Request, user: User, ref: Ref) -> HazardDetailOut:
     with _db(request) as s:
         hazard = services.visible_hazard(s, user, ref)
         d = services.detail(s, user, hazard)
-        out = hazard_out(hazard, d["enterprise"].name if d["enterprise"] else None)
-        if out.reported_by == hazard.reported_by and not services.guards.can_see_reporter(user, hazard):
-            out.reported_by = services.MASKED_REPORTER
+        out = hazard_out(hazard, user, d["enterprise"].name if d["enterprise"] else None)
         return HazardDetailOut(
             hazard=out, plans=[PlanOut(**p.model_dump()) for p in d["plans"]],
             evidence=[evidence_out(e) for e in d["evidence"]],
@@ -416,14 +416,15 @@ def submit(request: Request, user: User, ref: Ref, body: VersionIn) -> Any:
 def approve(request: Request, user: User, ref: Ref, body: ApproveIn) -> Any:
     data = body.model_dump(exclude={"password"})
     with _db(request) as s:
-        services.visible_hazard(s, user, ref)
-    if body.password is not None:
-        with _db(request, write=True) as s:
-            result = auth.reauthenticate(s, s.get(AppUser, user.id), body.password)
+        may = services.may(s, user, services.visible_hazard(s, user, ref), "approve")
+    if body.password is not None and may:
+        # The guard first: a password sent by someone who may not approve (a fuzzer, a wrong role)
+        # never counts toward the real user's lock-out; the action below gives the refusal.
+        result = auth.attempt(request.app.state.db_url, body.password, user_id=user.id, sign_in=False)
         if result.user is None:
             return JSONResponse({"detail": "重新验证密码失败：" + (result.message or auth.FAILED), "error": "forbidden"},
                                 status_code=403)
-    data["reauthenticated"] = body.password is not None
+    data["reauthenticated"] = body.password is not None and may
     return _act(request, user, ref, "approve", data)
 
 

@@ -57,7 +57,7 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     if secure_cookies is None:
         secure_cookies = os.environ.get("HAZARDLOOP_SECURE_COOKIES", "").lower() in ("1", "true", "yes")
     # The routers, imported here so that importing web.app stays cheap for the CLI's `web` command.
-    from hazardloop.web import (admin, api, bulletins, dashboard, documents, lagging, office, outbox, pages,
+    from hazardloop.web import (admin, api, bulletins, dashboard, documents, lagging, limits, office, outbox, pages,
                                 redblack, sheets)
     from hazardloop.web import campaigns as campaigns_web
     from hazardloop.web import escalation as escalation_web
@@ -142,6 +142,17 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
             return JSONResponse({"detail": "请求参数不正确。", "error": "invalid", "errors": errors}, status_code=422)
         return _error_page(request, 422, "请求参数不正确。")
 
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):  # noqa: ANN202
+        # Whatever slipped through: a Chinese error (JSON or page), never a bare "Internal Server Error".
+        import logging
+
+        logging.getLogger("hazardloop.web").exception("unhandled error on %s %s", request.method, request.url.path)
+        message = "服务器内部错误，操作未完成，已记录。请稍后重试或联系管理员。"
+        if _is_api(request):
+            return JSONResponse({"detail": message, "error": "internal"}, status_code=500)
+        return _error_page(request, 500, message)
+
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
@@ -162,4 +173,5 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     lagging.install(app)  # 落后单位
     redblack.install(app)  # 红黑榜, 主要负责人带队检查
     admin.install(app)  # 管理
+    limits.install(app)  # bodies: anonymous ones refused unread, every one capped while it streams
     return app

@@ -6,7 +6,11 @@
 - Sessions: a cookie signed with itsdangerous (HMAC) holding the user id, the
   credential's session epoch and the CSRF token; it expires after SESSION_MAX_AGE
   (checked on the signature's timestamp, not only the cookie's Max-Age).
-  passwd/disable bump the epoch, which voids every open session at once.
+  passwd/disable bump the epoch, which voids every open session at once; sign-out
+  records the session as revoked in the database (web_session_revoked), so the old
+  cookie is refused by every worker process, not only forgotten by the browser.
+- Password changes revoke the user's API tokens too (unless --keep-tokens).
+- Password checks run outside any write transaction (attempt()).
 - API tokens: random, shown once, stored as SHA-256.
 - The secret key: HAZARDLOOP_SECRET_KEY, else <data dir>/secret_key created 0600.
 """
@@ -24,13 +28,15 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from hazardloop.config import clock
+from hazardloop.config.private import private_dir
 from hazardloop.config.settings import get_settings
 from hazardloop.errors import ValidationError
 from hazardloop.models.tables import AppUser
-from hazardloop.models.web import ApiToken, WebCredential
+from hazardloop.models.web import ApiToken, RevokedSession, WebCredential
 
 SESSION_COOKIE = "hl_session"
 LOGIN_COOKIE = "hl_login"  # carries the sign-in form's CSRF token before there is a session
@@ -48,7 +54,9 @@ _DUMMY_HASH = _hasher.hash("hazardloop-dummy-password")
 
 
 def secret_key_path() -> Path:
-    return get_settings().data_dir / "secret_key"
+    """HAZARDLOOP_SECRET_KEY_FILE, else <data dir>/secret_key: the key may live apart from the data."""
+    explicit = os.environ.get("HAZARDLOOP_SECRET_KEY_FILE")
+    return Path(explicit) if explicit else get_settings().data_dir / "secret_key"
 
 
 def load_secret_key() -> str:
@@ -58,7 +66,7 @@ def load_secret_key() -> str:
             raise ValidationError("HAZARDLOOP_SECRET_KEY 太短（至少 16 个字符）。")
         return env
     path = secret_key_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent, tighten=not os.environ.get("HAZARDLOOP_SECRET_KEY_FILE"))
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -94,9 +102,22 @@ def credential(session: Session, user: AppUser) -> WebCredential | None:
     return session.get(WebCredential, user.id)
 
 
-def set_password(session: Session, user: AppUser, password: str) -> WebCredential:
-    """Create or replace the sign-in of a user; unlocks and voids open sessions."""
+def revoke_tokens(session: Session, user: AppUser) -> int:
+    tokens = session.exec(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked == False)).all()  # noqa: E712
+    for token in tokens:
+        token.revoked = True
+    return len(tokens)
+
+
+def set_password(session: Session, user: AppUser, password: str, *, keep_tokens: bool = False) -> WebCredential:
+    """Create or replace the sign-in of a user; unlocks and voids open sessions.
+
+    API tokens are revoked too unless keep_tokens: a password is changed because it may be
+    known to someone else, and a token issued to that someone must not outlive it
+    (`hazardloop user passwd --keep-tokens` keeps them, e.g. a system account's integration)."""
     hashed = hash_password(password)
+    if not keep_tokens:
+        revoke_tokens(session, user)
     cred = credential(session, user)
     if cred is None:
         cred = WebCredential(user_id=user.id, password_hash=hashed)
@@ -170,6 +191,55 @@ def _check(session: Session, user: AppUser | None, password: str) -> SignIn:
     return SignIn(user)
 
 
+def attempt(db_url: str | None, password: str, *, username: str | None = None, user_id: int | None = None,
+            sign_in: bool = True) -> SignIn:
+    """One password attempt, counted, without holding the database's write lock while argon2 runs.
+
+    Read the credential (a read-only unit of work), verify the hash with no transaction open,
+    then write only the counters in a short write transaction.  An unknown user, a disabled or
+    locked account writes nothing at all, so bogus sign-ins cannot queue up writers behind them
+    (40 of them had slowed a concurrent write from 36 ms to 2.5 s on SQLite)."""
+    from hazardloop.models.db import session_scope
+
+    with session_scope(db_url, write=False) as s:
+        if user_id is not None:
+            user = s.get(AppUser, user_id)
+        else:
+            user = s.exec(select(AppUser).where(AppUser.username == (username or "").strip()[:64])).first()
+        cred = credential(s, user) if user is not None else None
+        snapshot = None if cred is None else (cred.password_hash, cred.disabled, cred.locked_until)
+    if user is None or snapshot is None or snapshot[1] or not user.active:
+        _verify(_DUMMY_HASH, password or "x")
+        return SignIn(None, FAILED)
+    hashed, _disabled, locked_until = snapshot
+    now = clock.utcnow()
+    if locked_until is not None and locked_until > now:
+        return SignIn(None, _locked_message(cred))  # type: ignore[arg-type]
+    ok = _verify(hashed, password or "")
+    rehashed = _hasher.hash(password) if ok and _hasher.check_needs_rehash(hashed) else None
+    with session_scope(db_url, write=True) as s:
+        cred = s.get(WebCredential, user.id)
+        if cred is None or cred.password_hash != hashed or cred.disabled:
+            return SignIn(None, FAILED)  # changed while we hashed: this attempt no longer counts
+        if not ok:
+            cred.failed_attempts += 1
+            if cred.failed_attempts >= MAX_FAILURES:
+                cred.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+                cred.failed_attempts = 0
+                s.flush()
+                return SignIn(None, _locked_message(cred))
+            return SignIn(None, FAILED)
+        if cred.failed_attempts or cred.locked_until is not None:
+            cred.failed_attempts = 0
+            cred.locked_until = None
+        if rehashed:
+            cred.password_hash = rehashed
+        if sign_in:
+            cred.last_login_at = now
+        s.flush()
+        return SignIn(user)
+
+
 def authenticate(session: Session, username: str, password: str) -> SignIn:
     user = session.exec(select(AppUser).where(AppUser.username == (username or "").strip())).first()
     result = _check(session, user, password)
@@ -225,6 +295,23 @@ class SessionCodec:
             return None
 
 
+def session_id(data: SessionData) -> str:
+    """The server-side name of a session: a hash of its random CSRF token (the token itself is
+    never stored, so a database reader cannot forge a form post)."""
+    return hashlib.sha256(b"session:" + data.csrf.encode()).hexdigest()
+
+
+def revoke_session(session: Session, data: SessionData, max_age: int = SESSION_MAX_AGE) -> None:
+    """Sign-out: this cookie is refused by every worker from now on (not only by the browser
+    that deletes it).  Kept until it would have expired anyway; expired rows are swept here."""
+    now = clock.utcnow()
+    session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
+    if session.get(RevokedSession, session_id(data)) is None:
+        session.add(RevokedSession(sid=session_id(data), user_id=data.user_id,
+                                   expires_at=now + timedelta(seconds=max_age)))
+    session.flush()
+
+
 def new_session(cred: WebCredential) -> SessionData:
     return SessionData(cred.user_id, cred.session_epoch, secrets.token_urlsafe(24))
 
@@ -237,6 +324,8 @@ def session_user(session: Session, data: SessionData | None) -> AppUser | None:
     cred = session.get(WebCredential, data.user_id)
     if user is None or cred is None or cred.disabled or not user.active or cred.session_epoch != data.epoch:
         return None
+    if session.get(RevokedSession, session_id(data)) is not None:
+        return None  # signed out
     return user
 
 

@@ -170,8 +170,8 @@ def _act(request: Request, step_ref: str, action: str, fields: dict[str, str]) -
             # Public exposure cannot be undone: like close-out, the password again.  The guard is
             # asked first so a refused user's attempt never touches their lock-out counter.
             guards.decide_escalation_step(user, GUARD_ACTION[action])
-            with _db(request, write=True) as s:
-                result = auth.reauthenticate(s, s.get(AppUser, user.id), fields.get("password") or "")
+            result = auth.attempt(request.app.state.db_url, fields.get("password") or "", user_id=user.id,
+                                  sign_in=False)  # argon2 outside the write lock
             if result.user is None:
                 return page(403, "批准曝光需要再次输入本人密码：" + (result.message or auth.FAILED))
         with _db(request, write=True) as s:
@@ -252,8 +252,7 @@ def _api_router() -> APIRouter:
                 guards.decide_escalation_step(user, GUARD_ACTION["approve"])  # before the password: no lock-out count
             except HazardLoopError as exc:
                 return _refusal(exc)
-            with _db(request, write=True) as s:
-                result = auth.reauthenticate(s, s.get(AppUser, user.id), body.password)
+            result = auth.attempt(request.app.state.db_url, body.password, user_id=user.id, sign_in=False)
             if result.user is None:
                 return JSONResponse({"detail": "重新验证密码失败：" + (result.message or auth.FAILED),
                                      "error": "forbidden"}, status_code=403)

@@ -14,12 +14,15 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from hazardloop.config.private import private_dir
 from hazardloop.config.settings import get_settings
 from hazardloop.models.db import session_scope
 from hazardloop.errors import HazardLoopError, ValidationError
 from hazardloop.models.tables import AppUser
+from hazardloop.states import guards
+from hazardloop.states.errors import InvalidTransition
 from hazardloop.states.machine import STATES
-from hazardloop.states.roles import CHANNELS, LEVELS
+from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
 from hazardloop.web import auth, services
 from hazardloop.web.errors import status_of
 
@@ -126,10 +129,10 @@ async def login(request: Request) -> Response:
         return _login_page(request, "登录表单已过期，请重新输入。", 403, username, next_)
 
     def check() -> auth.SessionData | str:
-        with _db(request, write=True) as s:
-            result = auth.authenticate(s, username, password)
-            if result.user is None:
-                return result.message or auth.FAILED
+        result = auth.attempt(request.app.state.db_url, password, username=username)  # argon2 outside the write lock
+        if result.user is None:
+            return result.message or auth.FAILED
+        with _db(request) as s:
             return auth.new_session(auth.credential(s, result.user))  # type: ignore[arg-type]
 
     outcome = await run_in_threadpool(check)
@@ -149,6 +152,12 @@ async def logout(request: Request) -> Response:
     data = _session_data(request)
     if data is not None and not auth.csrf_ok(data.csrf, str(form.get("csrf_token") or "")):
         return _render(request, "error.html", {"user": None, "message": "表单已过期，请刷新页面后重试。"}, 403)
+    if data is not None:  # void it server-side: a copy of the cookie opens nothing, on any worker
+        def revoke() -> None:
+            with _db(request, write=True) as s:
+                auth.revoke_session(s, data, request.app.state.codec.max_age)
+
+        await run_in_threadpool(revoke)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(auth.SESSION_COOKIE, path="/")
     return response
@@ -237,7 +246,7 @@ def _store_upload(upload: UploadFile) -> tuple[Path, str]:
     suffix = Path(name).suffix.lower()
     suffix = suffix if suffix[1:].isalnum() and len(suffix) <= 10 else ""
     tmp_dir = get_settings().data_dir / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(tmp_dir)
     fd, path = tempfile.mkstemp(suffix=suffix, dir=tmp_dir)
     size = 0
     with os.fdopen(fd, "wb") as out:
@@ -284,9 +293,16 @@ def _act(request: Request, ref: str, action: str, fields: dict[str, str], upload
         with _db(request) as s:
             services.visible_hazard(s, user, ref)  # 404 before anything else, for any action
         if action == "approve":
-            # Close-out needs the password again; a wrong one counts toward lock-out and is committed.
-            with _db(request, write=True) as s:
-                result = auth.reauthenticate(s, s.get(AppUser, user.id), fields.get("password") or "")
+            # Close-out needs the password again; a wrong one counts toward lock-out and is committed,
+            # but only once the guard would let this user approve (a refused user's attempt never counts).
+            with _db(request) as s:
+                hazard = services.visible_hazard(s, user, ref)
+                services._check_version(hazard, services.parse_version(fields.get("expected_version")))  # noqa: SLF001
+                if not services.may(s, user, hazard, "approve"):
+                    guards.approve(hazard, user, {})  # the guard's own reason, if it is the guard
+                    raise InvalidTransition(f"{hazard.code} 当前为{STATE_NAMES[hazard.state]}，不能审核销号。")
+            result = auth.attempt(request.app.state.db_url, fields.get("password") or "", user_id=user.id,
+                                  sign_in=False)
             if result.user is None:
                 message = "销号需要再次输入本人密码：" + (result.message or auth.FAILED)
                 return _hazard_page(request, user, data.csrf, ref, status=403, error=message, form=keep,

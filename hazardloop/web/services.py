@@ -34,7 +34,7 @@ from hazardloop.models.tables import (
     Region,
     Standard,
 )
-from hazardloop.states import guards, ledger, machine
+from hazardloop.states import confidential, guards, ledger, machine
 from hazardloop.states.roles import CHANNELS, LEVELS, ROLE_NAMES, STATE_NAMES, Role
 
 ACTION_NAMES = {
@@ -60,7 +60,7 @@ IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
 MAX_UPLOAD = 20 * 1024 * 1024
 SORTS = {"code": Hazard.id, "found": Hazard.found_at, "deadline": Hazard.deadline, "state": Hazard.state,
          "level": Hazard.level}
-MASKED_REPORTER = "群众举报人（身份保密）"
+MASKED_REPORTER = confidential.MASKED_REPORTER
 
 # Hooks for other features (e.g. escalation): extra queue sections and extra blocks
 # on the hazard page.  Each provider gets (session, user[, hazard]) and returns a list
@@ -173,6 +173,8 @@ def _text(data: dict[str, Any], key: str, limit: int = 2000) -> str | None:
     if value is None:
         return None
     value = str(value)
+    if "\x00" in value:  # a page form posts it as-is (the API's schemas refuse it already)
+        raise ValidationError(f"{key} 不能包含 NUL 字符。")
     if len(value) > limit:
         raise ValidationError(f"{key} 太长（最多 {limit} 个字符）。")
     return value
@@ -370,7 +372,7 @@ def _names(session: Session, usernames: set[str]) -> dict[str, str]:
 
 
 def reporter(user: AppUser, hazard: Hazard, names: dict[str, str]) -> str:
-    if not guards.can_see_reporter(user, hazard):
+    if not confidential.can_see_reporter(user, hazard):
         return MASKED_REPORTER
     return f"{names.get(hazard.reported_by, hazard.reported_by)}（{hazard.reported_by}）"
 
@@ -401,9 +403,11 @@ def audit_trail(session: Session, user: AppUser, hazard: Hazard) -> list[dict[st
     names = _names(session, {e.actor for e in events})
     out = []
     for e in events:
-        actor = f"{names.get(e.actor, e.actor)}（{e.actor}）"
-        if e.actor == hazard.reported_by and not guards.can_see_reporter(user, hazard):
-            actor = MASKED_REPORTER
+        if not confidential.visible_event(user, hazard, e.action):
+            continue  # a report's own events tell who reported, was looked up, was paid
+        actor = confidential.actor_of(user, hazard, e.actor)
+        if actor == e.actor:
+            actor = f"{names.get(e.actor, e.actor)}（{e.actor}）"
         out.append({"seq": e.seq, "ts": e.ts, "actor": actor, "action": e.action,
                     "action_name": AUDIT_NAMES.get(e.action, e.action), "reason": e.reason,
                     "summary": _summary(e.after), "reauthenticated": (e.after or {}).get("reauthenticated")})
