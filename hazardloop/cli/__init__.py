@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from hazardloop.bootstrap import bootstrap
 from hazardloop.cli import (audit, bulletin, document, escalation, hazard, inspection, lagging, ledger, org, outbox,
                             report, serve, setup, stats, user, web)
+from hazardloop.cli import deploy as deploy_group
 from hazardloop.cli.output import STATE, fail
 from hazardloop.errors import HazardLoopError
 
@@ -26,7 +27,7 @@ app = typer.Typer(help="HazardLoop 重大事故隐患闭环管理", no_args_is_h
 
 # The order is the order of `hazardloop --help`.
 GROUPS = (setup, org, hazard, audit, outbox, user, web, report, ledger, stats, inspection, bulletin, escalation,
-          serve, document, lagging)
+          serve, document, lagging, deploy_group)
 for _group in GROUPS:
     _group.register(app)
 
