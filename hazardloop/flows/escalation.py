@@ -149,7 +149,10 @@ def escalation_shard_flow(as_of: str, regions: list[str] | None = None, db_url: 
     logger.info("分片开始：%s，节点 %s，镇街区 %s", as_of, node, "、".join(regions or []) or "全部")
     result = esc.sweep(esc.factory_for(db_url), date.fromisoformat(as_of), regions=regions, stage_timeouts=False,
                        batch_size=batch_size)
-    part = {k: v for k, v in result.as_dict().items() if k != "items"} | {"node": node}
+    import resource
+
+    peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    part = {k: v for k, v in result.as_dict().items() if k != "items"} | {"node": node, "peak_mb": peak_mb}
     logger.info("分片完成：%s", part)
     return part
 
