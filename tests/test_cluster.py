@@ -83,7 +83,8 @@ def cluster(tmp_path_factory):
     layout = Layout(database_url=app_url, prefect_database_url=prefect_url, home=home / "prefect", workers=2,
                     main_workers=1, web_workers=2, dispatchers=1, dispatch_every=30, prefect_port=_free_port(),
                     web_port=_free_port(), secret_key=uuid.uuid4().hex * 2, poll_seconds=1, heartbeat=30,
-                    crash_after=40, extra_env={"HAZARDLOOP_HOME": str(home / "data")})
+                    crash_after=45,  # heartbeats every 30 s; 15 s of slack on a loaded machine
+                    extra_env={"HAZARDLOOP_HOME": str(home / "data")})
     c = Cluster(layout, echo=lambda m: None)
     try:
         c.start()
