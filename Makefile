@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install run bench clean
+.PHONY: demo test install run bench clean cluster
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "需要 Python 3.11（$(PY)）"; exit 2; }
@@ -22,6 +22,11 @@ demo: $(STAMP)
 run: $(STAMP)
 	$(BIN)/hazardloop init
 	$(BIN)/hazardloop serve
+
+# The multi-process layout on this machine (docs/cluster.md): Prefect server on PostgreSQL, workers,
+# uvicorn with several web workers, a dispatcher; Ctrl-C stops all of it.
+cluster: $(STAMP)
+	$(BIN)/python -m hazardloop.flows.cluster $(CLUSTER_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -19,6 +19,7 @@ from hazardloop.bootstrap import bootstrap
 from hazardloop.cli import (audit, bulletin, document, escalation, hazard, inspection, lagging, ledger, org, outbox,
                             report, serve, setup, stats, user, web)
 from hazardloop.cli import campaign, interview, plan
+from hazardloop.cli import deploy as deploy_group
 from hazardloop.cli.output import STATE, chinese_help, click_message, clicklib, fail, usage_error
 from hazardloop.errors import HazardLoopError
 
@@ -27,7 +28,7 @@ app = typer.Typer(help="HazardLoop 重大事故隐患闭环管理", no_args_is_h
 
 # The order is the order of `hazardloop --help`.
 GROUPS = (setup, org, hazard, audit, outbox, user, web, report, ledger, stats, inspection, bulletin, escalation,
-          serve, document, lagging, interview, plan, campaign)
+          serve, document, lagging, interview, plan, campaign, deploy_group)
 for _group in GROUPS:
     _group.register(app)
 

@@ -11,7 +11,7 @@ from hazardloop.cli.output import console, db_url, engine, port_free
 
 def serve(
     host: Annotated[str, typer.Option(help="Prefect 服务器监听地址（默认仅本机）")] = "127.0.0.1",
-    port: Annotated[Optional[int], typer.Option(help="Prefect 服务器端口（默认自动选择空闲端口）")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Prefect 服务器和界面的端口（默认 4200 或 HAZARDLOOP_PREFECT_PORT）")] = None,
     ui: Annotated[bool, typer.Option("--ui/--no-ui", help="是否启用 Prefect 网页界面")] = True,
     web: Annotated[bool, typer.Option("--web/--no-web", help="是否同时提供网页控制台")] = True,
     web_host: Annotated[str, typer.Option("--web-host", help="网页控制台监听地址")] = "127.0.0.1",
