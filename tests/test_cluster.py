@@ -310,8 +310,6 @@ def test_sessions_csrf_and_lockout_across_web_workers(cluster):
     assert status == 303 and cookies.get("hl_session", "") == ""
 
 
-@pytest.mark.skip(reason="issue 13: logout does not yet void the session on the server (a revoked-session table is "
-                         "being built on branch issue-13); enable this test after merging it")
 def test_logout_on_one_worker_voids_the_session_on_the_other(cluster):
     c, _, _ = cluster
     web = Web(c)
