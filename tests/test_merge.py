@@ -215,7 +215,7 @@ def test_cli_hazard_report_shows_duplicate_candidates(org, capsys, monkeypatch):
     assert code == 0, err
     with org.session() as s:
         second = s.exec(select(Hazard).where(Hazard.code != first)).one().code
-    assert "同一企业有相似的隐患（可能重复）" in out and f"{first}  已发现（found）  相似度 " in out
+    assert "同一企业有相似的隐患（可能重复）" in out and f"{first}  已发现  相似度 " in out
     command = f"hazardloop hazard merge {first} {second} --actor office1"
     assert command in out
     # JSON: the same candidates, with their score

@@ -150,3 +150,23 @@ def test_no_import_cycle():
             visit(node, [])
     # A package's __init__ assembling its own submodules (cli) is not a cycle unless a submodule imports it.
     assert cycles == [], "\n".join(" → ".join(c) for c in cycles)
+
+
+def test_the_command_line_table_names_what_each_group_registers():
+    """cli.GROUPS says which words each module puts on the command line (a command imports only its
+    own module): it must list every module and exactly the words its register() adds."""
+    import typer
+
+    from hazardloop import cli
+
+    modules = {p.stem for p in (PACKAGE / "cli").glob("*.py")} - {"__init__", "output"}
+    assert set(cli.GROUPS) == modules
+    for name, words in cli.GROUPS.items():
+        app = cli.build([name])
+        registered = {g.name for g in app.registered_groups} | {
+            c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands}
+        assert registered == set(words), name
+    full = cli.app
+    assert isinstance(full, typer.Typer)
+    assert {g.name for g in full.registered_groups} | {c.name for c in full.registered_commands} == {
+        w for words in cli.GROUPS.values() for w in words}

@@ -16,21 +16,21 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from hazardloop.bootstrap import bootstrap
-from hazardloop.cli import (audit, bulletin, document, escalation, hazard, inspection, lagging, ledger, org, outbox,
-                            report, serve, setup, stats, user, web)
-from hazardloop.cli import campaign, interview, plan
-from hazardloop.cli import deploy as deploy_group
 from hazardloop.cli.output import STATE, chinese_help, click_message, clicklib, fail, usage_error
 from hazardloop.errors import HazardLoopError
 
-app = typer.Typer(help="HazardLoop 重大事故隐患闭环管理", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
-
-# The order is the order of `hazardloop --help`.
-GROUPS = (setup, org, hazard, audit, outbox, user, web, report, ledger, stats, inspection, bulletin, escalation,
-          serve, document, lagging, interview, plan, campaign, deploy_group)
-for _group in GROUPS:
-    _group.register(app)
+# The command groups, in the order of `hazardloop --help`, and the words each puts on the command
+# line.  A command imports only its own group's module: a query never loads the campaign, plan or
+# Excel machinery (issue 15, start-up time).  tests/test_cli_clerk.py checks that this table names
+# exactly what each module registers.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "setup": ("init", "ref", "diagram", "demo"), "org": ("org",), "hazard": ("hazard",), "audit": ("audit",),
+    "outbox": ("outbox",), "user": ("user",), "web": ("web",), "report": ("report",), "ledger": ("ledger",),
+    "stats": ("stats", "redblack"), "inspection": ("inspection",), "bulletin": ("bulletin",),
+    "escalation": ("sweep", "escalation"), "serve": ("serve",), "document": ("document",), "lagging": ("lagging",),
+    "interview": ("interview",), "plan": ("plan",), "campaign": ("campaign",), "deploy": ("deploy",),
+}
+_MODULE_OF = {word: module for module, words in GROUPS.items() for word in words}
 
 
 def _root(db: Annotated[Optional[str], typer.Option("--db", help="数据库 URL（默认 HAZARDLOOP_DATABASE_URL 或 $HAZARDLOOP_HOME/hazardloop.sqlite）")] = None) -> None:
@@ -39,7 +39,33 @@ def _root(db: Annotated[Optional[str], typer.Option("--db", help="数据库 URL�
         STATE["db"] = db
 
 
-app.callback()(_root)
+def build(modules: tuple[str, ...] | list[str] = tuple(GROUPS)) -> typer.Typer:
+    """A command line with these groups registered (all of them by default)."""
+    from importlib import import_module
+
+    one = typer.Typer(help="HazardLoop 重大事故隐患闭环管理", no_args_is_help=True,
+                      pretty_exceptions_enable=False, add_completion=False)
+    one.callback()(_root)
+    for name in modules:
+        import_module(f"hazardloop.cli.{name}").register(one)
+    return one
+
+
+_full: typer.Typer | None = None
+
+
+def full_app() -> typer.Typer:
+    global _full
+    if _full is None:
+        _full = build()
+    return _full
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    # `from hazardloop.cli import app` (tests, CliRunner) gets the whole command line, built on first use.
+    if name == "app":
+        return full_app()
+    raise AttributeError(name)
 
 
 def _app_for(argv: list[str]) -> typer.Typer:
@@ -48,14 +74,15 @@ def _app_for(argv: list[str]) -> typer.Typer:
     all of them, is most of a quick command's start-up (issue 15).  Help and errors without a known
     command use the whole app."""
     rest = argv[2:] if argv[:1] == ["--db"] else argv[1:] if argv and argv[0].startswith("--db=") else argv
-    if not rest or rest[0].startswith("-"):
-        return app
+    if not rest or rest[0].startswith("-") or rest[0] not in _MODULE_OF:
+        return full_app()
     word = rest[0]
+    app = build([_MODULE_OF[word]])
     groups = [g for g in app.registered_groups if g.name == word]
     commands = [c for c in app.registered_commands
                 if (c.name or c.callback.__name__.replace("_", "-")) == word]
     if not groups and not commands:
-        return app
+        return full_app()
     one = typer.Typer(help=app.info.help, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
     one.callback()(_root)
     one.registered_groups, one.registered_commands = [_only(g, rest[1:]) for g in groups], commands
@@ -85,7 +112,11 @@ def _shows_help(argv: list[str]) -> bool:
     if any(a in ("--help", "-h") for a in argv):
         return True
     rest = argv[2:] if argv[:1] == ["--db"] else argv[1:] if argv and argv[0].startswith("--db=") else argv
-    node = app
+    if not rest:
+        return True
+    if rest[0] not in _MODULE_OF:
+        return False
+    node = build([_MODULE_OF[rest[0]]])
     for word in rest:
         groups = {g.name: g.typer_instance for g in node.registered_groups}
         if word not in groups:

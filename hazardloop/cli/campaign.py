@@ -10,14 +10,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from hazardloop.campaigns import coding, inventory, problems
 from hazardloop.cli.output import (Actor, Json, console, err_console, parse_date, print_json, print_wide, read_only,
                                    unit_of_work)
 from hazardloop.config import campaigns as config
 from hazardloop.config import clock, labels
-from hazardloop.escalation import problems as problem_ladder
-from hazardloop.intake.excel import ImportRejected
-from hazardloop.reports import campaigns as numbers
 from hazardloop.states import ledger
 
 campaign_app = typer.Typer(help="五项整治：整治重点清单、台账与赋码、检查、问题隐患闭环、统计", no_args_is_help=True)
@@ -35,6 +31,8 @@ def _state(code: str) -> str:
 @campaign_app.command("list")
 def list_cmd(json_out: Json = False) -> None:
     """五项整治及其整治重点数、台账对象类别。"""
+    from hazardloop.campaigns import inventory
+
     cfg = inventory.load()
     if json_out:
         print_json(config.describe(cfg))
@@ -51,6 +49,8 @@ def list_cmd(json_out: Json = False) -> None:
 @campaign_app.command("show")
 def show_cmd(campaign: Campaign, json_out: Json = False) -> None:
     """一项专项整治的整治重点清单（带出处标记：原文 / 公开文本 / 重构）和台账字段。"""
+    from hazardloop.campaigns import inventory
+
     c = inventory.campaign(campaign)
     if json_out:
         print_json(next(x for x in config.describe(inventory.load())["campaigns"] if x["code"] == c.code))
@@ -69,6 +69,8 @@ def show_cmd(campaign: Campaign, json_out: Json = False) -> None:
 @campaign_app.command("template")
 def template_cmd(campaign: Campaign, out: Annotated[Path, typer.Option("--out", help="输出 .xlsx")]) -> None:
     """生成一项专项整治的空白台账（表头为字段名称，必填项带 *）。"""
+    from hazardloop.campaigns import inventory
+
     path = inventory.write_template(campaign, out)
     console.print(f"已生成 {path}", highlight=False)
 
@@ -80,6 +82,9 @@ def import_cmd(
     json_out: Json = False,
 ) -> None:
     """导入台账（.xlsx）：先逐行校验，全部通过才导入；已有对象（识别字段相同）就地更新，赋码不变。"""
+    from hazardloop.campaigns import inventory
+    from hazardloop.intake.excel import ImportRejected
+
     try:
         with unit_of_work() as s:
             result = inventory.import_sheet(s, ledger.get_user(s, actor), campaign, file, skip_invalid=skip_invalid)
@@ -106,6 +111,8 @@ def add_cmd(
     json_out: Json = False,
 ) -> None:
     """登记（或按识别字段更新）一个台账对象，返回其赋码。"""
+    from hazardloop.campaigns import coding, inventory
+
     raw = {}
     for item in field:
         key, sep, value = item.partition("=")
@@ -129,6 +136,8 @@ def objects_cmd(
     json_out: Json = False,
 ) -> None:
     """台账对象（按专项整治、镇街区）。"""
+    from hazardloop.campaigns import inventory
+
     with read_only() as s:
         objs = inventory.list_objects(s, campaign_code=campaign, region=region)
         names = inventory.Lookups.of(s).region_names
@@ -150,6 +159,8 @@ def objects_cmd(
 @campaign_app.command("object")
 def object_cmd(ref: str, json_out: Json = False) -> None:
     """一个台账对象：字段、检查记录、问题隐患。"""
+    from hazardloop.campaigns import coding, inventory, problems
+
     with read_only() as s:
         obj = inventory.get_object(s, ref)
         c = inventory.campaign(obj.campaign)
@@ -179,6 +190,8 @@ def label_cmd(
     base: Annotated[Optional[str], typer.Option("--base", help="控制台地址（默认 HAZARDLOOP_PUBLIC_URL）")] = None,
 ) -> None:
     """赋码标签的二维码（扫码打开该对象在控制台中的记录）。"""
+    from hazardloop.campaigns import coding, inventory
+
     with read_only() as s:
         obj = inventory.get_object(s, ref)
     if out.suffix.lower() == ".svg":
@@ -193,6 +206,8 @@ def label_cmd(
 @campaign_app.command("baseline")
 def baseline_cmd(campaign: Campaign, region: str, expected: int, actor: Actor) -> None:
     """设定底数（应排查对象数），按专项整治和镇街区。"""
+    from hazardloop.campaigns import inventory
+
     with unit_of_work() as s:
         row = inventory.set_baseline(s, ledger.get_user(s, actor), campaign, region, expected)
     console.print(f"已设定底数：{row.campaign} {row.region_code} {row.expected}", highlight=False)
@@ -210,6 +225,8 @@ def check_cmd(
     json_out: Json = False,
 ) -> None:
     """按整治重点清单检查一个对象：每项符合 / 不符合 / 不适用；每个不符合项成为一项问题隐患。"""
+    from hazardloop.campaigns import inventory, problems
+
     def pairs(values: list[str], option: str) -> dict[str, str]:
         out = {}
         for v in values:
@@ -246,6 +263,8 @@ def check_cmd(
 def sweep_cmd(as_of: Annotated[Optional[str], typer.Option("--as-of", help="YYYY-MM-DD（默认今天）")] = None,
               json_out: Json = False) -> None:
     """问题隐患督办：到期提醒、逾期催办、督办通知（每个期限周期每步一次）。"""
+    from hazardloop.escalation import problems as problem_ladder
+
     with unit_of_work() as s:
         result = problem_ladder.sweep(s, parse_date(as_of, "--as-of"))
     if json_out:
@@ -265,6 +284,9 @@ def stats_cmd(
     json_out: Json = False,
 ) -> None:
     """五项整治统计：已登记对象 / 底数、检查次数、发现问题隐患、已销号、逾期、升级为重大事故隐患。"""
+    from hazardloop.campaigns import inventory
+    from hazardloop.reports import campaigns as numbers
+
     if by not in numbers.GROUPS:
         raise typer.BadParameter(f"可选：{'、'.join(numbers.GROUPS)}", param_hint="--by")
     if campaign:
@@ -302,6 +324,8 @@ def problem_list(
     json_out: Json = False,
 ) -> None:
     """问题隐患台账。"""
+    from hazardloop.campaigns import inventory, problems
+
     if state and state not in labels.PROBLEM_STATES:
         raise typer.BadParameter(f"可选：{'、'.join(labels.PROBLEM_STATES)}", param_hint="--state")
     with read_only() as s:
@@ -325,6 +349,9 @@ def problem_list(
 @problem_app.command("show")
 def problem_show(ref: str, json_out: Json = False) -> None:
     """一项问题隐患：对象、状态、整改、照片、督办、升级后的重大事故隐患。"""
+    from hazardloop.campaigns import inventory, problems
+    from hazardloop.escalation import problems as problem_ladder
+
     with read_only() as s:
         p = problems.get_problem(s, ref)
         obj = inventory.get_object(s, p.object_id)
@@ -353,6 +380,8 @@ def problem_show(ref: str, json_out: Json = False) -> None:
 def problem_assign(ref: str, actor: Actor, responsible: Annotated[str, typer.Option("--responsible")],
                    deadline: Annotated[str, typer.Option("--deadline", help="YYYY-MM-DD")]) -> None:
     """交办整改：责任人和期限。"""
+    from hazardloop.campaigns import problems
+
     with unit_of_work() as s:
         p = problems.assign(s, ledger.get_user(s, actor), ref, responsible=responsible, deadline=_deadline(deadline))
         console.print(f"{p.code}：{_state(p.state)}", highlight=False)
@@ -362,6 +391,8 @@ def problem_assign(ref: str, actor: Actor, responsible: Annotated[str, typer.Opt
 def problem_rectify(ref: str, actor: Actor, note: Annotated[str, typer.Option("--note", help="整改情况")],
                     photo: Annotated[list[Path], typer.Option("--photo", help="整改后照片，可重复")] = []) -> None:  # noqa: B006
     """报告整改完成（至少一张整改后照片）。"""
+    from hazardloop.campaigns import problems
+
     with unit_of_work() as s:
         p = problems.rectify(s, ledger.get_user(s, actor), ref, note=note, evidence=[(x, None) for x in photo])
         console.print(f"{p.code}：{_state(p.state)}", highlight=False)
@@ -370,6 +401,8 @@ def problem_rectify(ref: str, actor: Actor, note: Annotated[str, typer.Option("-
 @problem_app.command("verify")
 def problem_verify(ref: str, actor: Actor, reason: Annotated[Optional[str], typer.Option("--reason")] = None) -> None:
     """验收销号（镇街区或行业监管部门；报告整改的人不能验收）。"""
+    from hazardloop.campaigns import problems
+
     with unit_of_work() as s:
         p = problems.verify(s, ledger.get_user(s, actor), ref, reason=reason)
         console.print(f"{p.code}：{_state(p.state)}", highlight=False)
@@ -379,6 +412,8 @@ def problem_verify(ref: str, actor: Actor, reason: Annotated[Optional[str], type
 def problem_reject(ref: str, actor: Actor, reason: Annotated[str, typer.Option("--reason")],
                    deadline: Annotated[str, typer.Option("--deadline", help="新的整改期限 YYYY-MM-DD")]) -> None:
     """验收不通过：理由和新的期限。"""
+    from hazardloop.campaigns import problems
+
     with unit_of_work() as s:
         p = problems.reject(s, ledger.get_user(s, actor), ref, reason=reason, deadline=_deadline(deadline))
         console.print(f"{p.code}：{_state(p.state)}", highlight=False)
@@ -391,6 +426,8 @@ def problem_raise(
     level: Annotated[Optional[str], typer.Option("--level", help="city · taian · province：有权确认时即确认挂牌")] = None,
 ) -> None:
     """升级为重大事故隐患：经隐患台账上报（带判定依据），与问题隐患双向关联。"""
+    from hazardloop.campaigns import problems
+
     if level and level not in labels.LEVELS:
         raise typer.BadParameter(f"可选：{'、'.join(labels.LEVELS)}", param_hint="--level")
     with unit_of_work() as s:

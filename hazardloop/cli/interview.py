@@ -9,10 +9,9 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from hazardloop.cli.output import Actor, Json, console, print_json, unit_of_work
+from hazardloop.cli.output import Actor, Json, code_option, console, print_json, unit_of_work
 from hazardloop.config import clock
 from hazardloop.config.labels import INTERVIEW_OUTCOMES
-from hazardloop.escalation import interviews
 from hazardloop.states import ledger
 
 interview_app = typer.Typer(help="约谈会：记录召开情况、参会人员、承诺事项和会议纪要", no_args_is_help=True)
@@ -32,7 +31,7 @@ def interview_record(
     actor: Actor,
     held_at: Annotated[str, typer.Option("--held-at", help="约谈时间 YYYY-MM-DD HH:MM（北京时间）")],
     place: Annotated[str, typer.Option("--place", help="约谈地点")],
-    outcome: Annotated[str, typer.Option("--outcome", help="、".join(f"{k} {v}" for k, v in INTERVIEW_OUTCOMES.items()))],
+    outcome: Annotated[str, code_option("interview_outcome", "约谈结果", "--outcome")],
     enterprise: Annotated[Optional[list[str]], typer.Option("--enterprise-attendee", help="企业参会人员（姓名、职务），可多次给出")] = None,
     regulator: Annotated[Optional[list[str]], typer.Option("--regulator-attendee", help="监管部门参会人员（姓名、单位、职务），可多次给出")] = None,
     commitment: Annotated[Optional[list[str]], typer.Option("--commitment", help="企业承诺事项：内容@YYYY-MM-DD，可多次给出")] = None,
@@ -41,6 +40,8 @@ def interview_record(
     json_out: Json = False,
 ) -> None:
     """记录约谈会；未召开（企业未到会）时督办阶梯立即进入下一步，承诺逾期未兑现时也是如此。"""
+    from hazardloop.escalation import interviews
+
     if outcome not in INTERVIEW_OUTCOMES:
         raise typer.BadParameter(f"可选：{'、'.join(INTERVIEW_OUTCOMES)}", param_hint="--outcome")
     when = _when(held_at)
@@ -71,6 +72,8 @@ def interview_check(
     json_out: Json = False,
 ) -> None:
     """核验一项约谈承诺：已兑现，或未兑现（督办阶梯进入下一步）。"""
+    from hazardloop.escalation import interviews
+
     with unit_of_work() as s:
         row = interviews.mark_commitment(s, ledger.get_user(s, actor), interview_id, index - 1, met=met, note=note)
         data = interviews.as_dict(row)
@@ -85,6 +88,8 @@ def interview_check(
 def interview_list(hazard: Annotated[Optional[str], typer.Option(help="隐患编号")] = None,
                    json_out: Json = False) -> None:
     """约谈会记录。"""
+    from hazardloop.escalation import interviews
+
     with unit_of_work() as s:
         hid = ledger.get_hazard(s, hazard).id if hazard else None
         data = [interviews.as_dict(r) for r in interviews.list_records(s, hid)]
@@ -104,6 +109,8 @@ def interview_list(hazard: Annotated[Optional[str], typer.Option(help="隐患编
 @interview_app.command("show")
 def interview_show(interview_id: int, json_out: Json = False) -> None:
     """一次约谈会的完整记录（含会议纪要及其 SHA-256）。"""
+    from hazardloop.escalation import interviews
+
     with unit_of_work() as s:
         data = interviews.as_dict(interviews.get(s, interview_id), minutes=True)
     if json_out:

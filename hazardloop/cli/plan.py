@@ -13,9 +13,6 @@ from rich.table import Table
 from hazardloop.cli.output import Actor, Json, OfficeActor, console, parse_date, parse_month, print_json, \
     print_wide, read_only, unit_of_work, write_document
 from hazardloop.config import clock, labels
-from hazardloop.escalation import tasks as lag
-from hazardloop.plans import chart, dispatch, excel, plans, tasks
-from hazardloop.reports import quarterly
 from hazardloop.states import ledger
 
 plan_app = typer.Typer(help="年度行动计划：任务清单、子方案备案、月调度、挂图作战、计划任务督办、季度会商研判",
@@ -36,6 +33,8 @@ def load_cmd(actor: OfficeActor,
              file: Annotated[Optional[Path], typer.Argument(help="计划文件（YAML）；省略时载入三年行动方案的全市任务")] = None,
              json_out: Json = False) -> None:
     """载入行动计划（逐条校验，全部合格才写入；重复载入只更新任务内容，不动进度）。"""
+    from hazardloop.plans import plans
+
     with unit_of_work() as s:
         out = plans.load_plan(s, ledger.get_user(s, actor), file)
     if json_out:
@@ -51,6 +50,8 @@ def import_cmd(file: Annotated[Path, typer.Argument(help="任务分工表（.xls
                plan: Annotated[str, typer.Option("--plan", help="导入到的计划编号，如 yingji-2025")],
                json_out: Json = False) -> None:
     """从 Excel 任务分工表导入任务（逐行校验：任一行不合格则不写入，列出每行的问题）。"""
+    from hazardloop.plans import excel
+
     with unit_of_work() as s:
         out = excel.import_tasks(s, ledger.get_user(s, actor), plan, file)
     if json_out:
@@ -62,6 +63,8 @@ def import_cmd(file: Annotated[Path, typer.Argument(help="任务分工表（.xls
 @plan_app.command("template")
 def template_cmd(out: Annotated[Path, typer.Argument(help="写出的空白任务分工表 .xlsx")]) -> None:
     """写出空白的任务分工表（导入格式）。"""
+    from hazardloop.plans import excel
+
     excel.write_template(out)
     _say(f"已写出任务分工表模板：{out}")
 
@@ -69,6 +72,8 @@ def template_cmd(out: Annotated[Path, typer.Argument(help="写出的空白任务
 @plan_app.command("list")
 def list_cmd(year: Annotated[Optional[int], typer.Option(help="年度")] = None, json_out: Json = False) -> None:
     """各单位的年度计划（全市任务清单、各部门子方案）及备案状态。"""
+    from hazardloop.plans import plans
+
     with read_only() as s:
         rows = plans.list_plans(s, year)
     if json_out:
@@ -93,6 +98,8 @@ def tasks_cmd(plan: Annotated[Optional[str], typer.Option(help="计划编号")] 
               overdue: Annotated[bool, typer.Option("--overdue", help="只列逾期任务")] = False,
               json_out: Json = False) -> None:
     """任务清单（按完成时限排序）。"""
+    from hazardloop.plans import tasks
+
     with read_only() as s:
         rows = tasks.list_tasks(s, plan=plan, unit=unit, year=year, state=state, overdue=overdue)
     if json_out:
@@ -113,6 +120,9 @@ def open_filings_cmd(actor: OfficeActor, year: Annotated[int, typer.Option(help=
                      unit: Annotated[Optional[list[str]], typer.Option(help="单位代码（可重复；默认全市任务涉及的各部门）")] = None,
                      json_out: Json = False) -> None:
     """部署本年度子方案报送：为各成员单位建立待报送的子方案，报送期限默认 3 月 15 日。"""
+    from hazardloop.escalation import tasks as lag
+    from hazardloop.plans import plans
+
     day = parse_date(due, "--due") or lag.load_policy().filing_due_on(year)
     with unit_of_work() as s:
         made = plans.open_filings(s, ledger.get_user(s, actor), year, day, unit or None)
@@ -124,6 +134,8 @@ def open_filings_cmd(actor: OfficeActor, year: Annotated[int, typer.Option(help=
 
 
 def _filing(trigger: str, code: str, actor: str, **kw) -> None:  # noqa: ANN003
+    from hazardloop.plans import plans
+
     with unit_of_work() as s:
         user = ledger.get_user(s, actor)
         p = {"submit": plans.submit_plan, "approve": plans.approve_plan, "return": plans.return_plan}[trigger](
@@ -152,6 +164,8 @@ def return_cmd(code: str, actor: OfficeActor,
 
 
 def _task(trigger: str, ref: str, actor: str, **kw) -> None:  # noqa: ANN003
+    from hazardloop.plans import tasks
+
     with unit_of_work() as s:
         t = tasks.fire(s, ledger.get_user(s, actor), ref, trigger, **kw)
         _say(f"任务 {t.code}：{labels.TASK_STATES[t.state]}。")
@@ -187,6 +201,8 @@ def return_task_cmd(ref: str, actor: OfficeActor,
 def evidence_cmd(ref: str, actor: Actor,
                  evidence: Annotated[list[str], typer.Option(help="佐证材料（文件、文号或链接，可重复）")]) -> None:
     """牵头单位为任务补充佐证材料。"""
+    from hazardloop.plans import tasks
+
     with unit_of_work() as s:
         t = tasks.add_evidence(s, ledger.get_user(s, actor), ref, evidence)
         _say(f"任务 {t.code} 已有佐证材料 {len(t.evidence)} 份。")
@@ -199,6 +215,8 @@ def report_cmd(ref: str, actor: Actor, percent: Annotated[int, typer.Option(help
                problems: Annotated[str, typer.Option(help="存在问题")] = "",
                next_steps: Annotated[str, typer.Option("--next", help="下步打算")] = "") -> None:
     """报送一项任务的月调度（进度、完成情况、存在问题、下步打算）。"""
+    from hazardloop.plans import tasks
+
     m = parse_month(month)
     with unit_of_work() as s:
         r = tasks.monthly_report(s, ledger.get_user(s, actor), ref, m, percent=percent, done=done, problems=problems,
@@ -209,6 +227,8 @@ def report_cmd(ref: str, actor: Actor, percent: Annotated[int, typer.Option(help
 @plan_app.command("evaluate")
 def evaluate_cmd(month: Annotated[str, typer.Option(help="考核月份 YYYY-MM（须已结束）")], json_out: Json = False) -> None:
     """月末考核各单位计划任务（逾期任务、缺报迟报月调度、子方案未备案），按阶梯出具督办公文。"""
+    from hazardloop.escalation import tasks as lag
+
     m = parse_month(month)
     with unit_of_work() as s:
         result = lag.evaluate(s, m)
@@ -224,6 +244,8 @@ def evaluate_cmd(month: Annotated[str, typer.Option(help="考核月份 YYYY-MM�
 @plan_app.command("remind")
 def remind_cmd(month: Annotated[Optional[str], typer.Option(help="月份 YYYY-MM（默认本月）")] = None) -> None:
     """提醒尚未报送本月月调度的单位（每单位每月一次）。"""
+    from hazardloop.plans import dispatch
+
     m = parse_month(month)
     with unit_of_work() as s:
         out = dispatch.remind_unreported(s, m)
@@ -235,6 +257,8 @@ def chart_cmd(out: Annotated[Path, typer.Argument(help="写出的 SVG 文件；-
               plan: Annotated[Optional[str], typer.Option(help="计划编号（默认全市）")] = None,
               year: Annotated[Optional[int], typer.Option(help="年度（默认今年）")] = None) -> None:
     """挂图作战：把任务画成对照完成时限和节点的横道图（SVG，按状态着色）。"""
+    from hazardloop.plans import chart, tasks
+
     y = year or clock.today().year
     with read_only() as s:
         rows = tasks.list_tasks(s, plan=plan, year=None if plan else y)
@@ -254,6 +278,8 @@ def chart_cmd(out: Annotated[Path, typer.Argument(help="写出的 SVG 文件；-
 def ladder_list_cmd(month: Annotated[Optional[str], typer.Option(help="月份 YYYY-MM")] = None,
                     unit: Annotated[Optional[str], typer.Option(help="单位代码")] = None, json_out: Json = False) -> None:
     """计划任务督办事项（每个单位每轮每步一行）。"""
+    from hazardloop.escalation import tasks as lag
+
     with read_only() as s:
         rows = lag.list_steps(s, parse_month(month) if month else None, unit)
     if json_out:
@@ -273,6 +299,8 @@ def ladder_list_cmd(month: Annotated[Optional[str], typer.Option(help="月份 YY
 def ladder_approve_cmd(step_id: int, actor: OfficeActor,
                        reason: Annotated[Optional[str], typer.Option(help="批准意见")] = None) -> None:
     """市安委办批准曝光或追责问责移交：出具公文并通知。"""
+    from hazardloop.escalation import tasks as lag
+
     with unit_of_work() as s:
         row, doc = lag.approve(s, ledger.get_user(s, actor), step_id, reason=reason)
         _say(f"已批准督办事项 {row.id}（{row.name}），公文 {doc.number} 已出具。")
@@ -282,6 +310,8 @@ def ladder_approve_cmd(step_id: int, actor: OfficeActor,
 def ladder_decline_cmd(step_id: int, actor: OfficeActor,
                        reason: Annotated[Optional[str], typer.Option(help="不予批准的理由（必填）")] = None) -> None:
     """不予批准（须说明理由）。"""
+    from hazardloop.escalation import tasks as lag
+
     with unit_of_work() as s:
         row = lag.decline(s, ledger.get_user(s, actor), step_id, reason=reason)
         _say(f"督办事项 {row.id}（{row.name}）不予批准：{row.decision_reason}")
@@ -290,6 +320,8 @@ def ladder_decline_cmd(step_id: int, actor: OfficeActor,
 @ladder_app.command("show")
 def ladder_show_cmd(number: str, html: Annotated[bool, typer.Option("--html", help="输出 HTML 原文")] = False) -> None:
     """按文号输出计划任务督办公文（存储的原文；哈希不符则报错）。"""
+    from hazardloop.escalation import tasks as lag
+
     with read_only() as s:
         doc = lag.get_document(s, number)
     write_document(doc, html)
@@ -302,6 +334,8 @@ def ladder_show_cmd(number: str, html: Annotated[bool, typer.Option("--html", he
 def review_issue_cmd(quarter: Annotated[str, typer.Argument(help="季度，如 2025-Q3（须已结束）")], actor: OfficeActor,
                      json_out: Json = False) -> None:
     """签发季度会商研判报告（编文号，数字在签发时固定）。"""
+    from hazardloop.reports import quarterly
+
     with unit_of_work() as s:
         row = quarterly.issue(s, ledger.get_user(s, actor), quarter)
         out = quarterly.summary(row)
@@ -318,6 +352,8 @@ def review_issue_cmd(quarter: Annotated[str, typer.Argument(help="季度，如 2
 def review_show_cmd(quarter: str, html: Annotated[bool, typer.Option("--html", help="输出 HTML 原文")] = False,
                     json_out: Json = False) -> None:
     """输出已签发的季度会商研判报告。"""
+    from hazardloop.reports import quarterly
+
     with read_only() as s:
         row = quarterly.get(s, quarter)
         if json_out:
@@ -335,6 +371,8 @@ def review_conclude_cmd(quarter: str, actor: OfficeActor,
                         measure: Annotated[Optional[list[str]], typer.Option(
                             help="会商确定的措施“牵头单位|完成时限|内容”，可重复；每项成为全市计划的一项任务")] = None) -> None:
     """记录会商结论和措施（措施作为新任务分配给牵头单位）。"""
+    from hazardloop.reports import quarterly
+
     items = []
     for m in measure or []:
         hit = _MEASURE.match(m.strip())

@@ -354,6 +354,7 @@ class SweepResult:
     notifications: int = 0
     timeouts: int = 0
     withdrawn: int = 0  # proposals of ended cycles withdrawn by this sweep
+    skipped: int = 0  # 到期提醒 whose deadline had passed when swept: recorded once, not sent
     future: bool = False  # as_of after today: a dry run unless forced
     forced: bool = False
     items: list[dict[str, Any]] = field(default_factory=list)  # what was issued (kept only if keep_items)
@@ -368,6 +369,7 @@ class SweepResult:
         self.notifications += other.notifications
         self.timeouts += other.timeouts
         self.withdrawn += other.withdrawn
+        self.skipped += other.skipped
         room = ITEMS_MAX - len(self.items)  # the listing is for people: bounded, the counts are complete
         if room > 0:
             self.items.extend(other.items[:room])
@@ -376,7 +378,7 @@ class SweepResult:
         return {"as_of": self.as_of.isoformat(), "dry_run": self.dry_run, "cycles_started": self.cycles_started,
                 "cycles_ended": self.cycles_ended, "issued": dict(self.issued), "documents": dict(self.documents),
                 "proposed": self.proposed, "notifications": self.notifications, "timeouts": self.timeouts,
-                "withdrawn": self.withdrawn, "future": self.future, "forced": self.forced,
+                "withdrawn": self.withdrawn, "skipped": self.skipped, "future": self.future, "forced": self.forced,
                 "seconds": round(self.seconds, 3), "items": self.items}
 
 
@@ -505,6 +507,7 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
             # A catch-up sweep after the deadline: "N working days left, apply for an extension
             # before it" would be false; the row is kept (once per cycle) and nothing is sent.
             item["status"] = "skipped"
+            result.skipped += 1
             audits.append({"actor": SYSTEM_ACTOR, "action": "escalation_skipped", "hazard_id": d.hazard.id,
                            "after": {"step": d.step.code, "cycle": d.cycle_row.cycle, "step_id": step_id,
                                      "due_date": d.due}, "reason": "补扫时整改时限已过，到期提醒已失去意义，未发出"})

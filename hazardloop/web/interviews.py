@@ -9,9 +9,9 @@ hazard's department; anyone who may see the hazard may read its records.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Path as PathParam, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -71,7 +71,7 @@ def router() -> APIRouter:
 
     @api.post("/escalation/steps/{step_id}/interview", responses=ERRORS, status_code=201,
               summary="记录约谈会（市安委办或本部门监管人员）")
-    def api_record(request: Request, step_id: int, body: InterviewIn,
+    def api_record(request: Request, step_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], body: InterviewIn,
                    user: AppUser = Depends(api_user)) -> Any:  # noqa: B008
         held = body.held_at if body.held_at.tzinfo else body.held_at.replace(tzinfo=clock.SHANGHAI)
         try:
@@ -87,7 +87,8 @@ def router() -> APIRouter:
             return _refusal(exc)
 
     @api.post("/interviews/{interview_id}/commitments/{index}", responses=ERRORS, summary="核验一项约谈承诺")
-    def api_check(request: Request, interview_id: int, index: int, body: CheckIn,
+    def api_check(request: Request, interview_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+                  index: Annotated[int, PathParam(ge=1, le=1000)], body: CheckIn,
                   user: AppUser = Depends(api_user)) -> Any:  # noqa: B008
         try:
             with _db(request, write=True) as s:

@@ -8,10 +8,10 @@ after every row has been checked, so a bad row loses nothing and writes nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
@@ -251,7 +251,9 @@ async def decide(request: Request, kind: str, ref: str) -> Response:
 
 
 @api_router.get("/tasks")
-def api_tasks(request: Request, year: int | None = None, plan: str | None = None, unit: str | None = None,
+def api_tasks(request: Request, year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+              plan: Annotated[str | None, Query(max_length=64)] = None,
+              unit: Annotated[str | None, Query(max_length=64)] = None,
               user: AppUser = Depends(api_user)) -> Response:
     if not may_view(user):
         return JSONResponse({"detail": "无权查看行动计划。", "error": "forbidden"}, status_code=403)
