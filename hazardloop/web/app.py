@@ -14,9 +14,9 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hazardloop.bootstrap import bootstrap
-from hazardloop.config import clock
+from hazardloop.config import calendar, clock
 from hazardloop.errors import HazardLoopError
-from hazardloop.states.roles import CHANNELS, LEVELS, ROLE_NAMES, STATE_NAMES, TRIGGER_NAMES
+from hazardloop.states.roles import CHANNELS, LEVELS, ROLE_NAMES, STATE_NAMES, TRIGGER_NAMES, Role
 from hazardloop.web.auth import SessionCodec, load_secret_key
 from hazardloop.web.errors import kind_of, status_of
 from hazardloop.web.services import ACTION_NAMES
@@ -35,6 +35,15 @@ def _fmt_date(value: Any) -> str:
     return clock.to_local(value).strftime("%Y-%m-%d") if value else ""
 
 
+def _calendar_banner(user: Any) -> str:
+    """From November on, the office and the supervisors are told on every page that next year's
+    调休 arrangement is missing (their deadlines and 公文 dates would be wrong); others are not."""
+    if user is None or getattr(user, "role", None) not in (Role.committee, Role.supervisor):
+        return ""
+    year = calendar.missing_next_year(clock.today())
+    return calendar.missing_message(year) if year else ""
+
+
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
@@ -45,6 +54,7 @@ def make_templates() -> Jinja2Templates:
     from hazardloop.web.services import is_image
 
     env.globals.update(is_overdue=is_overdue, is_image=is_image)
+    env.globals.update(calendar_banner=_calendar_banner)  # issue 14: next year's 调休 missing
     return templates
 
 
