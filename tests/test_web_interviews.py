@@ -90,6 +90,7 @@ def test_an_interview_not_held_recorded_through_the_form_moves_the_ladder_on(web
         assert ok.status_code == 303 and ok.headers["location"] == f"/hazards/{hid}?done=interview_recorded#interviews"
         shown = sup.get(ok.headers["location"]).text
         assert "约谈会已记录" in shown and "未召开（企业未到会）" in shown and "督办阶梯已进入下一步" in shown
+        assert f"{meeting} 09:30（第 1 周期）" in shown and "<dt>记录人</dt><dd>蒋国平</dd>" in shown
         assert f'href="/interviews/record/{step_id}"' not in shown  # once per step
     with org.session() as s:
         row = s.exec(select(InterviewRecord)).one()
@@ -159,7 +160,7 @@ def test_a_commitment_is_checked_through_the_form(web, org):
                                                                          "note": "现场核查，报警器已联锁"})
         assert done.status_code == 303
         shown = office.get(done.headers["location"]).text
-        assert "承诺事项的核验结果已记录" in shown and "已兑现" in shown
+        assert "承诺事项的核验结果已记录" in shown and "已兑现" in shown and "杨志远核验：现场核查，报警器已联锁" in shown
         assert f'id="form-check-{row.id}-1"' not in shown and f'id="form-check-{row.id}-2"' in shown
         assert office.post(f"/interviews/{row.id}/commitments/9", data={"csrf_token": token, "result": "met"}
                            ).status_code == 404

@@ -145,9 +145,12 @@ def interview_block(session: Session, user: AppUser, hazard: Hazard) -> list[dic
     pending = _pending_steps(session, hazard) if can else []
     if not records and not pending:
         return []
+    people = {r["recorded_by"] for r in records} | {c["checked_by"] for r in records for c in r["commitments"]
+                                                     if c.get("checked_by")}
     return [{"title": "约谈会记录", "rows": [], "include": "_interviews.html", "interviews": records,
-             "may_check": can, "to_record": [{"id": s.id, "cycle": s.cycle, "step": s.step,
-                                              "due": s.due_date.isoformat()} for s in pending]}]
+             "names": services._names(session, people), "may_check": can,  # noqa: SLF001
+             "to_record": [{"id": s.id, "cycle": s.cycle, "step": s.step, "due": s.due_date.isoformat()}
+                           for s in pending]}]
 
 
 def _lines(text: str) -> list[str]:
