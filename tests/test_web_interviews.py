@@ -122,6 +122,8 @@ def test_a_bad_commitment_line_is_refused_in_chinese_and_writes_nothing(web, org
         assert 400 <= no_minutes.status_code < 500 and "会议纪要" in no_minutes.text
         bad_time = office.post(f"/interviews/record/{step_id}", data=data | {"held_at": "昨天上午"})
         assert 400 <= bad_time.status_code < 500 and "约谈时间" in bad_time.text
+        too_long = office.post(f"/interviews/record/{step_id}", data=data | {"place": "会" * 201})
+        assert too_long.status_code == 422 and "“地点”过长" in too_long.text
         forged = office.post(f"/interviews/record/{step_id}", data=data | {"csrf_token": "x"})
         assert forged.status_code == 403
         assert _counts(org) == (0, 0)

@@ -116,6 +116,9 @@ MAX_ID = 2**31 - 1
 # The record form's fields and how long each may be (the API's limits; lines are counted below).
 FIELDS = {"held_at": 40, "place": 200, "outcome": 20, "enterprise_attendees": 5000, "regulator_attendees": 5000,
           "commitments": 25000, "summary": 5000, "minutes": 200000}
+FIELD_NAMES = {"held_at": "约谈时间", "place": "地点", "outcome": "结果", "enterprise_attendees": "企业参会人员",
+               "regulator_attendees": "监管部门参会人员", "commitments": "承诺事项", "summary": "约谈情况摘要",
+               "minutes": "会议纪要"}
 MAX_LINES = 50
 DONE = {"interview_recorded": "约谈会已记录。", "interview_checked": "承诺事项的核验结果已记录。"}
 
@@ -162,7 +165,7 @@ def parse_form(fields: dict[str, str]) -> dict[str, Any]:
     Only the shape is checked here (lengths, dates, the 内容@日期 lines); every rule is the engine's."""
     for name, limit in FIELDS.items():
         if len(fields.get(name, "")) > limit:
-            raise ValidationError(f"“{name}”过长（最多 {limit} 个字符）。")
+            raise ValidationError(f"“{FIELD_NAMES[name]}”过长（最多 {limit} 个字符）。")
         if "\x00" in fields.get(name, ""):
             raise ValidationError("输入不能包含 NUL 字符。")
     text = fields.get("held_at", "").strip()
