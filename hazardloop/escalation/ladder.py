@@ -71,3 +71,14 @@ def audit_forced(session: Session, actor: str, command: str, when: str) -> None:
     audit.append(session, actor=actor, action="future_run_forced",
                  after={"command": command, "as_of": when, "today": clock.today().isoformat()},
                  reason=f"以晚于今天的日期（{when}）强制执行 {command}")
+
+
+def decline_unit_step(session: Session, row: Any, actor: Any, reason: str, *, what: str, action: str) -> Any:
+    """The committee office refuses a proposed step of a unit's ladder (lagging units, plan work): the
+    reason recorded on the row and in the audit event.  The caller has checked the guard and the reason."""
+    need_proposed(row, what)
+    mark_decided(session, row, actor, "declined", reason)
+    audit.append(session, actor=actor.username, action=action,
+                 after={"unit_kind": row.unit_kind, "unit_code": row.unit_code, "cycle": row.cycle,
+                        "step": row.step, "step_id": row.id}, reason=reason)
+    return row

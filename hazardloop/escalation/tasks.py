@@ -387,12 +387,7 @@ def decline(session: Session, actor: AppUser, step_id: int, *, reason: str | Non
     row = get_step(session, step_id, lock=True)
     plan_guards.decide_plan_step(actor, f"不予批准{row.name}")
     reason = ladder.need_reason(reason)
-    ladder.need_proposed(row, f"计划任务督办事项 {row.id}")
-    ladder.mark_decided(session, row, actor, "declined", reason)
-    audit.append(session, actor=actor.username, action="plan_step_declined",
-                 after={"unit_kind": row.unit_kind, "unit_code": row.unit_code, "cycle": row.cycle,
-                        "step": row.step, "step_id": row.id}, reason=reason)
-    return row
+    return ladder.decline_unit_step(session, row, actor, reason, what=f"计划任务督办事项 {row.id}", action="plan_step_declined")
 
 
 # --- reading --------------------------------------------------------------------------------------

@@ -277,12 +277,7 @@ def decline(session: Session, actor: AppUser, step_id: int, *, reason: str | Non
     guards.decide_lag_exposure(actor, "不予批准曝光落后单位")
     reason = ladder.need_reason(reason)
     row = get_step(session, step_id, lock=True)
-    ladder.need_proposed(row, f"落后单位督办事项 {row.id}")
-    ladder.mark_decided(session, row, actor, "declined", reason)
-    audit.append(session, actor=actor.username, action="lag_step_declined",
-                 after={"unit_kind": row.unit_kind, "unit_code": row.unit_code, "cycle": row.cycle,
-                        "step": row.step, "step_id": row.id}, reason=reason)
-    return row
+    return ladder.decline_unit_step(session, row, actor, reason, what=f"落后单位督办事项 {row.id}", action="lag_step_declined")
 
 
 # --- reading ------------------------------------------------------------------------------

@@ -31,10 +31,9 @@ from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
 from hazardloop.errors import NotFound, ValidationError
 from hazardloop.models.escalation import Document
-from hazardloop.models.tables import AppUser, Department, Region
 from hazardloop.escalation import documents, ladder
+from hazardloop.escalation.addressees import member_units
 from hazardloop.notifications.outbox import insert_rows, notice_rows
-from hazardloop.notifications.recipients import Recipient
 from hazardloop.reports import bulletin, lagging
 
 BULLETIN_DOC_TYPE = "通报"  # 肥安办通报〔2026〕3号; the per-hazard 通报 step numbers as 通 (its own counter)
@@ -92,33 +91,6 @@ def link(sha256: str) -> str:
     if base:
         return f"{base.rstrip('/')}/{sha256}.html"
     return (documents_dir() / f"{sha256}.html").as_uri()
-
-
-def member_units(session: Session) -> list[Recipient]:
-    """Every member unit as one recipient: each township/street/zone (role township) and each
-    industry department (role department; the committee office itself, which issues, is not one).
-    A unit is reached through the contact details of its first active officer (township officers for a
-    region, supervisors then inspectors for a department), preferring one with an e-mail; a unit
-    without any still gets its notice (the file channel, or an undeliverable row naming it)."""
-    users = session.execute(select(AppUser).where(AppUser.active == True).order_by(AppUser.id)).scalars().all()  # noqa: E712
-    order = {"township": 0, "supervisor": 1, "inspector": 2}
-
-    def contact(candidates: list[AppUser]) -> tuple[str | None, str | None]:
-        candidates = sorted(candidates, key=lambda u: (order.get(u.role, 9), not u.email, u.id))
-        email = next((u.email for u in candidates if u.email), None)
-        phone = next((u.phone for u in candidates if u.phone), None)
-        return phone, email
-
-    out = []
-    for region in session.execute(select(Region).order_by(Region.code)).scalars():
-        phone, email = contact([u for u in users if u.role == "township" and u.region_code == region.code])
-        out.append(Recipient("township", region.name, phone, email))
-    for dept in session.execute(select(Department).where(Department.committee == False)  # noqa: E712
-                                .order_by(Department.code)).scalars():
-        phone, email = contact([u for u in users if u.role in ("supervisor", "inspector")
-                                and u.department_code == dept.code])
-        out.append(Recipient("department", dept.name, phone, email))
-    return out
 
 
 @dataclass
