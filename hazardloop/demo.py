@@ -437,7 +437,7 @@ def _issue_bulletin(engine: Engine, console: Console, end: date) -> dict[str, An
         issued = bulletin_issue.issue(s, month, issue_date=end)
         s.commit()
         lag = Counter(s.exec(select(LagStep.name)).all())
-    t = Table(title="落后单位督办（至上月）")
+    t = Table(title="落后单位督办（至上月）", min_width=30)  # the title is wider than its two columns
     t.add_column("措施")
     t.add_column("份数", justify="right")
     for name, count in lag.items():
@@ -465,7 +465,7 @@ def _committing(factory: Callable[[], Session]) -> Callable[[], Any]:
 
 
 def _print_documents(console: Console, issued: Counter, engine: Engine) -> None:
-    t = Table(title="督办扫描出具的文书与提醒（按日模拟）")
+    t = Table(title="督办扫描出具的文书与提醒（按日模拟）", min_width=44)
     t.add_column("类型")
     t.add_column("份数", justify="right")
     for name, count in issued.items():
