@@ -101,9 +101,9 @@ async def board(request: Request, year: str | None = None, plan: str | None = No
         "user": user, "csrf": data.csrf, "done": (done or "")[:200], "office": user.role == Role.committee, **ctx}))
 
 
-@router.get("/plans/reviews/{quarter}")
-async def review_page(request: Request, quarter: str) -> Response:
-    """The issued 季度会商研判 report as stored (hash-checked), or a plan-work 公文 by its 文号."""
+async def _stored_page(request: Request, find: Any) -> Response:
+    """An issued document's stored HTML (hash-checked) for whoever may view the plans; `find(session)`
+    returns the document row."""
     user, data = pages._current(request)
     if user is None:
         return pages._to_login(request)
@@ -112,30 +112,24 @@ async def review_page(request: Request, quarter: str) -> Response:
 
     def body() -> str:
         with _db(request) as s:
-            return documents.stored_body(quarterly.get(s, quarter))
+            return documents.stored_body(find(s))
     try:
         html = await run_in_threadpool(body)
     except HazardLoopError as exc:
         return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
     return pages.no_store(Response(html, media_type="text/html; charset=utf-8"))
+
+
+@router.get("/plans/reviews/{quarter}")
+async def review_page(request: Request, quarter: str) -> Response:
+    """The issued 季度会商研判 report as stored (hash-checked)."""
+    return await _stored_page(request, lambda s: quarterly.get(s, quarter))
 
 
 @router.get("/plans/documents/{number}")
 async def document_page(request: Request, number: str) -> Response:
-    user, data = pages._current(request)
-    if user is None:
-        return pages._to_login(request)
-    if not may_view(user):
-        return pages.error_page(request, user, data.csrf, "无权查看。", 403)
-
-    def body() -> str:
-        with _db(request) as s:
-            return documents.stored_body(lag.get_document(s, number))
-    try:
-        html = await run_in_threadpool(body)
-    except HazardLoopError as exc:
-        return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
-    return pages.no_store(Response(html, media_type="text/html; charset=utf-8"))
+    """A plan-work 公文 by its 文号, as stored (hash-checked)."""
+    return await _stored_page(request, lambda s: lag.get_document(s, number))
 
 
 @router.get("/plans/chart.svg")
