@@ -103,7 +103,8 @@ def test_a_clerk_runs_the_month_in_the_browser(browser, live, tmp_path, smtp_dow
     clerk.click("#nav-bulletins")
     clerk.fill("#issue-month", month)
     clerk.fill("#issue-password", PASSWORD)
-    clerk.click("#issue-submit")
+    # Issuing renders the bulletin's charts and PDF: seconds alone, over 30 s on a loaded 2-core machine.
+    clerk.click("#issue-submit", timeout=120_000)
     clerk.wait_for_selector("#doc-number")
     bulletin_number = clerk.inner_text("#doc-number")
     assert "通〔" in bulletin_number or "〔" in bulletin_number
