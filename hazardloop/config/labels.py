@@ -98,6 +98,8 @@ AUDIT_ACTIONS = {
     "unmerge": "撤销合并",
     "enterprise_upsert": "登记企业",
     "user_upsert": "登记用户",
+    "user_sign_in_opened": "开通登录账户",
+    "enterprise_edited": "修改企业信息",
     "ledger_import": "导入明细表",
     "ledger_export": "导出明细表",
     "inspection_recorded": "记录主要负责人带队检查",
