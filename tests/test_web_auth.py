@@ -149,7 +149,7 @@ def test_cli_user_add_passwd_disable_token(org):
     office = [*base, "add", "new_office", "--name", "新同事", "--role", "committee", "--department", "anweiban",
               "--password", "Office-Pass-1", "--json"]
     r = runner.invoke(cli_app, office)  # a 市安委办 sign-in only when asked for explicitly
-    assert r.exit_code == 1 and "--privileged" in r.output
+    assert r.exit_code == 1 and "--privileged" in r.output + str(r.exception)
     with org.session() as s:
         assert s.exec(select(AppUser).where(AppUser.username == "new_office")).first() is None
     r = runner.invoke(cli_app, [*office, "--privileged"])
