@@ -196,7 +196,7 @@ def test_org_file_checked_reported_and_loaded_whole_or_not_at_all(web):
     checked = _load(office, token, GOOD.format(code=code), "check", privileged="1")
     assert checked.status_code == 200 and 'id="org-ok"' in checked.text
     changes = checked.text.split('id="org-changes"')[1]
-    assert "新增" in changes and "contacts" in changes and "管理权限" in changes  # 恒达's e-mail changes
+    assert "新增" in changes and "其他联系方式" in changes and "管理权限" in changes  # 恒达's e-mail changes
     assert _load(office, token, GOOD.format(code=code), "load", privileged="1", password="wrong").status_code == 403
     assert _load(office, token, "enterprises: [", "check").status_code == 422  # not YAML: said so
     with web.db.session() as s:  # nothing written by any of the above
@@ -210,6 +210,22 @@ def test_org_file_checked_reported_and_loaded_whole_or_not_at_all(web):
         ent = s.exec(select(Enterprise).where(Enterprise.credit_code == code)).one()
         assert (ent.region_code, ent.principal_phone) == ("shiheng", "13811112222")  # 石横镇 read as its code
         assert web.db.user(s, "xt_safety").enterprise_id == ent.id
+    # the same for a system, over the API: a report (422) and nothing written, then loaded
+    api = web.api("office1")
+
+    def post(text: str, **params):  # noqa: ANN003, ANN202
+        return api.post("/api/v1/orgs/load", params=params, files={"file": ("orgs.yaml", text.encode("utf-8"))})
+
+    other = make_credit_code("91370983MA3C0008X")
+    second = GOOD.format(code=other).replace("xt_safety", "xt2").replace("office3", "office4")
+    refused = post(second)
+    assert refused.status_code == 422 and any("office4" in p for p in refused.json()["problems"])
+    checked = post(second, dry_run="true", privileged="true").json()
+    assert checked["loaded"] is False and {c["key"]: c["action"] for c in checked["changes"]}[other] == "add"
+    with web.db.session() as s:
+        assert s.exec(select(Enterprise).where(Enterprise.credit_code == other)).first() is None
+    assert post(second, privileged="true").json()["added"] == {"enterprises": 1, "users": 2}
+    assert web.api("sup_yingji").post("/api/v1/orgs/load", files={"file": ("o.yaml", b"users: []")}).status_code == 404
     town = web.login("town_shiheng")
     assert _load(town, csrf_of(town.get("/queue").text), GOOD.format(code=code), "check").status_code == 404
 

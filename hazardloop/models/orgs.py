@@ -66,8 +66,8 @@ class Change:
     kind: str  # enterprise | user
     key: str  # 统一社会信用代码 or username
     name: str
-    action: str  # 新增 | 更新 | 不变
-    fields: list[str] = field(default_factory=list)  # what an update changes
+    action: str  # add | update | same (labels.ORG_CHANGES)
+    fields: list[str] = field(default_factory=list)  # what an update changes (labels.ORG_FIELDS)
     privileged: bool = False  # a user who would get (or keep) a role that administers others
 
 
@@ -84,12 +84,6 @@ class OrgPlan:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for c in self.changes:
-            out[f"{c.kind}:{c.action}"] = out.get(f"{c.kind}:{c.action}", 0) + 1
-        return out
 
 
 def _folded(rows: Any) -> dict[str, str]:
@@ -180,7 +174,7 @@ def plan_orgs(session: Session, doc: Any, source: str = "文件", *, allow_privi
         existing = known.get(row["credit_code"])
         diff = [k for k, v in row.items() if existing is not None and getattr(existing, k) != v]
         changes.append(Change("enterprise", row["credit_code"], row["name"],
-                              "新增" if existing is None else "更新" if diff else "不变", diff))
+                              "add" if existing is None else "update" if diff else "same", diff))
     file_codes = {r["credit_code"] for r in ent_rows}
     known_users = {u.username: u for u in session.exec(select(AppUser)).all()}
     user_rows: list[dict[str, Any]] = []
@@ -192,7 +186,17 @@ def plan_orgs(session: Session, doc: Any, source: str = "文件", *, allow_privi
         for key, label in (("username", "用户名"), ("name", "姓名"), ("role", "角色")):
             if not raw.get(key):
                 problems.append(f"{where}：缺少{label}（{key}）")
+        for key, label, most in (("username", "用户名", 64), ("name", "姓名", 64), ("phone", "电话", 32),
+                                 ("email", "电子邮箱", 128)):
+            value = raw.get(key)
+            if value is not None and not (isinstance(value, (str, int)) and 0 < len(str(value)) <= most):
+                problems.append(f"{where}：{label}应为不超过 {most} 个字符的文字")
+        if any(c.isspace() for c in str(raw.get("username") or "")):
+            problems.append(f"{where}：用户名不能含空白")
         role = raw.get("role")
+        if role is not None and not isinstance(role, str):
+            problems.append(f"{where}：角色应为文字")
+            role = None
         if role and role not in ROLES:
             problems.append(f"{where}：未知角色 {role}（可用：{'、'.join(ROLES)}）")
         ent_code = str(raw.get("enterprise", "") or "").strip().upper() or None
@@ -208,9 +212,10 @@ def plan_orgs(session: Session, doc: Any, source: str = "文件", *, allow_privi
             problems.append(f"{where}：镇街区用户须写明有效的 region")
         if raw.get("department") and department is None:
             problems.append(f"{where}：未知部门 {raw['department']}")
-        row = dict(username=str(raw.get("username", "")).strip(), name=raw.get("name"), role=role,
+        row = dict(username=str(raw.get("username", "")).strip(), name=str(raw.get("name") or ""), role=role,
                    enterprise_code=ent_code, department_code=department, region_code=region,
-                   phone=str(raw["phone"]) if raw.get("phone") else None, email=raw.get("email"))
+                   phone=str(raw["phone"]) if raw.get("phone") else None,
+                   email=str(raw["email"]) if raw.get("email") else None)
         user_rows.append(row)
         existing_user = known_users.get(row["username"])
         compare = {k: v for k, v in row.items() if k != "enterprise_code"}
@@ -220,7 +225,7 @@ def plan_orgs(session: Session, doc: Any, source: str = "文件", *, allow_privi
             problems.append(f"{where}：{row['username']} 将成为{'市安委办' if role == 'committee' else '系统'}账户"
                             "（可管理全部用户和数据），须明确确认后才能导入")
         changes.append(Change("user", row["username"], str(row["name"] or ""),
-                              "新增" if existing_user is None else "更新" if diff else "不变", diff, privileged))
+                              "add" if existing_user is None else "update" if diff else "same", diff, privileged))
     return OrgPlan(problems, changes, ent_rows, user_rows)
 
 

@@ -33,7 +33,7 @@ ANONYMOUS = ("/login", "/logout", "/track", "/api/v1/track")
 # problem photos, the record of a principal-led inspection, an `org load` file.
 _UPLOAD_PATH = re.compile(r"^/(?:(?:api/v1/)?hazards/[^/]+/evidence|sheets/(?:check|import)|api/v1/ledger/import"
                           r"|campaigns/[^/]+/import|c/[^/]+/check|campaigns/problems/[^/]+/[^/]+"
-                          r"|inspections|admin/orgs/load)$")
+                          r"|inspections|admin/orgs/load|api/v1/orgs/load)$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Depends, FastAPI, File, Request
+from fastapi import UploadFile as ApiUpload
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import func
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
@@ -27,7 +28,7 @@ from hazardloop.models.tables import AppUser, Enterprise
 from hazardloop.states import guards
 from hazardloop.states.errors import PermissionDenied
 from hazardloop.web import office, pages, services
-from hazardloop.web.errors import status_of
+from hazardloop.web.errors import kind_of, status_of
 
 MAX_ORG_FILE = 5 << 20  # a county's enterprises and users in YAML: a few hundred KB
 PER_PAGE = 50
@@ -78,7 +79,10 @@ def _list_page(request: Request, user: AppUser, csrf: str, params: dict[str, str
         rows = s.exec(stmt.order_by(Enterprise.id).offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
         choices = _choices(s)
     names = {kind: dict(pairs) for kind, pairs in choices.items()}
+    from hazardloop.config.labels import label
+
     return office.render(request, "office/enterprises.html", {
+        "label": label,
         "user": user, "csrf": csrf, "rows": rows, "total": total, "page": page, "per": PER_PAGE,
         "f": {"q": q, "region": region}, "choices": choices, "names": names, **ctx}, status)
 
@@ -232,5 +236,32 @@ def _load(request: Request, fields: dict[str, str], upload: UploadFile | None) -
                       loaded=load and plan.ok, privileged=privileged)
 
 
+api = APIRouter(prefix="/api/v1", tags=["office"])
+
+
+@api.post("/orgs/load", summary="载入企业和人员文件（市安委办；格式同 hazardloop org load）：dry_run 只校验")
+def load_api(request: Request, file: ApiUpload = File(..., description="企业和人员 .yaml"),  # noqa: B008
+             dry_run: bool = False, privileged: bool = False,
+             user: AppUser = Depends(office.api_office)) -> Any:  # noqa: B008
+    """Every problem and every record's change; all written or none (422 with the problems)."""
+    try:
+        guards.manage_accounts(user, "载入企业和人员文件")
+        name, text = _read_upload(file)
+        doc = orgs.read_orgs(text, name)
+        with office.db(request, write=not dry_run) as s:
+            plan = orgs.plan_orgs(s, doc, name, allow_privileged=privileged)
+            added = orgs.apply_orgs(s, plan, actor=user.username) if plan.ok and not dry_run else None
+            if added is None:
+                s.rollback()
+    except HazardLoopError as exc:
+        return JSONResponse({"detail": str(exc), "error": kind_of(exc)}, status_code=status_of(exc))
+    body = {"loaded": added is not None, "added": added, "problems": plan.problems,
+            "changes": [c.__dict__ for c in plan.changes]}
+    if not plan.ok:
+        return JSONResponse({"detail": "文件有误，未载入任何记录。", "error": "invalid", **body}, status_code=422)
+    return body
+
+
 def install(app: FastAPI) -> None:
+    app.include_router(api)
     app.include_router(router)
