@@ -41,6 +41,8 @@ def test_admin_adds_users_privileged_only_when_asked_and_revokes_one_token(web):
     assert wrong.status_code == 403 and "再次输入本人密码" in wrong.text
     no_ent = _add(office, token, username="hd_new", name="新员工", role="enterprise")
     assert no_ent.status_code == 422 and "所属企业" in no_ent.text and 'value="hd_new"' in no_ent.text
+    unknown = _add(office, token, username="hd_new", name="新员工", role="enterprise", enterprise="不存在的企业")
+    assert unknown.status_code == 422 and "没有企业 不存在的企业" in unknown.text
     quiet = _add(office, token, username="boss", name="新主任", role="committee", department="anweiban")
     assert quiet.status_code == 422 and "须明确确认" in quiet.text
     bad_name = _add(office, token, username="a/b", name="x", role="public")

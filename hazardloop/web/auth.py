@@ -396,6 +396,7 @@ def add_user(session: Session, username: str, password: str, *, name: str | None
     enterprise user needs an enterprise, a supervisor a department, a township officer a region.
     Everything is checked before anything is written.  Returns (user, created)."""
     from hazardloop.config import labels
+    from hazardloop.errors import NotFound
     from hazardloop.models import audit
     from hazardloop.models.lookup import resolve
     from hazardloop.states import ledger
@@ -416,7 +417,10 @@ def add_user(session: Session, username: str, password: str, *, name: str | None
         role = labels.resolve("role", role, "角色")
         if role == "system":
             raise ValidationError("系统账户不能在这里创建。")
-        ent_id = ledger.get_enterprise(session, enterprise).id if enterprise not in (None, "") else None
+        try:
+            ent_id = ledger.get_enterprise(session, enterprise).id if enterprise not in (None, "") else None
+        except NotFound as exc:  # a typed name that matches nothing: bad input here, not a missing page
+            raise ValidationError(str(exc)) from None
         department = resolve(session, "department", department or None)
         region = resolve(session, "region", region or None)
         if role == "enterprise" and ent_id is None:
