@@ -146,8 +146,13 @@ def test_cli_user_add_passwd_disable_token(org):
     base = ["--db", org.url, "user"]
     r = runner.invoke(cli_app, [*base, "add", "sup_zhujian", "--password", "Zhujian-Pass-1"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(cli_app, [*base, "add", "new_office", "--name", "新同事", "--role", "committee",
-                                "--department", "anweiban", "--password", "Office-Pass-1", "--json"])
+    office = [*base, "add", "new_office", "--name", "新同事", "--role", "committee", "--department", "anweiban",
+              "--password", "Office-Pass-1", "--json"]
+    r = runner.invoke(cli_app, office)  # a 市安委办 sign-in only when asked for explicitly
+    assert r.exit_code == 1 and "--privileged" in r.output + str(r.exception)
+    with org.session() as s:
+        assert s.exec(select(AppUser).where(AppUser.username == "new_office")).first() is None
+    r = runner.invoke(cli_app, [*office, "--privileged"])
     assert r.exit_code == 0 and '"created": true' in r.output
     r = runner.invoke(cli_app, [*base, "add", "bad", "--name", "x", "--role", "enterprise", "--password", "Abcdefgh1"])
     assert r.exit_code == 2 and "--enterprise" in r.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -27,9 +28,10 @@ def inspection_record(
     findings: Annotated[str, typer.Option(help="检查发现")] = "",
     hazards_found: Annotated[Optional[int], typer.Option("--hazards-found", help="发现隐患数（默认为关联隐患条数）")] = None,
     hazard: Annotated[Optional[list[str]], typer.Option("--hazard", help="关联的隐患：YH-… 编号或序号（可多次给出）")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="检查记录（PDF、图片、doc/docx/wps/ofd，≤ 20 MB）")] = None,
     json_out: Json = False,
 ) -> None:
-    """登记一次主要负责人带队检查。"""
+    """登记一次主要负责人带队检查（可附检查记录文件，按 SHA-256 私密保存）。"""
     from hazardloop.reports import inspections
     from hazardloop.states import ledger
 
@@ -37,9 +39,9 @@ def inspection_record(
     with unit_of_work() as s:
         row = inspections.record(s, ledger.get_user(s, actor), enterprise=enterprise, inspected_on=day,
                                  led_by=led_by, findings=findings, hazards_found=hazards_found,
-                                 hazard_ids=hazard_ids(s, hazard))
+                                 hazard_ids=hazard_ids(s, hazard), record_file=file)
     if json_out:
-        print_json(row.model_dump())
+        print_json(row.model_dump(exclude={"record_path"}))
     else:
         console.print(f"已登记带队检查，编号 {row.id}（{row.inspected_on.isoformat()}，带队人 {row.led_by}）。")
 

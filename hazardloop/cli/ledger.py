@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from hazardloop.cli.output import (Actor, Channel, Industry, Json, Level, Region, State, console, err_console, print_json,
-                                   read_only, unit_of_work)
+from hazardloop.cli.output import (Actor, Channel, Department, Industry, Json, Level, Region, State, console,
+                                   err_console, print_json, read_only, unit_of_work)
 from hazardloop.states import ledger
 
 ledger_app = typer.Typer(help="隐患台账 Excel：导入明细表、导出", no_args_is_help=True)
@@ -46,6 +46,7 @@ def ledger_export(
     state: State = None,
     region: Region = None,
     industry: Industry = None,
+    department: Department = None,
     channel: Channel = None,
     level: Level = None,
     enterprise: Annotated[Optional[str], typer.Option(help="企业")] = None,
@@ -58,7 +59,7 @@ def ledger_export(
     with unit_of_work() as s:
         ent_id = ledger.get_enterprise(s, enterprise).id if enterprise else None
         flt = ledger.HazardFilter(state=state, region=region, industry=industry, channel=channel, level=level,
-                                  enterprise_id=ent_id, overdue=overdue)
+                                  enterprise_id=ent_id, overdue=overdue, department=department)
         result = excel.export_sheet(s, ledger.get_user(s, actor), out, flt)
     if json_out:
         print_json({"file": str(result.path), "rows": result.rows, "escalations_available": result.escalations_available})

@@ -10,9 +10,8 @@ from sqlmodel import select
 
 from rich.table import Table
 
-from hazardloop.cli.output import (Department, Json, Region, RoleOpt, Wide, console, fail, print_json, show,
-                                   unit_of_work)
-from hazardloop.errors import ValidationError
+from hazardloop.cli.output import (Department, Json, Region, RoleOpt, Wide, console, fail, print_json, read_only, show,
+                                   shown_value, unit_of_work)
 from hazardloop.models.tables import AppUser
 from hazardloop.states import ledger
 from hazardloop.states.roles import ROLE_NAMES, Role
@@ -48,34 +47,28 @@ def user_add(
     department: Department = None,
     region: Region = None,
     password: Password = None, password_stdin: PasswordStdin = False,
+    privileged: Annotated[bool, typer.Option(
+        "--privileged", help="确认开通市安委办（可管理全部用户）账户：不给则拒绝开通此类账户")] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """给用户开通登录（已有用户，如 org load 载入的，只设密码；否则新建用户）。"""
     from hazardloop.web import auth
 
     with unit_of_work() as s:
-        user = s.exec(select(AppUser).where(AppUser.username == username)).first()
-        created = False
-        if user is None:
-            if not name or not role:
-                fail("新建用户需要 --name 和 --role。", 2)
-            if role not in {r.value for r in Role} or role == Role.system:
-                fail(f"角色 {role} 无效。", 2)
-            ent_id = ledger.get_enterprise(s, enterprise).id if enterprise else None
-            if role == Role.enterprise and ent_id is None:
-                fail("企业用户需要 --enterprise。", 2)
-            if role == Role.supervisor and not department:
-                fail("行业监管部门用户需要 --department。", 2)
-            if role == Role.township and not region:
-                fail("镇街区用户需要 --region。", 2)
-            user = AppUser(username=username, name=name, role=role, enterprise_id=ent_id,
-                           department_code=department, region_code=region)
-            s.add(user)
-            s.flush()
-            created = True
-        elif auth.credential(s, user) is not None and not auth.credential(s, user).disabled:
-            raise ValidationError(f"用户 {username} 已有登录账户；改密码请用 hazardloop user passwd。")
-        auth.set_password(s, user, _read_password(password, password_stdin))
+        known = s.exec(select(AppUser).where(AppUser.username == username)).first() is not None
+        if not known and (not name or not role):
+            fail("新建用户需要 --name 和 --role。", 2)
+        if role == Role.system:
+            fail(f"角色 {role} 无效。", 2)
+        if not known:  # which options the role needs, named as the options (usage: exit 2)
+            for needed, given, option in ((Role.enterprise, enterprise, "--enterprise"),
+                                          (Role.supervisor, department, "--department"),
+                                          (Role.township, region, "--region")):
+                if role == needed and not given:
+                    fail(f"{ROLE_NAMES[needed]}用户需要 {option}。", 2)
+        user, created = auth.add_user(s, username, _read_password(password, password_stdin), name=name, role=role,
+                                      enterprise=enterprise, department=department, region=region,
+                                      privileged=privileged, actor="cli")
         out = {"username": user.username, "name": user.name, "role": user.role, "created": created}
     if json_out:
         print_json(out)
@@ -118,6 +111,37 @@ def user_token(username: Annotated[str, typer.Argument(help="用户名（系统�
     with unit_of_work() as s:
         token = auth.create_token(s, ledger.get_user(s, username), name)
     typer.echo(token)
+
+
+@user_app.command("tokens")
+def user_tokens(username: Annotated[str, typer.Argument(help="用户名")], json_out: Json = False) -> None:
+    """该用户仍有效的 API 令牌（编号、用途、签发和最近使用时间；令牌本身不可再查看）。"""
+    from hazardloop.web import auth
+
+    with read_only() as s:
+        rows = [{"id": t.id, "name": t.name, "created_at": t.created_at, "last_used_at": t.last_used_at}
+                for t in auth.live_tokens(s, ledger.get_user(s, username))]
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title=f"{username} 的 API 令牌")
+    for col in ("编号", "用途", "签发时间", "最近使用"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], shown_value(r["created_at"]), shown_value(r["last_used_at"]))
+    show(table, footer=f"共 {len(rows)} 个")
+
+
+@user_app.command("revoke")
+def user_revoke(username: Annotated[str, typer.Argument(help="用户名")],
+                token_id: Annotated[int, typer.Argument(help="令牌编号（见 hazardloop user tokens）")]) -> None:
+    """作废该用户的一个 API 令牌。"""
+    from hazardloop.web import auth
+
+    with unit_of_work() as s:
+        token = auth.revoke_token(s, ledger.get_user(s, username), token_id)
+        name = token.name
+    console.print(f"已作废 {username} 的 API 令牌 {token_id}（{name}）。", highlight=False)
 
 
 @user_app.command("list")

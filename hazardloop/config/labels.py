@@ -98,6 +98,8 @@ AUDIT_ACTIONS = {
     "unmerge": "撤销合并",
     "enterprise_upsert": "登记企业",
     "user_upsert": "登记用户",
+    "user_sign_in_opened": "开通登录账户",
+    "enterprise_edited": "修改企业信息",
     "ledger_import": "导入明细表",
     "ledger_export": "导出明细表",
     "inspection_recorded": "记录主要负责人带队检查",
@@ -255,6 +257,16 @@ FIELDS = {
     "closed_by": "销号人", "created_at": "登记时间", "updated_at": "更新时间", "version": "版本",
 }
 
+# What loading an org file (or editing an enterprise) does to a record, and the fields it changes.
+ORG_CHANGES = {"add": "新增", "update": "更新", "same": "不变"}
+ORG_FIELDS = {
+    "name": "名称", "credit_code": "统一社会信用代码", "region_code": "镇街区", "industry_code": "行业领域",
+    "address": "地址", "principal": "主要负责人", "principal_phone": "主要负责人电话", "controller": "实际控制人",
+    "controller_phone": "实际控制人电话", "safety_manager": "安全管理人员", "safety_manager_phone": "安全管理人员电话",
+    "contacts": "其他联系方式", "username": "用户名", "role": "角色", "enterprise_id": "所属企业",
+    "department_code": "部门", "phone": "电话", "email": "电子邮箱",
+}
+
 TABLES: dict[str, dict[str, str]] = {
     "role": ROLES, "state": STATES, "trigger": TRIGGERS, "channel": CHANNELS, "level": LEVELS,
     "plan_part": PLAN_PARTS, "report_state": REPORT_STATES, "report_trigger": REPORT_TRIGGERS,
@@ -271,7 +283,7 @@ TABLES: dict[str, dict[str, str]] = {
     "outbox_status": OUTBOX_STATUS, "report_via": REPORT_VIA, "reward_rule": REWARD_RULES,
     "reward_kind": REWARD_KINDS, "stats_by": STATS_BY, "extension_status": EXTENSION_STATUS, "field": FIELDS,
     "notice_event": NOTICE_EVENTS, "recipient_role": RECIPIENT_ROLES, "delivery_channel": DELIVERY_CHANNELS,
-    "delivery_result": DELIVERY_RESULTS,
+    "delivery_result": DELIVERY_RESULTS, "org_change": ORG_CHANGES, "org_field": ORG_FIELDS,
 }
 
 

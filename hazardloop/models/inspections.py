@@ -29,6 +29,11 @@ class PrincipalInspection(SQLModel, table=True):
     hazard_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     recorded_by: str = Field(max_length=64)
     recorded_at: datetime = Field(default_factory=utcnow)
+    # The record as uploaded (migration 0016): stored privately by its SHA-256, like hazard evidence.
+    record_name: str | None = Field(default=None, max_length=200)
+    record_path: str | None = Field(default=None, max_length=500)
+    record_sha256: str | None = Field(default=None, max_length=64)
+    record_size: int | None = None
 
 
 # The statistics read the audit trail hazard by hazard as of a date: this index

@@ -29,7 +29,7 @@ from hazardloop.notifications import outbox
 from hazardloop.notifications.recipients import Recipient
 from hazardloop.reports.stats import cutoff
 from hazardloop.states import guards
-from hazardloop.states.ledger import get_enterprise
+from hazardloop.states.ledger import get_enterprise, store_private_file
 
 CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "inspections.yaml"
 
@@ -99,10 +99,17 @@ def period_name(label: str) -> str:
 # --- record and list ------------------------------------------------------------
 
 
+# The record of an inspection as people keep it: a scan or photo, a PDF, a Word/WPS/OFD document.
+RECORD_SUFFIXES = (".pdf", ".jpg", ".jpeg", ".png", ".gif", ".webp", ".doc", ".docx", ".wps", ".ofd")
+MAX_RECORD_BYTES = 20 << 20  # as hazard evidence
+
+
 def record(session: Session, actor: AppUser, *, enterprise: int | str, inspected_on: date | None,
            led_by: str | None = None, findings: str = "", hazards_found: int | None = None,
-           hazard_ids: list[int] | None = None) -> PrincipalInspection:
-    """Record one principal-led inspection (audited)."""
+           hazard_ids: list[int] | None = None, record_file: str | Path | None = None,
+           record_name: str | None = None) -> PrincipalInspection:
+    """Record one principal-led inspection (audited), with its record (a file) when given: stored
+    privately by its SHA-256 like hazard evidence (ledger.store_private_file)."""
     ent = get_enterprise(session, enterprise)
     industry = session.get(Industry, ent.industry_code)
     guards.record_inspection(actor, ent, industry.department_code if industry else None)
@@ -126,11 +133,42 @@ def record(session: Session, actor: AppUser, *, enterprise: int | str, inspected
     row = PrincipalInspection(enterprise_id=ent.id, inspected_on=inspected_on, led_by=leader,
                               findings=(findings or "").strip(), hazards_found=count, hazard_ids=ids,
                               recorded_by=actor.username)
+    if record_file is not None:
+        src = Path(record_file)
+        name = Path((record_name or src.name).replace("\\", "/")).name.strip()[:200]
+        if Path(name).suffix.lower() not in RECORD_SUFFIXES:
+            raise ValidationError(f"检查记录 {name or '（无名）'} 的格式不支持（可用："
+                                  f"{'、'.join(s.lstrip('.') for s in RECORD_SUFFIXES)}）。")
+        if src.is_file() and src.stat().st_size > MAX_RECORD_BYTES:
+            raise ValidationError(f"检查记录 {name} 超过 {MAX_RECORD_BYTES >> 20} MB。")
+        if src.is_file() and src.stat().st_size == 0:
+            raise ValidationError(f"检查记录 {name} 是空文件。")
+        stored, sha, size = store_private_file(src, "检查记录")
+        row.record_name, row.record_path, row.record_sha256, row.record_size = name, str(stored), sha, size
     session.add(row)
     session.flush()
     audit.append(session, actor=actor.username, action="inspection_recorded", hazard_id=None, after={
         "inspection_id": row.id, "enterprise_id": ent.id, "inspected_on": inspected_on, "led_by": leader,
-        "hazards_found": count, "hazard_ids": ids})
+        "hazards_found": count, "hazard_ids": ids,
+        **({"record": row.record_name, "sha256": row.record_sha256} if row.record_name else {})})
+    return row
+
+
+def record_of(session: Session, viewer: AppUser, inspection_id: int) -> PrincipalInspection:
+    """An inspection whose record file the viewer may read (guards.read_inspection); any other,
+    or one without a file, is simply not there."""
+    from hazardloop.errors import NotFound
+    from hazardloop.states.errors import PermissionDenied
+
+    row = session.get(PrincipalInspection, inspection_id)
+    ent = session.get(Enterprise, row.enterprise_id) if row is not None else None
+    if row is None or ent is None or not row.record_path:
+        raise NotFound(f"没有编号为 {inspection_id} 的检查记录文件。")
+    industry = session.get(Industry, ent.industry_code)
+    try:
+        guards.read_inspection(viewer, ent, industry.department_code if industry else None)
+    except PermissionDenied:
+        raise NotFound(f"没有编号为 {inspection_id} 的检查记录文件。") from None
     return row
 
 
@@ -148,7 +186,8 @@ def list_inspections(session: Session, *, enterprise: int | str | None = None,
         out.append({"id": row.id, "enterprise_id": row.enterprise_id, "enterprise": name,
                     "inspected_on": row.inspected_on, "period": period_of(row.inspected_on, ent_monthly).label,
                     "led_by": row.led_by, "findings": row.findings, "hazards_found": row.hazards_found,
-                    "hazard_ids": row.hazard_ids, "recorded_by": row.recorded_by})
+                    "hazard_ids": row.hazard_ids, "recorded_by": row.recorded_by,
+                    "record_name": row.record_name, "record_sha256": row.record_sha256, "record_size": row.record_size})
     return out
 
 

@@ -320,6 +320,12 @@ def record_inspection(actor: AppUser, enterprise: Enterprise, department_code: s
     return True
 
 
+def read_inspection(actor: AppUser, enterprise: Enterprise, department_code: str | None) -> bool:
+    """A principal-led inspection's record (the uploaded file) is read by whoever may record one
+    for that enterprise: the enterprise itself, its department, its township, the office."""
+    return record_inspection(actor, enterprise, department_code)
+
+
 def read_office(actor: AppUser, action: str) -> bool:
     """The committee office's own pages (city-wide statistics, every 公文, the outbox, the
     Excel 明细表 in and out on the console): the office alone, as the CLI's office commands."""

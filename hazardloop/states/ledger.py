@@ -335,6 +335,28 @@ def plan(
                        audit_extra={"plan": {k: v for k, v in data.items()}})
 
 
+def store_private_file(src: Path, what: str = "文件") -> tuple[Path, str, int]:
+    """Copy a file under the evidence directory, named by its SHA-256: (where, sha256, size).
+    Private (0700 directories, 0600 files); the same content is stored once."""
+    if not src.is_file():
+        raise ValidationError(f"{what}文件不存在：{src}")
+    digest = hashlib.sha256()
+    with src.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    sha = digest.hexdigest()
+    target = get_settings().evidence_dir / sha[:2] / (sha + src.suffix.lower())
+    if not target.exists():
+        private_dir(target.parent)
+        # A temp name of its own: two writers storing the same content at once (PostgreSQL
+        # does not serialise them) must not share, truncate or steal one .part file.
+        tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
+        shutil.copyfile(src, tmp)
+        os.chmod(tmp, FILE_MODE)
+        tmp.replace(target)  # atomic: a crash never leaves a half-copied file
+    return target, sha, src.stat().st_size
+
+
 def add_evidence(session: Session, actor: AppUser, ref: int | str, path: str | Path,
                  filename: str | None = None) -> Evidence:
     """Store an evidence file (content-addressed by SHA-256) under the data directory."""
@@ -343,24 +365,9 @@ def add_evidence(session: Session, actor: AppUser, ref: int | str, path: str | P
     if hazard.state != "rectifying":
         raise MissingData(f"只有整改中的隐患可以上传整改材料；{hazard.code} 当前为{STATE_NAMES[hazard.state]}。")
     src = Path(path)
-    if not src.is_file():
-        raise ValidationError(f"证明材料文件不存在：{src}")
-    digest = hashlib.sha256()
-    with src.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    sha = digest.hexdigest()
-    target = get_settings().evidence_dir / sha[:2] / (sha + src.suffix.lower())
-    if not target.exists():
-        private_dir(target.parent)  # evidence is private: 0700 directories, 0600 files
-        # A temp name of its own: two writers storing the same content at once (PostgreSQL
-        # does not serialise them) must not share, truncate or steal one .part file.
-        tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
-        shutil.copyfile(src, tmp)
-        os.chmod(tmp, FILE_MODE)
-        tmp.replace(target)  # atomic: a crash never leaves a half-copied evidence file
+    target, sha, size = store_private_file(src, "证明材料")
     evidence = Evidence(hazard_id=hazard.id, cycle=hazard.cycle, filename=filename or src.name,
-                        stored_path=str(target), sha256=sha, size=src.stat().st_size, uploaded_by=actor.username)
+                        stored_path=str(target), sha256=sha, size=size, uploaded_by=actor.username)
     session.add(evidence)
     session.flush()
     audit.append(session, actor=actor.username, action="evidence", hazard_id=hazard.id,
@@ -518,6 +525,7 @@ class HazardFilter:
     level: str | None = None
     enterprise_id: int | None = None
     overdue: bool = False
+    department: str | None = None  # 监管部门 (the hazard's supervising department)
 
 
 def hazard_query(flt: HazardFilter, viewer: AppUser | None = None):  # noqa: ANN201
@@ -526,7 +534,8 @@ def hazard_query(flt: HazardFilter, viewer: AppUser | None = None):  # noqa: ANN
         stmt = stmt.where(guards.visible_clause(viewer))
     for column, value in ((Hazard.state, flt.state), (Hazard.region_code, flt.region),
                           (Hazard.industry_code, flt.industry), (Hazard.channel, flt.channel),
-                          (Hazard.level, flt.level), (Hazard.enterprise_id, flt.enterprise_id)):
+                          (Hazard.level, flt.level), (Hazard.enterprise_id, flt.enterprise_id),
+                          (Hazard.supervising_department, flt.department)):
         if value is not None:
             stmt = stmt.where(column == value)
     if flt.overdue:

@@ -297,15 +297,16 @@ def list_hazards(
     request: Request, user: User,
     state: StateName | None = None, region: Annotated[str | None, Query(max_length=32)] = None,
     industry: Annotated[str | None, Query(max_length=32)] = None, channel: Channel | None = None,
+    department: Annotated[str | None, Query(max_length=32, description="监管部门（代码）")] = None,
     level: Level | None = None, overdue: bool = False, q: Annotated[str | None, Query(max_length=60)] = None,
     sort: Literal["code", "found", "deadline", "state", "level"] = "found", desc: bool = True,
     page: Annotated[int, Query(ge=1, le=100000)] = 1, per: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> HazardPage:
-    for value in (region, industry, q):
+    for value in (region, industry, q, department):
         if value and "\x00" in value:
             raise ValidationError("参数不能包含 NUL 字符。")
     lq = services.ListQuery(state=state, region=region, industry=industry, channel=channel, level=level,
-                            overdue=overdue, q=q, sort=sort, desc=desc, page=page, per=per)
+                            overdue=overdue, q=q, sort=sort, desc=desc, page=page, per=per, department=department)
     with _db(request) as s:
         r = services.list_hazards(s, user, lq)
     return HazardPage(total=r.total, page=r.page, pages=r.pages, per=r.per, counts=r.counts, overdue=r.overdue,

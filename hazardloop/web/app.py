@@ -67,8 +67,8 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     if secure_cookies is None:
         secure_cookies = os.environ.get("HAZARDLOOP_SECURE_COOKIES", "").lower() in ("1", "true", "yes")
     # The routers, imported here so that importing web.app stays cheap for the CLI's `web` command.
-    from hazardloop.web import (admin, api, bulletins, dashboard, documents, lagging, limits, office, outbox, pages,
-                                redblack, sheets)
+    from hazardloop.web import (admin, api, bulletins, dashboard, documents, lagging, limits, office, orgs, outbox,
+                                pages, redblack, sheets)
     from hazardloop.web import campaigns as campaigns_web
     from hazardloop.web import escalation as escalation_web
     from hazardloop.web import interviews as interviews_web
@@ -183,5 +183,6 @@ def create_app(db_url: str | None = None, secret_key: str | None = None, *, sess
     lagging.install(app)  # 落后单位
     redblack.install(app)  # 红黑榜, 主要负责人带队检查
     admin.install(app)  # 管理
+    orgs.install(app)  # 管理 → 企业及其人员 (edit, load a file)
     limits.install(app)  # bodies: anonymous ones refused unread, every one capped while it streams
     return app

@@ -358,3 +358,92 @@ def token_user(session: Session, raw: str | None) -> AppUser | None:
     if user is None or not user.active or (cred is not None and cred.disabled):
         return None
     return user
+
+
+def live_tokens(session: Session, user: AppUser) -> list[ApiToken]:
+    """The user's tokens that still open the API (never their secret: only the hash is kept)."""
+    return list(session.exec(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked == False)  # noqa: E712
+                             .order_by(ApiToken.id)).all())
+
+
+def revoke_token(session: Session, user: AppUser, token_id: int) -> ApiToken:
+    """Revoke one of the user's tokens (`hazardloop user revoke`, 管理 on the console)."""
+    from hazardloop.errors import NotFound
+
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound(f"{user.username} 没有编号为 {token_id} 的 API 令牌。")
+    if token.revoked:
+        raise ValidationError(f"API 令牌 {token_id}（{token.name}）已作废。")
+    token.revoked = True
+    session.flush()
+    return token
+
+
+# --- accounts -------------------------------------------------------------------------
+
+# Roles that administer others (管理 is the committee office's): a sign-in for one is created
+# only when the caller says so explicitly (`user add --privileged`, a ticked box on the console).
+PRIVILEGED_ROLES = frozenset({"committee"})
+_BAD_USERNAME = set("/\\?#%&\"'<>")
+
+
+def add_user(session: Session, username: str, password: str, *, name: str | None = None, role: str | None = None,
+             enterprise: str | int | None = None, department: str | None = None, region: str | None = None,
+             privileged: bool = False, actor: str = "system") -> tuple[AppUser, bool]:
+    """Give a person a sign-in, creating the person when the username is new (`hazardloop user add`,
+    管理 → 新建用户).  Role, department and region may be typed as codes or Chinese names; an
+    enterprise user needs an enterprise, a supervisor a department, a township officer a region.
+    Everything is checked before anything is written.  Returns (user, created)."""
+    from hazardloop.config import labels
+    from hazardloop.errors import NotFound
+    from hazardloop.models import audit
+    from hazardloop.models.lookup import resolve
+    from hazardloop.states import ledger
+
+    username = (username or "").strip()
+    if not username or len(username) > 64 or any(c.isspace() or not c.isprintable() or c in _BAD_USERNAME
+                                                  for c in username):
+        raise ValidationError("用户名须为 1–64 个字符，不含空白和 / \\ ? # % & \" ' < >。")
+    check_password_policy(password)
+    user = session.exec(select(AppUser).where(AppUser.username == username)).first()
+    created = user is None
+    if user is None:
+        name = (name or "").strip()
+        if not name or not role:
+            raise ValidationError("新建用户需要姓名和角色。")
+        if len(name) > 64:
+            raise ValidationError("姓名不能超过 64 个字符。")
+        role = labels.resolve("role", role, "角色")
+        if role == "system":
+            raise ValidationError("系统账户不能在这里创建。")
+        try:
+            ent_id = ledger.get_enterprise(session, enterprise).id if enterprise not in (None, "") else None
+        except NotFound as exc:  # a typed name that matches nothing: bad input here, not a missing page
+            raise ValidationError(str(exc)) from None
+        department = resolve(session, "department", department or None)
+        region = resolve(session, "region", region or None)
+        if role == "enterprise" and ent_id is None:
+            raise ValidationError("企业用户须指定所属企业。")
+        if role == "supervisor" and not department:
+            raise ValidationError("行业监管部门用户须指定部门。")
+        if role == "township" and not region:
+            raise ValidationError("镇街区用户须指定镇街区。")
+        user = AppUser(username=username, name=name, role=role, enterprise_id=ent_id if role == "enterprise" else None,
+                       department_code=department, region_code=region)
+    else:
+        cred = credential(session, user)
+        if cred is not None and not cred.disabled:
+            raise ValidationError(f"用户 {username} 已有登录账户；改密码请用“设置新密码”（hazardloop user passwd）。")
+        if user.role == "system":
+            raise ValidationError("系统账户不能在这里开通登录。")
+    if user.role in PRIVILEGED_ROLES and not privileged:
+        raise ValidationError(f"{labels.label('role', user.role)}账户可管理全部用户和数据：须明确确认才能开通"
+                              "（命令行 --privileged，网页勾选“确认开通管理权限账户”）。")
+    if created:
+        session.add(user)
+        session.flush()
+    set_password(session, user, password)
+    audit.append(session, actor=actor, action="user_sign_in_opened", after={
+        "username": user.username, "role": user.role, "created": created})
+    return user, created

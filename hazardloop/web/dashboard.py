@@ -30,7 +30,7 @@ from hazardloop.web import office
 
 TREND_MONTHS = 12
 BY = ("region", "industry", "department")
-LINKED = ("region", "industry")  # the 台账 filters by these; it has no 监管部门 filter (yet)
+LINKED = ("region", "industry", "department")  # the 台账 filters by each (department: 监管部门)
 
 
 @dataclass

@@ -30,9 +30,10 @@ LOGIN_LIMIT = 64 * KB
 # Anonymous bodies: signing in and out, and a reporter following up a report with its 查询码.
 ANONYMOUS = ("/login", "/logout", "/track", "/api/v1/track")
 # Every form that carries a file: evidence, the 明细表, a campaign's inventory sheet, checklist and
-# problem photos.
+# problem photos, the record of a principal-led inspection, an `org load` file.
 _UPLOAD_PATH = re.compile(r"^/(?:(?:api/v1/)?hazards/[^/]+/evidence|sheets/(?:check|import)|api/v1/ledger/import"
-                          r"|campaigns/[^/]+/import|c/[^/]+/check|campaigns/problems/[^/]+/[^/]+)$")
+                          r"|campaigns/[^/]+/import|c/[^/]+/check|campaigns/problems/[^/]+/[^/]+"
+                          r"|inspections|admin/orgs/load|api/v1/orgs/load)$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 

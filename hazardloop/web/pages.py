@@ -198,7 +198,8 @@ def _opt(value: str | None, allowed: Any) -> str | None:
 @router.get("/hazards")
 def hazard_list(request: Request, state: str | None = None, region: str | None = None, industry: str | None = None,
                 channel: str | None = None, level: str | None = None, overdue: str | None = None,
-                q: str | None = None, sort: str = "found", order: str = "desc", page: str = "1") -> Response:
+                q: str | None = None, sort: str = "found", order: str = "desc", page: str = "1",
+                department: str | None = None) -> Response:
     user, data = _current(request)
     if user is None:
         return _to_login(request)
@@ -206,12 +207,13 @@ def hazard_list(request: Request, state: str | None = None, region: str | None =
         state=_opt(state, STATES), region=(region or None) and region[:32], industry=(industry or None) and industry[:32],
         channel=_opt(channel, CHANNELS), level=_opt(level, LEVELS), overdue=overdue in ("1", "on", "true"),
         q=(q or "").replace("\x00", "")[:60] or None, sort=sort if sort in services.SORTS else "found",
-        desc=order != "asc", page=services.small_int(page, 6) or 1)
+        desc=order != "asc", page=services.small_int(page, 6) or 1,
+        department=(department or None) and department[:32])
     with _db(request) as s:
         result = services.list_hazards(s, user, lq)
         options = services.reference_options(s)
     params = {k: v for k, v in (("state", lq.state), ("region", lq.region), ("industry", lq.industry),
-                                ("channel", lq.channel), ("level", lq.level), ("q", lq.q),
+                                ("department", lq.department), ("channel", lq.channel), ("level", lq.level), ("q", lq.q),
                                 ("overdue", "1" if lq.overdue else None), ("sort", lq.sort),
                                 ("order", "desc" if lq.desc else "asc")) if v}
     return _render(request, "list.html", {"user": user, "csrf": data.csrf, "r": result, "lq": lq,

@@ -3,23 +3,28 @@
 红黑榜: reports.redblack.compute, as `hazardloop redblack` (every entry with its reasons).
 带队检查: the periods missed (reports.inspections.missing, as `hazardloop inspection missing`)
 filtered by 镇街区, 行业 and period; the inspections recorded; and recording one
-(reports.inspections.record, whose guard guards.record_inspection decides)."""
+(reports.inspections.record, whose guard guards.record_inspection decides) with its record as a
+file (PDF, image, document; stored privately by its SHA-256 like evidence, served at
+/inspections/{id}/record to whoever guards.read_inspection allows)."""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from hazardloop.config import calendar, clock
-from hazardloop.errors import HazardLoopError, ValidationError
+from hazardloop.errors import HazardLoopError, NotFound, ValidationError
 from hazardloop.models.tables import AppUser
 from hazardloop.reports import inspections
 from hazardloop.reports import redblack as rb
-from hazardloop.web import office, pages
+from hazardloop.web import office, pages, services
 from hazardloop.web.errors import kind_of, status_of
 
 MISSING_LIMIT = 300
@@ -85,16 +90,23 @@ def inspections_page(request: Request, done: str | None = None) -> Response:
 
 @router.post("/inspections")
 async def inspection_post(request: Request) -> Response:
-    fields = await pages.posted_fields(request, 10)
-    return await run_in_threadpool(_record, request, fields)
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        upload = form.get("record")
+        upload = upload if isinstance(upload, UploadFile) and (upload.filename or "").strip() else None
+        return await run_in_threadpool(_record, request, fields, upload)
+    finally:
+        await form.close()
 
 
-def _record(request: Request, fields: dict[str, str]) -> Response:
+def _record(request: Request, fields: dict[str, str], upload: UploadFile | None = None) -> Response:
     got = office.poster(request, fields)
     if isinstance(got, Response):
         return got
     user, csrf = got
     keep = {k: v[:2000] for k, v in fields.items() if k != "csrf_token"}
+    tmp: Path | None = None
     try:
         try:
             day = date.fromisoformat((fields.get("inspected_on") or "").strip())
@@ -103,14 +115,38 @@ def _record(request: Request, fields: dict[str, str]) -> Response:
         count = (fields.get("hazards_found") or "").strip()
         if count and not (count.isascii() and count.isdigit() and len(count) < 6):
             raise ValidationError("发现隐患数应为非负整数。")
+        name = None
+        if upload is not None:  # a private temp copy (capped), then stored by its hash
+            tmp, name = pages._store_upload(upload)  # noqa: SLF001
         with office.db(request, write=True) as s:
             inspections.record(s, s.get(AppUser, user.id), enterprise=(fields.get("enterprise") or "").strip()[:64],
                                inspected_on=day, led_by=(fields.get("led_by") or "").strip()[:64] or None,
                                findings=(fields.get("findings") or "")[:2000],
-                               hazards_found=int(count) if count else None)
+                               hazards_found=int(count) if count else None, record_file=tmp, record_name=name)
     except HazardLoopError as exc:
         return _inspections_page(request, user, csrf, {}, status=status_of(exc), error=str(exc), form=keep)
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return RedirectResponse("/inspections?done=1", status_code=303)
+
+
+@router.get("/inspections/{inspection_id}/record")
+def inspection_record_file(request: Request, inspection_id: str) -> Response:
+    """The uploaded record, to whoever guards.read_inspection allows (the enterprise, its department,
+    its township, the office); anyone else gets 404.  Served like evidence (attachment, sandboxed)."""
+    user, data = pages._current(request)  # noqa: SLF001
+    if user is None:
+        return pages._to_login(request)  # noqa: SLF001
+    number = services.small_int(inspection_id)
+    try:
+        if number is None:
+            raise NotFound("没有这个检查记录文件。")
+        with office.db(request) as s:
+            row = inspections.record_of(s, s.get(AppUser, user.id), number)
+        return pages.evidence_response(SimpleNamespace(stored_path=row.record_path, filename=row.record_name))
+    except HazardLoopError as exc:
+        return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
 
 
 api = APIRouter(prefix="/api/v1", tags=["office"])

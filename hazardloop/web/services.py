@@ -242,6 +242,7 @@ class ListQuery:
     level: str | None = None
     overdue: bool = False
     q: str | None = None
+    department: str | None = None  # 监管部门: the hazard's supervising department
     sort: str = "found"
     desc: bool = True
     page: int = 1
@@ -262,7 +263,8 @@ class ListResult:
 def _filtered(stmt, user: AppUser, lq: ListQuery, with_state: bool = True):  # noqa: ANN001, ANN202
     stmt = stmt.where(guards.visible_clause(user))
     for column, value in ((Hazard.region_code, lq.region), (Hazard.industry_code, lq.industry),
-                          (Hazard.channel, lq.channel), (Hazard.level, lq.level)):
+                          (Hazard.channel, lq.channel), (Hazard.level, lq.level),
+                          (Hazard.supervising_department, lq.department)):
         if value:
             stmt = stmt.where(column == value)
     if with_state and lq.state:
@@ -452,6 +454,7 @@ def reference_options(session: Session) -> dict[str, Any]:
     return {
         "regions": session.exec(select(Region).order_by(Region.code)).all(),
         "industries": session.exec(select(Industry).order_by(Industry.code)).all(),
+        "departments": session.exec(select(Department).order_by(Department.code)).all(),
         "standards": session.exec(select(Standard).order_by(Standard.code)).all(),
         "channels": CHANNELS, "levels": LEVELS, "states": STATE_NAMES, "roles": ROLE_NAMES,
     }

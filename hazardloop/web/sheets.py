@@ -125,7 +125,7 @@ def _filter(params: dict[str, str]) -> ledger.HazardFilter:
         return v if v is None or allowed is None or v in allowed else None
 
     return ledger.HazardFilter(state=pick("state", STATES), region=pick("region"), industry=pick("industry"),
-                               channel=pick("channel", CHANNELS), level=pick("level", LEVELS),
+                               department=pick("department"), channel=pick("channel", CHANNELS), level=pick("level", LEVELS),
                                overdue=params.get("overdue") in ("1", "on", "true"))
 
 
@@ -206,7 +206,7 @@ def _import(request: Request, fields: dict[str, str]) -> Response:
 
 @router.get("/sheets/export")
 def sheets_export(request: Request) -> Response:
-    """The 台账 as .xlsx with the list's filters (state, region, industry, channel, level, overdue);
+    """The 台账 as .xlsx with the list's filters (state, region, industry, department, channel, level, overdue);
     whoever may export sees only what they may see (the list's own rule)."""
     user, data = pages._current(request)  # noqa: SLF001
     if user is None:
