@@ -327,7 +327,7 @@ def test_the_command_line_imports_checks_raises_and_counts(db, capsys, monkeypat
 
     cli = cli_runner(db.url, capsys, monkeypatch)
     cli("init")
-    assert cli("org", "load", str(ORG_FILE))[0] == 0
+    assert cli("org", "load", str(ORG_FILE), "--privileged")[0] == 0
     bad = _sheet(tmp_path, {**SPACE, "risk_level": "??"})
     code, _, err = cli("campaign", "import", "confined_space", str(bad), "--actor", "town_shiheng")
     assert code == 1 and "第 3 行｜J 列（风险等级）｜'??' 不是可选项" in err

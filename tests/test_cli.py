@@ -17,7 +17,7 @@ from tests.helpers import cli_runner, future
 def cli(db, capsys, monkeypatch):
     run = cli_runner(db.url, capsys, monkeypatch)
     run("init")
-    code, out, err = run("org", "load", str(ORG_FILE))
+    code, out, err = run("org", "load", str(ORG_FILE), "--privileged")
     assert code == 0, err
     return run
 
@@ -80,10 +80,23 @@ def test_org_load_rejects_bad_credit_code_and_writes_nothing(cli, tmp_path):
                    " industry: machinery, principal: 甲, controller: 乙}\n"
                    "users:\n  - {username: nobody, name: 某, role: wizard}\n", encoding="utf-8")
     code, _, err = cli("org", "load", str(bad))
-    assert code == 1 and "校验位错误" in err and "未知角色 wizard" in err
+    assert code == 1 and "校验位错误" in err and "不认识的角色「wizard」" in err
     code, out, _ = cli("hazard", "report", "--actor", "nobody", "--enterprise", "坏企业", "--title", "x",
                        "--channel", "inspection")
     assert code == 1  # neither the enterprise nor the user exists
+
+
+def test_org_load_creates_a_committee_account_only_with_privileged(cli, tmp_path):
+    f = tmp_path / "office.yaml"
+    f.write_text("enterprises: []\nusers:\n  - {username: office9, name: 新科员, role: 市安委办, department: anweiban}\n"
+                 "  - {username: inspector9, name: 新检查员, role: inspector, department: yingji}\n", encoding="utf-8")
+    code, _, err = cli("org", "load", str(f))
+    assert code == 1 and "office9 将成为市安委办账户" in err and "--privileged" in err
+    code, out, _ = cli("user", "list", "--json")
+    assert "inspector9" not in out and "office9" not in out  # the whole file refused, nothing half-written
+    code, out, err = cli("org", "load", str(f), "--privileged", "--json")
+    assert code == 0, err
+    assert json.loads(out)["users"] == 2
 
 
 def test_audit_verify_exits_1_when_tampered(cli, db):

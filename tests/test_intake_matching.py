@@ -133,7 +133,7 @@ def test_department_as_reporting_unit(org, tmp_path):
 
 def test_pending_and_resolve_by_command(db, capsys, monkeypatch, tmp_path):
     run = cli_runner(db.url, capsys, monkeypatch)
-    assert run("init")[0] == 0 and run("org", "load", str(ORG_FILE))[0] == 0
+    assert run("init")[0] == 0 and run("org", "load", str(ORG_FILE), "--privileged")[0] == 0
     sheet = write_sheet(tmp_path / "u.xlsx", [row(unit="市应急管理局", name="肥城市恒泰实业有限公司", industry="工贸",
                                                   desc="除尘系统未设置锁气卸灰装置")])
     code, out, err = run("ledger", "import", str(sheet), "--actor", "office1", "--json")

@@ -206,7 +206,7 @@ def test_subscription_is_active_in_the_cli_process(tmp_path):
         return done.stdout
 
     run("init")
-    run("org", "load", str(ROOT / "tests" / "data" / "org.yaml"))
+    run("org", "load", str(ROOT / "tests" / "data" / "org.yaml"), "--privileged")
     run("hazard", "report", "--actor", "inspector1", "--enterprise", ENT_HD, "--title", "储罐区无报警",
         "--channel", "inspection")
     run("hazard", "confirm", "1", "--actor", "sup_yingji", "--basis", "CHEM121", "--clause", "第十三条",

@@ -34,7 +34,7 @@ def _walk(s, rid):  # noqa: ANN001, ANN202
 
 def test_query_code_by_command(db, capsys, monkeypatch):
     run = cli_runner(db.url, capsys, monkeypatch)
-    assert run("init")[0] == 0 and run("org", "load", str(ORG_FILE))[0] == 0
+    assert run("init")[0] == 0 and run("org", "load", str(ORG_FILE), "--privileged")[0] == 0
     code, out, err = run("report", "submit", "--actor", "citizen1", "--content", "恒达化工液氨储罐区泄漏报警装置损坏",
                          "--enterprise", ENT_HD, "--reporter-name", SECRET_NAME, "--reporter-contact", SECRET_PHONE,
                          "--json")

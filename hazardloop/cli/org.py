@@ -17,12 +17,17 @@ org_app = typer.Typer(help="企业与用户", no_args_is_help=True)
 
 
 @org_app.command("load")
-def org_load(file: Path, json_out: Json = False) -> None:
+def org_load(
+    file: Path,
+    privileged: Annotated[bool, typer.Option(
+        "--privileged", help="确认文件中的市安委办/系统账户（可管理全部用户）：不给则整份文件拒绝导入")] = False,
+    json_out: Json = False,
+) -> None:
     """从 YAML 文件导入企业和用户（格式见 README）。"""
     from hazardloop.models.orgs import load_orgs
 
     with unit_of_work() as session:
-        added = load_orgs(session, file)
+        added = load_orgs(session, file, actor="cli", allow_privileged=privileged)
     if json_out:
         print_json(added)
     else:

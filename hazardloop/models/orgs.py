@@ -15,13 +15,13 @@ import yaml
 from sqlmodel import Session, select
 
 from hazardloop.models import audit
+from hazardloop.config.labels import resolve
 from hazardloop.errors import ValidationError
 from hazardloop.models.tables import AppUser, Department, Enterprise, Industry, Region
 
 # GB 32100-2015: 统一社会信用代码 alphabet (no I, O, S, V, Z) and check-digit weights.
 CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-ROLES = ("enterprise", "inspector", "public", "township", "supervisor", "committee", "system")
 PRIVILEGED_ROLES = ("committee", "system")
 
 
@@ -197,8 +197,12 @@ def plan_orgs(session: Session, doc: Any, source: str = "文件", *, allow_privi
         if role is not None and not isinstance(role, str):
             problems.append(f"{where}：角色应为文字")
             role = None
-        if role and role not in ROLES:
-            problems.append(f"{where}：未知角色 {role}（可用：{'、'.join(ROLES)}）")
+        if role:
+            try:  # a person may write the role's Chinese name (市安委办) as well as its code
+                role = resolve("role", role, "角色")
+            except ValidationError as exc:
+                problems.append(f"{where}：{exc}")
+                role = None
         ent_code = str(raw.get("enterprise", "") or "").strip().upper() or None
         if role == "enterprise" and not ent_code:
             problems.append(f"{where}：企业用户须写明所属企业（enterprise: 统一社会信用代码）")
@@ -223,7 +227,7 @@ def plan_orgs(session: Session, doc: Any, source: str = "文件", *, allow_privi
         privileged = role in PRIVILEGED_ROLES
         if privileged and not allow_privileged and (existing_user is None or existing_user.role != role):
             problems.append(f"{where}：{row['username']} 将成为{'市安委办' if role == 'committee' else '系统'}账户"
-                            "（可管理全部用户和数据），须明确确认后才能导入")
+                            "（可管理全部用户和数据），须明确确认（页面勾选确认框，命令行加 --privileged）后才能导入")
         changes.append(Change("user", row["username"], str(row["name"] or ""),
                               "add" if existing_user is None else "update" if diff else "same", diff, privileged))
     return OrgPlan(problems, changes, ent_rows, user_rows)
@@ -273,13 +277,17 @@ def apply_orgs(session: Session, plan: OrgPlan, actor: str = "system") -> dict[s
     return added
 
 
-def load_orgs(session: Session, path: str | Path, actor: str = "system") -> dict[str, int]:
-    """`hazardloop org load FILE`: check every record, then write all of them or none."""
+def load_orgs(session: Session, path: str | Path, actor: str = "system", *,
+              allow_privileged: bool = True) -> dict[str, int]:
+    """`hazardloop org load FILE`: check every record, then write all of them or none.
+
+    The CLI passes allow_privileged only with --privileged, as the console's box (plan_orgs)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ValidationError(f"文件不存在：{path}") from exc
-    return apply_orgs(session, plan_orgs(session, read_orgs(text, str(path)), str(path)), actor)
+    return apply_orgs(session, plan_orgs(session, read_orgs(text, str(path)), str(path),
+                                         allow_privileged=allow_privileged), actor)
 
 
 def enterprise_form(ent: Enterprise) -> dict[str, Any]:
