@@ -31,6 +31,7 @@ def test_demo_walks_hazards_and_refuses_to_overwrite(db):
     assert "2026-10 月通报" in text
     # a year of action plans: monthly reports, the plan-work ladder, three quarterly reviews (issue 18)
     assert summary["plans"]["reports"] > 0 and summary["plans"]["steps"] > 0 and len(summary["plans"]["reviews"]) == 3
+    assert summary["plans"]["filing_reminders"] >= 1  # at least the late filer was reminded before 15 March
     with Session(db.engine) as s:
         hazards = s.exec(select(Hazard)).all()
         states = {h.state for h in hazards}

@@ -20,7 +20,12 @@ def test_dispatch_and_quarterly_flows(web_sqlite, prefect_harness):  # noqa: F81
     db = web_sqlite
     with db.session() as s, clock.frozen(date(2025, 1, 2)):
         plans.load_plan(s, db.user(s, "office1"), text=PLAN_2025)
+        plans.open_filings(s, db.user(s, "office1"), 2025, date(2025, 3, 15), units=["yingji"])
         s.commit()
+    with clock.frozen(date(2025, 3, 12)):  # three working days before the filing date: the unfiled unit, once
+        filing = plan_dispatch_flow(as_of="2025-03-12", db_url=db.url)
+        filing_again = plan_dispatch_flow(as_of="2025-03-13", db_url=db.url)
+    assert filing["filing_reminded"]["plans"] == ["yingji-2025"] and "filing_reminded" not in filing_again
     with clock.frozen(date(2025, 3, 22)):  # three days before the report day: remind, once
         first = plan_dispatch_flow(as_of="2025-03-22", db_url=db.url)
         again = plan_dispatch_flow(as_of="2025-03-22", db_url=db.url)

@@ -374,6 +374,11 @@ def test_cli_walks_the_loop_and_refuses_in_chinese(org, tmp_path, capsys, monkey
         code, out, _ = run("plan", "tasks", "--unit", "yingji", "--json")
         rows = json.loads(out)
         assert [r["code"] for r in rows] == ["T1", "YJ2025-01"] and rows[0]["percent"] == 20
+    with _at(2025, 3, 12):  # three working days before 15 March: 应急局 has not filed its sub-plan
+        code, out, _ = run("plan", "remind")
+        assert code == 0 and "子方案：提醒 1 个单位（yingji-2025）" in out
+        code, out, _ = run("plan", "remind")
+        assert code == 0 and "子方案：提醒 0 个单位（无）" in out  # once
     with _at(2025, 4, 2):
         code, out, _ = run("plan", "evaluate", "--month", "2025-03")
         assert code == 0 and "督促提醒" in out

@@ -243,13 +243,15 @@ def evaluate_cmd(month: Annotated[str, typer.Option(help="考核月份 YYYY-MM�
 
 @plan_app.command("remind")
 def remind_cmd(month: Annotated[Optional[str], typer.Option(help="月份 YYYY-MM（默认本月）")] = None) -> None:
-    """提醒尚未报送本月月调度的单位（每单位每月一次）。"""
+    """提醒尚未报送本月月调度的单位（每单位每月一次），以及临近报送期限仍未报送子方案的单位（每份子方案一次）。"""
     from hazardloop.plans import dispatch
 
     m = parse_month(month)
     with unit_of_work() as s:
         out = dispatch.remind_unreported(s, m)
+        filings = dispatch.remind_filings(s, clock.today())
     _say(f"{m}：提醒 {out['units']} 个单位，通知 {out['notifications']} 条。")
+    _say(f"子方案：提醒 {filings['units']} 个单位（{'、'.join(filings['plans']) or '无'}），通知 {filings['notifications']} 条。")
 
 
 @plan_app.command("chart")

@@ -145,6 +145,7 @@ AUDIT_ACTIONS = {
     "quarterly_issued": "签发季度会商研判报告",
     "quarterly_concluded": "记录会商结论和措施",
     "plan_reminded": "提醒报送月调度",
+    "plan_filing_reminded": "提醒报送子方案",
 }
 
 # Ledger import (issue 16): how a closed hazard was closed, and the holding values the office resolves.
@@ -242,6 +243,8 @@ NOTICE_EVENTS = {
     "closed_imported": "导入历史销号", "escalation": "督办措施", "inspection_reminder": "带队检查提醒",
     "bulletin": "月通报", "lag_escalation": "落后单位督办", "lag_proposed": "落后单位曝光待审批",
     "stage_timeout": "环节超时提醒", "escalation_proposed": "曝光待审批", "digest": "汇总通知",
+    "plan_report_due": "提醒报送月调度", "plan_filing_due": "提醒报送子方案", "plan_escalation": "计划任务督办",
+    "plan_proposed": "计划任务督办待审批",
 }
 RECIPIENT_ROLES = {"principal": "主要负责人", "controller": "实际控制人", "safety_manager": "安全管理人员",
                    "township": "镇街区", "department": "行业监管部门", "committee": "市安委办", "reporter": "举报人"}

@@ -46,10 +46,12 @@ class PlansPolicy:
     consecutive: int
     steps: tuple[PlanStep, ...]
     source: str = ""
+    filing_remind: int = 3  # working days before filing_due a unit not yet filed is reminded (0: never)
 
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start, "report_day": self.report_day, "filing_due": self.filing_due,
-                "consecutive": self.consecutive, "steps": [asdict(s) for s in self.steps]}
+                "filing_remind": self.filing_remind, "consecutive": self.consecutive,
+                "steps": [asdict(s) for s in self.steps]}
 
     @cached_property
     def version(self) -> str:
@@ -79,7 +81,7 @@ class PlansPolicy:
 def parse_policy(text: str, source: str = "<text>") -> PlansPolicy:
     chk = policyfile.LineChecker(source, "计划调度规则文件", PlansPolicyError)
     root = chk.compose(text)
-    top = chk.mapping(root, "文件顶层", {"start", "report_day", "filing_due", "consecutive", "steps"})
+    top = chk.mapping(root, "文件顶层", {"start", "report_day", "filing_due", "filing_remind", "consecutive", "steps"})
     chk.need(root, top, ("start", "report_day", "filing_due", "consecutive", "steps"), "文件")
 
     def scalar(key: str) -> Any:
@@ -94,6 +96,11 @@ def parse_policy(text: str, source: str = "<text>") -> PlansPolicy:
     due = str(scalar("filing_due") or "")
     if not _MMDD.match(due):
         chk.fail(top["filing_due"][1], f"filing_due 应为 MM-DD，收到 {due!r}。")
+    # Optional, so a local plans.yaml written before the key existed keeps working (default 3).
+    remind = scalar("filing_remind") if "filing_remind" in top else 3
+    if isinstance(remind, bool) or not isinstance(remind, int) or not 0 <= remind <= 20:
+        chk.fail(top["filing_remind"][1], f"filing_remind 应为 0–20 之间的整数（报送期限前几个工作日提醒，0 为不提醒），"
+                                          f"收到 {remind!r}。")
     consecutive = scalar("consecutive")
     if isinstance(consecutive, bool) or not isinstance(consecutive, int) or not 1 <= consecutive <= 12:
         chk.fail(top["consecutive"][1], f"consecutive 应为 1–12 之间的整数，收到 {consecutive!r}。")
@@ -120,7 +127,7 @@ def parse_policy(text: str, source: str = "<text>") -> PlansPolicy:
         if not isinstance(approval, bool):
             chk.fail(m["approval"][1], f"approval 应为 true 或 false，收到 {approval!r}。")
         steps.append(PlanStep(code, name, kind, doc_type, approval))
-    return PlansPolicy(start, day, due, consecutive, tuple(steps), source)
+    return PlansPolicy(start, day, due, consecutive, tuple(steps), source, remind)
 
 
 def policy_path(path: str | Path | None = None) -> Path:

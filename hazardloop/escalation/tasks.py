@@ -281,7 +281,8 @@ def _issue_due(session: Session, ev: PlanLagEvaluation, policy: PlansPolicy, day
                 session, event=EVENT_PROPOSED, hazard_id=None, cycle=ev.cycle, step=f"plan:{new_id}",
                 recipients=committee_recipients(session), subject=f"待审批：{unit.name}{step.name}",
                 body=f"{unit.name}计划任务已连续 {ev.streak} 个月滞后（{_problem_line(ev.problems)}），"
-                     f"拟予{step.name}。请执行 hazardloop plan ladder approve {new_id} 或 decline。")
+                     f"拟予{step.name}。请在控制台“挂图作战”页面批准或不予批准（/plans#ladder），"
+                     f"或执行 hazardloop plan ladder approve {new_id} / decline {new_id} --reason。")
             audit.append(session, actor=ladder.SYSTEM_ACTOR, action="plan_step_proposed",
                          after={"unit_kind": ev.unit_kind, "unit_code": ev.unit_code, "cycle": ev.cycle,
                                 "step": step.code, "step_id": new_id, "month": ev.month})
@@ -394,7 +395,7 @@ def decline(session: Session, actor: AppUser, step_id: int, *, reason: str | Non
 
 
 def list_steps(session: Session, month: str | None = None, unit: str | None = None,
-               limit: int = 500) -> list[dict[str, Any]]:
+               limit: int = 500, *, status: str | None = None) -> list[dict[str, Any]]:
     stmt = (select(PlanLagStep, PlanDocument.number, PlanLagEvaluation.problems, PlanLagEvaluation.streak)
             .join(PlanLagEvaluation, PlanLagEvaluation.id == PlanLagStep.evaluation_id)
             .outerjoin(PlanDocument, PlanDocument.step_id == PlanLagStep.id))
@@ -402,6 +403,8 @@ def list_steps(session: Session, month: str | None = None, unit: str | None = No
         stmt = stmt.where(PlanLagStep.month == month)
     if unit:
         stmt = stmt.where(PlanLagStep.unit_code == unit)
+    if status:
+        stmt = stmt.where(PlanLagStep.status == status)
     names = unit_names(session)
     out = []
     for row, number, problems, streak in session.execute(stmt.order_by(PlanLagStep.id).limit(limit)).all():

@@ -1,7 +1,9 @@
 """The action plan's schedules as Prefect flows: thin, one unit of work each.
 
 - plan-dispatch (daily 09:00 Shanghai): three days before the report day it reminds the
-  units that still owe this month's 月调度; on the month's first working day it evaluates
+  units that still owe this month's 月调度; `filing_remind` working days before the sub-plan
+  filing date (and until it) it reminds the units not yet filed, once each (附件: 3月15日前
+  审核备案); on the month's first working day it evaluates
   the previous month (escalation.tasks.evaluate: overdue tasks, missing reports, sub-plans
   not filed → 督促提醒 → 函告 → 通报 → 约谈 → 曝光 → 追责问责移交).
 - quarterly-review (daily 09:30): on the first working day after a quarter it issues the
@@ -31,7 +33,7 @@ TZ = "Asia/Shanghai"
 
 @flow(name="plan-dispatch")
 def plan_dispatch_flow(as_of: str | None = None, db_url: str | None = None) -> dict[str, Any]:
-    """月调度：报送日前三天提醒未报单位；每月第一个工作日考核上月并按阶梯督办。"""
+    """月调度：报送日前三天提醒未报单位；子方案报送期限前提醒未报送单位；每月第一个工作日考核上月并按阶梯督办。"""
     bootstrap()
     day = date.fromisoformat(as_of) if as_of else clock.today()
     policy = lag.load_policy()
@@ -40,6 +42,9 @@ def plan_dispatch_flow(as_of: str | None = None, db_url: str | None = None) -> d
         month = dispatch.month_to_remind(day, policy)
         if month:
             out["reminded"] = dispatch.remind_unreported(session, month, policy=policy)
+        filings = dispatch.remind_filings(session, day, policy=policy)
+        if filings["units"]:
+            out["filing_reminded"] = filings
         if calendar.is_first_workday_of_month(day):
             prev = calendar.previous_month(calendar.month_of(day))
             if prev >= policy.start:
@@ -74,7 +79,8 @@ def deployments() -> list[Any]:
     return [
         plan_dispatch_flow.to_deployment(
             name="plan-monthly-dispatch", schedules=[Cron("0 9 * * *", timezone=TZ)],
-            description="每日 09:00（北京时间）：报送日前三天提醒未报月调度的单位；每月第一个工作日考核上月计划任务并按阶梯督办。",
+            description="每日 09:00（北京时间）：报送日前三天提醒未报月调度的单位；子方案报送期限前提醒未报送的单位；"
+                        "每月第一个工作日考核上月计划任务并按阶梯督办。",
             tags=["hazardloop", "plans"]),
         quarterly_review_flow.to_deployment(
             name="plan-quarterly-review", schedules=[Cron("30 9 * * *", timezone=TZ)],

@@ -1,7 +1,8 @@
 """The demo's action-plan year (called once by hazardloop.demo): the city plan from the policy
-text, the earlier years' tasks done, this year's sub-plans filed (one late), tasks reported
-every month (one unit skipping months, one task left overdue), the monthly evaluation with
-its ladder, and a quarterly review for each finished quarter with a measure decided.
+text, the earlier years' tasks done, this year's sub-plans filed (those not filed three working
+days before 15 March reminded, one filed late), tasks reported every month (one unit skipping
+months, one task left overdue), the monthly evaluation with its ladder, and a quarterly review
+for each finished quarter with a measure decided.
 
 Everything goes through the same functions as the CLI and the pages, with the clock set
 to the day each thing happens.
@@ -22,7 +23,7 @@ from hazardloop.errors import HazardLoopError
 from hazardloop.escalation import tasks as lag
 from hazardloop.models.plans import Plan, PlanTask
 from hazardloop.models.tables import AppUser
-from hazardloop.plans import plans, tasks
+from hazardloop.plans import dispatch, plans, tasks
 from hazardloop.reports import quarterly
 
 LATE_FILER = "jiaotong"  # files its sub-plan in April
@@ -79,11 +80,23 @@ def seed(engine: Engine, end: date, seed: int = 7) -> dict[str, Any]:
         with _at(date(year, 1, 6)):
             subs = plans.open_filings(s, office, year, date(year, 3, 15))
             s.commit()
+        filings = []
         for sub in subs:
             lead = _user_for(s, sub.unit_kind, sub.unit_code)
             if lead is None:
                 continue
             day = date(year, 4, 9) if sub.unit_code == LATE_FILER else date(year, 3, rng.randint(2, 14))
+            filings.append((day, sub, lead))
+        # the reminder before the filing date goes to those not filed by then (the flow's daily run)
+        remind_day = dispatch.filing_reminder_day(date(year, 3, 15), lag.load_policy())
+        pending = remind_day is not None and remind_day < end
+        out["filing_reminders"] = 0
+        for day, sub, lead in sorted(filings, key=lambda f: pending and f[0] >= remind_day):  # stable: rng order kept
+            if pending and day >= remind_day:
+                with _at(remind_day, 9):
+                    out["filing_reminders"] = dispatch.remind_filings(s, remind_day)["units"]
+                    s.commit()
+                pending = False
             with _at(day):
                 plans.submit_plan(s, lead, sub.code, summary=f"{sub.title}：任务分解、责任分工、时间节点")
             with _at(day + timedelta(days=2)):

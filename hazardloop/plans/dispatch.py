@@ -1,6 +1,7 @@
-"""月调度: the monthly reminder to units that have not yet reported, and the month's figures
-for the bulletin's plan-work section (tasks due, done, overdue by unit; units that did
-not report), all as of the month's end from the rows' timestamps.
+"""月调度: the monthly reminder to units that have not yet reported, the reminder before the
+sub-plan filing date (附件: 3月15日前报市安委会办公室审核备案) to units that have not filed,
+and the month's figures for the bulletin's plan-work section (tasks due, done, overdue by
+unit; units that did not report), all as of the month's end from the rows' timestamps.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlmodel import Session
 
 from hazardloop.config import calendar, clock
@@ -17,12 +18,15 @@ from hazardloop.escalation import tasks as lag
 from hazardloop.escalation.units import unit_recipients
 from hazardloop.models import audit
 from hazardloop.models.plans import Plan, PlanTask, PlanTaskReport
+from hazardloop.models.tables import Notification
 from hazardloop.notifications import outbox
 from hazardloop.plans import chart
 from hazardloop.plans.tasks import task_dict
 from hazardloop.states.plan_guards import COMMITTEE_UNIT
 
 EVENT_REMIND = "plan_report_due"
+EVENT_FILING = "plan_filing_due"
+NOT_FILED = ("draft", "returned")  # what unit_problems also counts as not filed
 
 
 def remind_unreported(session: Session, month: str, *, policy: PlansPolicy | None = None) -> dict[str, Any]:
@@ -50,6 +54,50 @@ def remind_unreported(session: Session, month: str, *, policy: PlansPolicy | Non
         audit.append(session, actor="system", action="plan_reminded",
                      after={"month": month, "reminded_units": len(owed), "notifications": queued})
     return {"month": month, "units": len(owed), "notifications": queued}
+
+
+def filing_reminder_day(due: date, policy: PlansPolicy) -> date | None:
+    """The day the reminder for a sub-plan due on `due` goes out: `filing_remind` working days
+    before it (None: the policy sends none)."""
+    return calendar.add_workdays(due, -policy.filing_remind) if policy.filing_remind else None
+
+
+def remind_filings(session: Session, day: date, *, policy: PlansPolicy | None = None) -> dict[str, Any]:
+    """Remind every unit whose sub-plan is not filed (未报送 / 已退回修改) once, from its reminder
+    day up to the due date; after the due date the month-end evaluation takes over (子方案未按期
+    报送备案).  Once per sub-plan and due date: a day the flow missed is caught up by the next
+    run, a second run (or a recipient registered later) sends nothing again."""
+    policy = policy or lag.load_policy()
+    if not policy.filing_remind:
+        return {"as_of": day.isoformat(), "units": 0, "notifications": 0, "plans": []}
+    rows = session.execute(select(Plan).where(Plan.parent_id.is_not(None), Plan.filing_due.is_not(None),
+                                              Plan.filing_due >= day, Plan.state.in_(NOT_FILED))
+                           .order_by(Plan.filing_due, Plan.code)).scalars().all()
+    reminded, queued = [], 0
+    for plan in rows:
+        if plan.unit_code == COMMITTEE_UNIT or day < filing_reminder_day(plan.filing_due, policy):
+            continue
+        step = f"plan-filing:{plan.code}:{plan.filing_due.isoformat()}"
+        if session.execute(select(exists().where(Notification.event == EVENT_FILING,
+                                                 Notification.step == step))).scalar():
+            continue  # reminded before: once per sub-plan and due date
+        unit = lag.unit_of(session, plan.unit_kind, plan.unit_code)
+        due = plan.filing_due
+        returned = f"（已被退回修改：{plan.review_reason}）" if plan.state == "returned" and plan.review_reason else ""
+        new = outbox.enqueue(
+            session, event=EVENT_FILING, hazard_id=None, cycle=0, step=step,
+            recipients=unit_recipients(session, plan.unit_kind, plan.unit_code, unit.addressee),
+            subject=f"请于{due.month}月{due.day}日前报送{plan.year}年度子方案",
+            body=f"{unit.name}：按照肥安发〔2024〕5号附件“各部门单位具体实施方案于{due.month}月{due.day}日前报市安委会"
+                 f"办公室审核备案”的要求，你单位的{plan.year}年度治本攻坚行动子方案（{plan.code}）尚未报送{returned}，"
+                 f"请于 {due.isoformat()} 前报送市安委办审核备案；逾期未报送视为工作滞后，按“三函一会”督办。")
+        if new:  # another process may have queued it a moment ago: then it audits, not we
+            queued += new
+            reminded.append(plan.code)
+    if reminded:
+        audit.append(session, actor="system", action="plan_filing_reminded",
+                     after={"as_of": day.isoformat(), "plans": reminded, "notifications": queued})
+    return {"as_of": day.isoformat(), "units": len(reminded), "notifications": queued, "plans": reminded}
 
 
 def month_section(session: Session, month: str, *, policy: PlansPolicy | None = None) -> dict[str, Any]:

@@ -219,7 +219,7 @@ def conclude(session: Session, actor: AppUser, quarter: str, conclusions: str,
     if row.concluded_at is not None:
         raise ConflictError(f"{row.quarter} 的会商结论已于 {clock.local_date(row.concluded_at)} 记录，不能重复记录。")
     if not (conclusions or "").strip():
-        raise ValidationError("请写明会商结论（--conclusions）。")
+        raise ValidationError("请写明会商结论。")
     units = plans_mod.UnitIndex(session)
     rows, problems = [], []
     for i, m in enumerate(measures, 1):

@@ -4,10 +4,18 @@ list), the unit's monthly report page (月调度), and /api/v1/plans for systems
 The page calls the same plain functions as `hazardloop plan` (plans.tasks.monthly_report,
 guarded by states.plan_guards); a form with several tasks is written in one transaction
 after every row has been checked, so a bad row loses nothing and writes nothing.
+
+The committee office decides on the same page what the CLI's `plan ladder approve|decline`
+and `plan review issue|conclude` do, through the same functions (escalation.tasks.approve /
+decline, reports.quarterly.issue / conclude) and guards.  Those posts are office pages
+(web.office.poster: 404 for anyone else); approving a 曝光 or 追责问责移交 asks for the password
+again, as approving a hazard's 曝光 does, after the guard, so a refused user's attempt never
+counts toward a lock-out.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -26,10 +34,13 @@ from hazardloop.escalation import tasks as lag
 from hazardloop.models.plans import QuarterlyReview
 from hazardloop.plans import chart, plans, tasks
 from hazardloop.reports import quarterly
+from hazardloop.states import plan_guards
+from hazardloop.states.errors import MissingData, PermissionDenied
 from hazardloop.states.roles import Role
-from hazardloop.web import pages
+from hazardloop.web import auth, office, pages, services
 from hazardloop.web.api import api_user
 from hazardloop.web.errors import status_of
+from hazardloop.web.escalation import status_for as decision_status
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1/plans", tags=["行动计划"])
@@ -71,18 +82,61 @@ def _month(value: str | None) -> str:
     return calendar.month_of(clock.today())
 
 
+MEASURE_ROWS = 5  # blank measure rows on the conclude form (no script adds rows)
+
+
+def _may(guard: Any, user: AppUser, action: str) -> bool:
+    """Ask a guard whether to show a form (changes nothing)."""
+    try:
+        return bool(guard(user, action))
+    except PermissionDenied:
+        return False
+
+
+def office_forms(user: AppUser) -> dict[str, bool]:
+    """Which of the office's forms the page shows: the office pages' door, then the guard that decides."""
+    if not office.may_open(user):
+        return {"steps": False, "reviews": False}
+    return {"steps": _may(plan_guards.decide_plan_step, user, "批准曝光、追责问责移交"),
+            "reviews": _may(plan_guards.manage_plans, user, "签发季度会商研判报告")}
+
+
+def _issuable(year: int, issued: set[str], today: date) -> list[str]:
+    """The year's quarters that have ended and have no report yet."""
+    return [f"{year}-Q{q}" for q in range(1, 5)
+            if quarterly.quarter_bounds(year, q)[1] < today and f"{year}-Q{q}" not in issued]
+
+
 def _board(request: Request, year: int, plan: str | None) -> dict[str, Any]:
+    today = clock.today()
     with _db(request) as s:
         rows = tasks.list_tasks(s, plan=plan, year=None if plan else year)
         plan_rows = plans.list_plans(s, year)
         steps = [st for st in lag.list_steps(s) if st["month"].startswith(str(year))]
+        proposed = lag.list_steps(s, status="proposed")  # every year's: the year filter never hides a decision
         reviews = [quarterly.summary(r) for r in s.execute(select(QuarterlyReview).where(
             QuarterlyReview.quarter.startswith(str(year))).order_by(QuarterlyReview.quarter)).scalars()]
+        units = sorted(((kind, code, name) for (kind, code), name in lag.unit_names(s).items()),
+                       key=lambda u: (u[0] != "department", u[1]))
     title = f"{plan}任务挂图作战" if plan else f"{year}年度全市任务挂图作战"
     return {"rows": rows, "plans": plan_rows, "title": title, "steps": steps, "reviews": reviews,
-            "svg": chart.svg(rows, clock.today(), title), "year": year, "plan": plan,
+            "proposed": proposed, "issuable": _issuable(year, {r["quarter"] for r in reviews}, today),
+            "units": units, "MEASURE_ROWS": MEASURE_ROWS, "UNIT_KINDS": labels.PLAN_UNIT_KINDS,
+            "PROBLEMS": labels.PLAN_PROBLEMS,
+            "svg": chart.svg(rows, today, title), "year": year, "plan": plan,
             "counts": {k: sum(1 for r in rows if chart.status_of(r) == k) for k in chart.COLORS},
             "LEGEND": chart.LEGEND}
+
+
+def _board_page(request: Request, user: AppUser, csrf: str, year: int, plan: str | None, *, done: str | None = None,
+                error: str | None = None, form: dict[str, str] | None = None, status: int = 200) -> Response:
+    try:
+        ctx = _board(request, year, plan)
+    except HazardLoopError as exc:
+        return pages.error_page(request, user, csrf, str(exc), status_of(exc))
+    return pages.no_store(pages._render(request, "plans.html", {
+        "user": user, "csrf": csrf, "done": (done or "")[:200], "error": error, "form": form or {},
+        "office": user.role == Role.committee, "forms": office_forms(user), **ctx}, status))
 
 
 @router.get("/plans")
@@ -93,12 +147,7 @@ async def board(request: Request, year: str | None = None, plan: str | None = No
         return pages._to_login(request)
     if not may_view(user):
         return pages.error_page(request, user, data.csrf, "挂图作战仅供市安委办、行业监管部门和镇街区查看。", 403)
-    try:
-        ctx = await run_in_threadpool(_board, request, _year(year), plan or None)
-    except HazardLoopError as exc:
-        return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
-    return pages.no_store(pages._render(request, "plans.html", {
-        "user": user, "csrf": data.csrf, "done": (done or "")[:200], "office": user.role == Role.committee, **ctx}))
+    return await run_in_threadpool(lambda: _board_page(request, user, data.csrf, _year(year), plan or None, done=done))
 
 
 async def _stored_page(request: Request, find: Any) -> Response:
@@ -239,6 +288,111 @@ async def decide(request: Request, kind: str, ref: str) -> Response:
     except HazardLoopError as exc:
         return pages.error_page(request, user, data.csrf, str(exc), status_of(exc))
     return RedirectResponse(f"/plans?done={quote(message)}", status_code=303)
+
+
+# --- the committee office's decisions that need the office itself (office pages: 404 for anyone else) ----
+
+STEP_ACTIONS = ("approve", "decline")
+MAX_ID = 2**31 - 1
+
+
+def _step_decide(request: Request, user: AppUser, step_id: int, action: str, fields: dict[str, str]) -> str:
+    """Approve (password again) or decline (reason) one proposed 曝光 / 追责问责移交; the message for the page.
+    The step is looked up first (404 before anything else), the guard asked before the password."""
+    with _db(request) as s:
+        name = lag.get_step(s, step_id).name
+    if action == "approve":
+        plan_guards.decide_plan_step(user, f"批准{name}")
+        result = auth.attempt(request.app.state.db_url, fields.get("password") or "", user_id=user.id,
+                              sign_in=False)  # argon2 outside the write lock
+        if result.user is None:
+            raise office.ReauthFailed(f"批准{name}需要再次输入本人密码：" + (result.message or auth.FAILED))
+        with _db(request, write=True) as s:
+            row, doc = lag.approve(s, s.get(AppUser, user.id), step_id)
+            unit = lag.unit_of(s, row.unit_kind, row.unit_code).name
+            return f"已批准对{unit}{row.name}，公文 {doc.number} 已出具并通知。"
+    try:
+        with _db(request, write=True) as s:
+            row = lag.decline(s, s.get(AppUser, user.id), step_id, reason=fields.get("reason"))
+            unit = lag.unit_of(s, row.unit_kind, row.unit_code).name
+            return f"已不予批准对{unit}{row.name}，理由已记入审计记录。"
+    except MissingData:
+        raise MissingData("不予批准须填写理由。") from None  # the engine names the CLI flag
+
+
+@router.post("/plans/steps/{ref}/{action}")
+async def step_post(request: Request, ref: str, action: str) -> Response:
+    fields = await pages.posted_fields(request, 6)
+    return await run_in_threadpool(_step_post, request, ref[:12], action[:10], fields)
+
+
+def _step_post(request: Request, ref: str, action: str, fields: dict[str, str]) -> Response:
+    got = office.poster(request, fields)
+    if isinstance(got, Response):
+        return got
+    user, csrf = got
+    step_id = services.small_int(ref)
+    if step_id is None or step_id > MAX_ID or action not in STEP_ACTIONS:
+        return pages.error_page(request, user, csrf, "没有这个操作。", 404)
+    year = _year(fields.get("year"))
+    try:
+        message = _step_decide(request, user, step_id, action, fields)
+    except office.ReauthFailed as exc:
+        return _board_page(request, user, csrf, year, None, error=str(exc), status=403)
+    except HazardLoopError as exc:
+        if status_of(exc) == 404:
+            return pages.error_page(request, user, csrf, str(exc), 404)
+        keep = {f"decline-{step_id}-reason": fields.get("reason", "")} if action == "decline" else {}
+        return _board_page(request, user, csrf, year, None, error=str(exc), form=keep, status=decision_status(exc))
+    return RedirectResponse(f"/plans?year={year}&done={quote(message)}#ladder", status_code=303)
+
+
+def _measures(fields: dict[str, str]) -> list[dict[str, str]]:
+    """The filled-in measure rows, in order (a row with any field typed counts; conclude checks each)."""
+    out = []
+    for i in range(1, MEASURE_ROWS + 1):
+        row = {k: fields.get(f"{k}_{i}", "").strip() for k in ("lead", "deadline", "content")}
+        if any(row.values()):
+            out.append(row)
+    return out
+
+
+def _review_act(request: Request, user: AppUser, quarter: str, action: str, fields: dict[str, str]) -> str:
+    with _db(request, write=True) as s:
+        actor = s.get(AppUser, user.id)
+        if action == "issue":
+            row = quarterly.issue(s, actor, quarter)
+            return f"已签发 {row.number}（{row.quarter}季度会商研判报告）。"
+        row, created = quarterly.conclude(s, actor, quarter, fields.get("conclusions", ""), _measures(fields))
+        return (f"已记录 {row.quarter} 会商结论；新增任务 {'、'.join(t.code for t in created) or '无'}。")
+
+
+@router.post("/plans/reviews/issue")
+async def review_issue_post(request: Request) -> Response:
+    fields = await pages.posted_fields(request, 4)
+    return await run_in_threadpool(_review_post, request, fields.get("quarter", "")[:10], "issue", fields)
+
+
+@router.post("/plans/reviews/{quarter}/conclude")
+async def review_conclude_post(request: Request, quarter: str) -> Response:
+    fields = await pages.posted_fields(request, 4 + 3 * MEASURE_ROWS)
+    return await run_in_threadpool(_review_post, request, quarter[:10], "conclude", fields)
+
+
+def _review_post(request: Request, quarter: str, action: str, fields: dict[str, str]) -> Response:
+    got = office.poster(request, fields)
+    if isinstance(got, Response):
+        return got
+    user, csrf = got
+    year = _year(fields.get("year"))
+    try:
+        message = _review_act(request, user, quarter, action, fields)
+    except HazardLoopError as exc:
+        if status_of(exc) == 404:
+            return pages.error_page(request, user, csrf, str(exc), 404)
+        keep = {f"{action}-{quarter}-{k}": v for k, v in fields.items() if k != "csrf_token"}
+        return _board_page(request, user, csrf, year, None, error=str(exc), form=keep, status=status_of(exc))
+    return RedirectResponse(f"/plans?year={year}&done={quote(message)}#reviews", status_code=303)
 
 
 # --- API -----------------------------------------------------------------------------------------
