@@ -395,7 +395,7 @@ def decline(session: Session, actor: AppUser, step_id: int, *, reason: str | Non
 
 
 def list_steps(session: Session, month: str | None = None, unit: str | None = None,
-               limit: int = 500, *, status: str | None = None) -> list[dict[str, Any]]:
+               limit: int = 500, *, status: str | None = None, year: int | None = None) -> list[dict[str, Any]]:
     stmt = (select(PlanLagStep, PlanDocument.number, PlanLagEvaluation.problems, PlanLagEvaluation.streak)
             .join(PlanLagEvaluation, PlanLagEvaluation.id == PlanLagStep.evaluation_id)
             .outerjoin(PlanDocument, PlanDocument.step_id == PlanLagStep.id))
@@ -405,6 +405,8 @@ def list_steps(session: Session, month: str | None = None, unit: str | None = No
         stmt = stmt.where(PlanLagStep.unit_code == unit)
     if status:
         stmt = stmt.where(PlanLagStep.status == status)
+    if year:  # in the query, so the limit counts only that year's steps
+        stmt = stmt.where(PlanLagStep.month.startswith(f"{year}-"))
     names = unit_names(session)
     out = []
     for row, number, problems, streak in session.execute(stmt.order_by(PlanLagStep.id).limit(limit)).all():

@@ -112,7 +112,7 @@ def _board(request: Request, year: int, plan: str | None) -> dict[str, Any]:
     with _db(request) as s:
         rows = tasks.list_tasks(s, plan=plan, year=None if plan else year)
         plan_rows = plans.list_plans(s, year)
-        steps = [st for st in lag.list_steps(s) if st["month"].startswith(str(year))]
+        steps = lag.list_steps(s, year=year)
         proposed = lag.list_steps(s, status="proposed")  # every year's: the year filter never hides a decision
         reviews = [quarterly.summary(r) for r in s.execute(select(QuarterlyReview).where(
             QuarterlyReview.quarter.startswith(str(year))).order_by(QuarterlyReview.quarter)).scalars()]
