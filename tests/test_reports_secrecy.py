@@ -56,7 +56,8 @@ def test_planted_reporter_identity_never_leaks(org, tmp_path, caplog, monkeypatc
         with clock.frozen(date(2026, 9, 1)):
             outputs.append(_cli(url, "report", "submit", "--actor", "citizen1", "--content",
                                 "恒达化工液氨储罐区报警装置损坏", "--enterprise", "91370983MA3C0001AY",
-                                "--reporter-name", SECRET_NAME, "--reporter-contact", SECRET_PHONE).output)
+                                "--reporter-name", SECRET_NAME, "--reporter-contact", SECRET_PHONE,
+                                "--feedback-via", "短信").output)  # the feedback and reward are queued to the reporter
             code = "JB-2026-000001"
             outputs.append(_cli(url, "report", "accept", code, "--actor", "office1").output)
         with clock.frozen(date(2026, 11, 20)):  # late: the sweep writes reminders and escalations
@@ -96,6 +97,8 @@ def test_planted_reporter_identity_never_leaks(org, tmp_path, caplog, monkeypatc
     with org.session() as s:
         notes = s.execute(text("select count(*) from notification")).scalar_one()
         assert notes > 0  # reminders were written, and searched above
+        to_reporter = s.execute(text("select event from notification where recipient_role = 'reporter'")).scalars()
+        assert sorted(to_reporter) == ["reporter_feedback", "reporter_reward"]  # searched above too
 
     # the accepting office can read it; the read is on the trail, the values are not
     shown = _cli(url, "report", "show", code, "--actor", "office1", "--reveal", "--json").output

@@ -84,7 +84,7 @@ def outbox_show(notification_id: int, wide: Wide = False, json_out: Json = False
     step = label("escalation_step", n.step) if n.step else ""
     rows = [("事件", _event_name(n.event)), ("督办措施", step), ("隐患", hazard_code), ("督办周期", n.cycle or None),
             ("接收人", n.recipient_name), ("接收人身份", _recipient_role(n.recipient_role)),
-            ("渠道", _channel_name(n.channel)), ("地址", n.address), ("状态", data["status_name"]),
+            ("渠道", _channel_name(n.channel)), ("地址", _address(n)), ("状态", data["status_name"]),
             ("投递次数", n.attempts), ("最近错误", n.last_error), ("公文编号", n.document_id),
             ("创建时间", n.created_at), ("下次尝试", n.next_attempt_at if n.status in ("pending", "retry") else None),
             ("发送时间", n.sent_at), ("幂等键", n.key)]
@@ -97,6 +97,12 @@ def outbox_show(notification_id: int, wide: Wide = False, json_out: Json = False
         log.add_row(str(t.attempt), _local(t.at), t.dispatcher, t.service, t.tag,
                     label("delivery_result", t.status), str(t.elapsed_ms), t.error or "")
     show(log, wide=wide, secondary=("调度进程", "标签", "耗时（毫秒）"))
+
+
+def _address(n) -> str | None:  # noqa: ANN001
+    from hazardloop.notifications import sealed
+
+    return sealed.SEALED_ADDRESS if sealed.is_sealed(n) else n.address
 
 
 def _event_name(event: str) -> str:

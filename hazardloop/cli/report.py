@@ -36,6 +36,8 @@ def report_submit(
     name: Annotated[Optional[str], typer.Option("--reporter-name", help="举报人姓名（不填即匿名；加密保存）")] = None,
     contact: Annotated[Optional[str], typer.Option("--reporter-contact", help="举报人联系方式（加密保存）")] = None,
     via: Annotated[str, code_option("report_via", "举报途径", "--via")] = "platform",
+    # the feedback and the reward decision go to --reporter-contact by this channel; none: by 查询码 only
+    feedback_via: Annotated[Optional[str], code_option("feedback_channel", "反馈方式", "--feedback-via")] = None,
     json_out: Json = False,
 ) -> None:
     """登记一件举报（匿名或实名）。"""
@@ -43,7 +45,7 @@ def report_submit(
 
     with unit_of_work() as s:
         r = reports.submit(s, ledger.get_user(s, actor), content=content, enterprise=enterprise, location=location,
-                           reporter_name=name, reporter_contact=contact, via=via)
+                           reporter_name=name, reporter_contact=contact, via=via, feedback_channel=feedback_via)
         query_code = reports.query_code_of(r)  # shown this once; only its hash is kept
     if json_out:
         print_json(reports.report_dict(r) | {"query_code": query_code})
@@ -265,6 +267,7 @@ def report_show(report: str, actor: Actor,
             ("举报途径", label("report_via", data.get("received_via"))),
             ("被举报企业", ent.name if ent else data.get("enterprise_name")), ("举报内容", data.get("content")),
             ("部位/地点", data.get("location")), ("举报人", data.get("reporter")),
+            ("反馈方式", data.get("feedback_channel_name")),
             ("承办部门", departments.get(data.get("department_code") or "", data.get("department_code"))),
             ("受理人", data.get("accepted_by")), ("不予受理理由", data.get("decline_reason")),
             ("核查期限", data.get("verify_deadline")), ("核查期限已延长", data.get("verify_extended") or None),

@@ -230,6 +230,8 @@ TASK_SOURCES = {"reference": "三年行动方案", "yaml": "计划文件", "exce
 OUTBOX_STATUS = {"pending": "待发送", "sending": "发送中", "retry": "待重试", "sent": "已发送", "dead": "死信",
                  "undeliverable": "无法送达"}
 REPORT_VIA = {"platform": "平台", "phone": "电话", "letter": "信件", "visit": "来访"}
+# How a reporter asked to receive the feedback and the reward decision (the outbox channel of the same name).
+FEEDBACK_CHANNELS = {"sms": "短信", "email": "电子邮件"}
 REWARD_RULES = {"shandong": "山东省规则（鲁应急发〔2021〕3号）", "national": "国家规则（安监总财〔2018〕19号）"}
 REWARD_KINDS = {"major": "重大隐患或违法行为", "ordinary": "一般隐患"}
 STATS_BY = {"region": "镇街区", "industry": "行业", "channel": "渠道", "level": "督办级别", "state": "状态",
@@ -245,6 +247,7 @@ NOTICE_EVENTS = {
     "stage_timeout": "环节超时提醒", "escalation_proposed": "曝光待审批", "digest": "汇总通知",
     "plan_report_due": "提醒报送月调度", "plan_filing_due": "提醒报送子方案", "plan_escalation": "计划任务督办",
     "plan_proposed": "计划任务督办待审批",
+    "reporter_feedback": "举报办理结果反馈", "reporter_reward": "举报奖励决定",
 }
 RECIPIENT_ROLES = {"principal": "主要负责人", "controller": "实际控制人", "safety_manager": "安全管理人员",
                    "township": "镇街区", "department": "行业监管部门", "committee": "市安委办", "reporter": "举报人"}
@@ -283,7 +286,8 @@ TABLES: dict[str, dict[str, str]] = {
     "task_state": TASK_STATES, "task_trigger": TASK_TRIGGERS, "filing_state": FILING_STATES,
     "filing_trigger": FILING_TRIGGERS, "plan_unit_kind": PLAN_UNIT_KINDS, "plan_step_kind": PLAN_STEP_KINDS,
     "plan_problem": PLAN_PROBLEMS, "task_source": TASK_SOURCES,
-    "outbox_status": OUTBOX_STATUS, "report_via": REPORT_VIA, "reward_rule": REWARD_RULES,
+    "outbox_status": OUTBOX_STATUS, "report_via": REPORT_VIA, "feedback_channel": FEEDBACK_CHANNELS,
+    "reward_rule": REWARD_RULES,
     "reward_kind": REWARD_KINDS, "stats_by": STATS_BY, "extension_status": EXTENSION_STATUS, "field": FIELDS,
     "notice_event": NOTICE_EVENTS, "recipient_role": RECIPIENT_ROLES, "delivery_channel": DELIVERY_CHANNELS,
     "delivery_result": DELIVERY_RESULTS, "org_change": ORG_CHANGES, "org_field": ORG_FIELDS,

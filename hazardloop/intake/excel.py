@@ -45,7 +45,7 @@ from hazardloop.states import guards, intake_guards, ledger
 from hazardloop.states.events import DomainEvent, emit
 from hazardloop.states.machine import fire
 from hazardloop.states.roles import CHANNELS, LEVELS, STATE_NAMES
-from hazardloop.intake import matching, merge as merging
+from hazardloop.intake import matching, merge as merging, xlsxmerge
 from hazardloop.states import confidential  # the reporter rule (issue 13)
 
 SHEET_TITLE = "重大事故隐患排查及整改情况明细表"
@@ -321,11 +321,11 @@ def read_sheet(path: str | Path) -> Sheet:
             if missing:
                 raise ValidationError(f"工作表“{ws.title}”第 {header_row} 行的表头缺少列：{'、'.join(missing)}。")
             rows, notes = [], []
-            merged = _merged_cells(wb, ws, header_row)
-            anchors: dict[tuple[int, int], Any] = {}
+            merged = _merged_cells(path, ws, header_row)
+            fill = _MergeFill(merged)
             for r, cells in enumerate(ws.iter_rows(min_row=header_row + 1, values_only=True), header_row + 1):
                 if merged:
-                    cells = _fill_merged(r, list(cells), merged, anchors)
+                    cells = fill(r, list(cells))
                 values = {k: (cells[c - 1] if c - 1 < len(cells) else None) for k, c in columns.items() if k != "_seq"}
                 non_empty = [text(v) for v in cells if text(v)]
                 if not any(text(v) for v in values.values()):
@@ -346,45 +346,44 @@ def read_sheet(path: str | Path) -> Sheet:
 
 
 TOTALS = ("合计", "总计", "小计", "共计")
-_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 
 
-def _merged_cells(wb, ws, header_row: int) -> list[tuple[int, int, int, int]]:  # noqa: ANN001
+def _merged_cells(path: Path, ws, header_row: int) -> list[tuple[int, int, int, int]]:  # noqa: ANN001
     """The merged ranges below the header (min_col, min_row, max_col, max_row).  Units merge the
     上报单位, 企业名称 or 行业领域 cell down over all the rows of one town or one enterprise; the
-    streaming reader sees only the top cell, so the ranges are read from the sheet's XML."""
-    from openpyxl.utils import column_index_from_string
-
-    path = getattr(ws, "_worksheet_path", None)
-    archive = getattr(wb, "_archive", None)
-    if not path or archive is None:
-        return []
-    with archive.open(path) as fh:
-        fh.seek(0, 2)
-        size = fh.tell()
-        fh.seek(max(0, size - (1 << 20)))  # <mergeCells> follows <sheetData>: read the tail only
-        tail = fh.read()
-    out = []
-    for c1, r1, c2, r2 in _MERGE_REF.findall(tail):
-        r1, r2 = int(r1), int(r2)
-        if r2 > r1 and r1 > header_row:  # a vertical merge inside the table
-            out.append((column_index_from_string(c1.decode()), r1, column_index_from_string(c2.decode()), r2))
-    return out
+    streaming reader sees only the top cell, so the ranges are read from the package (xlsxmerge)."""
+    return [(c1, r1, c2, r2) for c1, r1, c2, r2 in xlsxmerge.merged_ranges(path, ws.title)
+            if r2 > r1 and r1 > header_row]  # a vertical merge inside the table
 
 
-def _fill_merged(r: int, cells: list[Any], merged: list[tuple[int, int, int, int]],
-                 anchors: dict[tuple[int, int], Any]) -> list[Any]:
-    for c1, r1, c2, r2 in merged:
-        if r == r1:
-            anchors[(r1, c1)] = cells[c1 - 1] if c1 - 1 < len(cells) else None
-        elif r1 < r <= r2:
-            value = anchors.get((r1, c1))
-            for c in range(c1, c2 + 1):
-                while len(cells) < c:
-                    cells.append(None)
-                if cells[c - 1] is None:
-                    cells[c - 1] = value
-    return cells
+class _MergeFill:
+    """Fills each merged range's top-left value into the range's other cells, row by row (rows come
+    in order).  Only the ranges covering the current row are looked at: a unit's sheet merges
+    上报单位 over every few rows, and checking every range on every row was quadratic."""
+
+    def __init__(self, merged: list[tuple[int, int, int, int]]) -> None:
+        self.pending = sorted(merged, key=lambda m: m[1])
+        self.next = 0
+        self.active: list[tuple[int, int, int, int]] = []
+        self.anchors: dict[tuple[int, int], Any] = {}
+
+    def __call__(self, r: int, cells: list[Any]) -> list[Any]:
+        while self.next < len(self.pending) and self.pending[self.next][1] <= r:
+            self.active.append(self.pending[self.next])
+            self.next += 1
+        if any(m[3] < r for m in self.active):
+            self.active = [m for m in self.active if m[3] >= r]
+        for c1, r1, c2, r2 in self.active:
+            if r == r1:
+                self.anchors[(r1, c1)] = cells[c1 - 1] if c1 - 1 < len(cells) else None
+            else:
+                value = self.anchors.get((r1, c1))
+                for c in range(c1, c2 + 1):
+                    while len(cells) < c:
+                        cells.append(None)
+                    if cells[c - 1] is None:
+                        cells[c - 1] = value
+        return cells
 
 
 # --- validation ----------------------------------------------------------------------------------

@@ -21,13 +21,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
-from hazardloop.config import bounds, clock, secrecy
+from hazardloop.config import bounds, clock, labels, secrecy
 from hazardloop.config.intake_rules import RuleError, add_days, compute_reward, report_rules, reward_rules
 from hazardloop.models import audit
 from hazardloop.errors import ConflictError, NotFound, ValidationError
 from hazardloop.models.intake import PublicReport
 from hazardloop.models.tables import AppUser, Hazard, Industry
-from hazardloop.notifications import outbox
+from hazardloop.notifications import outbox, sealed
 from hazardloop.notifications.recipients import Recipient
 from hazardloop.states import ledger
 from hazardloop.states import report_machine as rm
@@ -88,12 +88,14 @@ def _step(session: Session, report: PublicReport, trigger: str, actor: AppUser, 
 
 def submit(session: Session, actor: AppUser, *, content: str, enterprise: str | None = None,
            location: str | None = None, reporter_name: str | None = None, reporter_contact: str | None = None,
-           via: str = "platform") -> PublicReport:
-    """Register a report.  No name ⇒ anonymous (allowed)."""
+           via: str = "platform", feedback_channel: str | None = None) -> PublicReport:
+    """Register a report.  No name ⇒ anonymous (allowed).  feedback_channel (sms / email): the
+    reporter asks for the feedback and the reward decision there, at the contact given."""
     rm.may_submit(actor)
     if not content or not content.strip():
         raise ValidationError("举报内容不能为空。")
     bounds.check_text(content, "举报内容")
+    feedback_channel = check_feedback_channel(feedback_channel, reporter_contact)
     ent = None
     if enterprise:
         try:
@@ -105,6 +107,7 @@ def submit(session: Session, actor: AppUser, *, content: str, enterprise: str | 
         content=content.strip(), location=location, enterprise_id=ent.id if ent else None,
         enterprise_name=(enterprise or "").strip() or None, anonymous=anonymous, received_via=via,
         reporter_name_enc=secrecy.encrypt(reporter_name), reporter_contact_enc=secrecy.encrypt(reporter_contact),
+        feedback_channel=feedback_channel,
     )
     session.add(report)
     session.flush()
@@ -115,8 +118,40 @@ def submit(session: Session, actor: AppUser, *, content: str, enterprise: str | 
     _audit(session, who, "report_submit", report, None, {
         "report": report.code, "state": report.state, "anonymous": anonymous, "enterprise_id": report.enterprise_id,
         "received_via": via, "has_contact": report.reporter_contact_enc is not None,
+        "feedback_channel": feedback_channel,
     })
     return report
+
+
+_MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_feedback_channel(channel: str | None, contact: str | None) -> str | None:
+    """The chosen channel's code (Chinese names accepted), checked against the contact given:
+    短信 needs a mobile number, 电子邮件 an e-mail address.  The contact is never echoed."""
+    if channel is None or not str(channel).strip():
+        return None
+    code = labels.resolve("feedback_channel", str(channel).strip(), "反馈方式")
+    if not (contact and contact.strip()):
+        raise ValidationError(f"选择了{labels.label('feedback_channel', code)}反馈，请填写联系方式。")
+    if not (_MOBILE if code == "sms" else _EMAIL).match(sealed.normalise(code, contact)):
+        raise ValidationError("选择短信反馈时，联系方式应为 11 位手机号码。" if code == "sms"
+                              else "选择电子邮件反馈时，联系方式应为电子邮件地址（如 name@example.com）。")
+    return code
+
+
+def _tell_reporter(session: Session, report: PublicReport, event: str, subject: str, body: str) -> int:
+    """Queue a notice to the reporter on the channel they chose, if they chose one (same transaction
+    as the step).  The row names the report; the dispatcher decrypts the address when it sends."""
+    if not report.feedback_channel or report.reporter_contact_enc is None:
+        return 0
+    assert report.id is not None
+    return sealed.enqueue_reporter(session, report_id=report.id, cycle=report.cycle, event=event,
+                                   channel=report.feedback_channel, subject=subject, body=body)
+
+
+TRACK_HINT = "凭举报编号和查询码可随时查询办理情况（网页“举报办理情况查询” /track）。本通知请勿回复。"
 
 
 # --- the reporter's 查询码 -------------------------------------------------------------------------
@@ -292,8 +327,14 @@ def verify(session: Session, actor: AppUser, ref: int | str, *, verdict: str | N
 
 def give_feedback(session: Session, actor: AppUser, ref: int | str, *, text: str | None) -> PublicReport:
     report = get_report(session, ref)
-    return _step(session, report, "give_feedback", actor, {"text": text},
-                 {"feedback_text": (text or "").strip(), "feedback_by": actor.username, "feedback_at": clock.utcnow()})
+    extra = {"feedback_channel": report.feedback_channel} if report.feedback_channel else None
+    _step(session, report, "give_feedback", actor, {"text": text},
+          {"feedback_text": (text or "").strip(), "feedback_by": actor.username, "feedback_at": clock.utcnow()},
+          extra=extra)
+    _tell_reporter(session, report, "reporter_feedback", f"举报 {report.code} 办理结果反馈",
+                   f"您于 {clock.local_date(report.received_at)} 提交的举报 {report.code} 已核查处理，"
+                   f"办理结果反馈如下：\n\n{report.feedback_text}\n\n{TRACK_HINT}")
+    return report
 
 
 def first_rewardable(session: Session, report: PublicReport) -> PublicReport | None:
@@ -332,9 +373,16 @@ def decide_reward(session: Session, actor: AppUser, ref: int | str, *, rule: str
     result.setdefault("rule", name)
     result.setdefault("rule_name", spec.get("name", name))
     result.setdefault("source", spec.get("source"))
-    return _step(session, report, "decide_reward", actor, {}, {
+    extra = {"feedback_channel": report.feedback_channel} if report.feedback_channel else None
+    _step(session, report, "decide_reward", actor, {}, {
         "reward": result, "reward_amount": int(result["amount"]), "reward_decided_by": actor.username,
-        "reward_decided_at": clock.utcnow()}, reason=reason)
+        "reward_decided_at": clock.utcnow()}, reason=reason, extra=extra)
+    amount = int(result["amount"])
+    decided = (f"奖励金额 {amount} 元，兑付事宜另行通知。" if amount > 0 else "不予奖励。")
+    _tell_reporter(session, report, "reporter_reward", f"举报 {report.code} 奖励决定",
+                   f"您提交的举报 {report.code} 的奖励已核定：{decided}\n依据：{result.get('basis') or ''}\n\n"
+                   f"{TRACK_HINT}")
+    return report
 
 
 def pay(session: Session, actor: AppUser, ref: int | str, *, payment_ref: str | None) -> PublicReport:
@@ -352,6 +400,7 @@ def report_dict(report: PublicReport) -> dict[str, Any]:
     data["state_name"] = rm.STATE_NAMES[report.state]
     data["verdict_name"] = rm.VERDICTS.get(report.verdict or "")
     data["reporter"] = "匿名" if report.anonymous else "实名（身份保密）"
+    data["feedback_channel_name"] = labels.label("feedback_channel", report.feedback_channel) or "不需要"
     return data
 
 

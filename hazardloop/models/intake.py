@@ -64,6 +64,9 @@ class PublicReport(SQLModel, table=True):
     version: int = Field(default=1, sa_column=_report_version)
     # Added by migration 0012: the reporter's 查询码, shown once at submission, kept only as an argon2id hash.
     query_code_hash: str | None = Field(default=None, max_length=200)
+    # Added by migration 0018: how the reporter asked to receive the feedback and the reward decision
+    # (sms / email; None: not at all).  The address itself is only in reporter_contact_enc.
+    feedback_channel: str | None = Field(default=None, max_length=16)
 
 
 class HazardSource(SQLModel, table=True):

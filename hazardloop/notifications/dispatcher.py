@@ -60,6 +60,7 @@ from hazardloop.errors import ValidationError
 from hazardloop.models.notify import NotificationAttempt
 from hazardloop.models.tables import Hazard, Notification
 from hazardloop.notifications import filechannel  # noqa: F401  (registers the file:// plugin)
+from hazardloop.notifications import sealed
 from hazardloop.notifications.notices import render
 from hazardloop.notifications.routes import UNDELIVERABLE, Routes, load_routes
 
@@ -109,6 +110,10 @@ class Message:
     digest_key: str | None = None
     error: str | None = None  # could not even be built
     undeliverable: bool = False
+    # A sealed recipient (a public reporter, notifications/sealed.py): the URL with the decrypted
+    # address, and the address's spellings to scrub; `target` above then shows no address.
+    secret_target: str | None = field(default=None, repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass
@@ -187,11 +192,37 @@ def _target(routes: Routes, row: dict[str, Any]) -> str:
                          address=row["address"])
 
 
-def plan_messages(rows: list[dict[str, Any]], routes: Routes, hazard_codes: dict[int, str] | None = None
-                  ) -> list[Message]:
+def _sealed_message(row: dict[str, Any], routes: Routes, opened: sealed.Opened | None) -> Message:
+    """A row to a sealed address: sent on its own, the address only in secret_target."""
+    idem = idempotency_key([row["key"]])
+
+    def failed(error: str | None, final: bool) -> Message:
+        return Message([row], row["channel"], None, row["subject"], row["body"], idem, error=error,
+                       undeliverable=final)
+
+    why = sealed.channel_problem(routes, row["channel"])
+    if why:
+        return failed(why, True)
+    if opened is None or opened.address is None:
+        return failed(opened.error if opened else "举报人的联系方式未能读取。", opened.final if opened else False)
+    try:
+        shown = _target(routes, row)  # the row's address is NULL: the URL without it, safe to show
+        real = routes.target(row["channel"], recipient_key_=row["recipient_key"], role=row["recipient_role"],
+                             name=row["recipient_name"], address=opened.address)
+    except (ValidationError, LookupError) as exc:
+        return failed(str(exc), True)
+    return Message([row], row["channel"], shown, row["subject"], row["body"], idem, secret_target=real,
+                   secrets=sealed.forms(opened.address))
+
+
+def plan_messages(rows: list[dict[str, Any]], routes: Routes, hazard_codes: dict[int, str] | None = None,
+                  opened: dict[int, sealed.Opened] | None = None) -> list[Message]:
     single: list[Message] = []
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
+        if sealed.is_sealed(row) and row["channel"] != UNDELIVERABLE:
+            single.append(_sealed_message(row, routes, (opened or {}).get(row["id"])))
+            continue
         try:
             if row["channel"] == UNDELIVERABLE:
                 raise LookupError("无可达渠道")
@@ -242,8 +273,8 @@ _PLUGINS_LOCK = threading.Lock()
 _LOCAL = threading.local()
 
 
-def _service(url: str, channel: str, key: str, timeout: float) -> Any:
-    service = _service_for(url, channel, key)
+def _service(url: str, channel: str, key: str, timeout: float, cache: bool = True) -> Any:
+    service = _service_for(url, channel, key, cache)
     if service is not None and timeout > 0:
         for attr in ("socket_connect_timeout", "socket_read_timeout"):
             if hasattr(service, attr):
@@ -251,17 +282,18 @@ def _service(url: str, channel: str, key: str, timeout: float) -> Any:
     return service
 
 
-def _service_for(url: str, channel: str, key: str) -> Any:
+def _service_for(url: str, channel: str, key: str, cache: bool = True) -> Any:
     cache_key = (url, channel)
-    base = _PLUGINS.get(cache_key)
+    base = _PLUGINS.get(cache_key) if cache else None
     if base is None:
         base = apprise.Apprise.instantiate(url, asset=_ASSET, tag=channel)
         if base is None:
             return None
-        with _PLUGINS_LOCK:
-            if len(_PLUGINS) > 2048:
-                _PLUGINS.clear()
-            _PLUGINS[cache_key] = base
+        if cache:  # (a sealed address is never kept in this process-wide cache)
+            with _PLUGINS_LOCK:
+                if len(_PLUGINS) > 2048:
+                    _PLUGINS.clear()
+                _PLUGINS[cache_key] = base
     if isinstance(getattr(base, "headers", None), dict):
         service = copy.copy(base)
         service.headers = {**base.headers, "X-Idempotency-Key": key}
@@ -286,12 +318,25 @@ def _log_error(nr: Any) -> str | None:
 def send(message: Message, routes: Routes) -> Outcome:
     if message.error:
         return Outcome(message, False, [], message.error)
+    with sealed.on_the_wire(message.secrets):
+        try:
+            return _send(message, routes)
+        finally:
+            if message.secrets and getattr(_LOCAL, "apprise", None) is not None:
+                _LOCAL.apprise.clear()  # the thread's Apprise object would hold the address until its next message
+
+
+def _send(message: Message, routes: Routes) -> Outcome:
+    def scrub(text: str | None) -> str | None:
+        return sealed.scrub(routes.scrub(text), message.secrets)
+
     started = time.perf_counter()
     try:
-        url = routes.expand(message.target or "")
+        url = routes.expand(message.secret_target or message.target or "")
     except ValidationError as exc:
-        return Outcome(message, False, [], str(exc))
-    service = _service(url, message.channel, message.idem, float(routes.policy["send_timeout"]))
+        return Outcome(message, False, [], scrub(str(exc)))
+    service = _service(url, message.channel, message.idem, float(routes.policy["send_timeout"]),
+                       cache=not message.secrets)
     if service is None:
         return Outcome(message, False, [], f"Apprise 无法识别渠道 {message.channel} 的 URL：{message.target}")
     ap = _apprise()
@@ -300,12 +345,12 @@ def send(message: Message, routes: Routes) -> Outcome:
         # Address by tag: an untagged notify would reach every service loaded.
         result = ap.notify(body=message.body, title=message.title, tag=message.channel)
     except Exception as exc:  # noqa: BLE001 - a plugin bug must not kill the pass
-        return Outcome(message, False, [dict(name="-", tag=message.channel, status="ERROR", error=routes.scrub(
+        return Outcome(message, False, [dict(name="-", tag=message.channel, status="ERROR", error=scrub(
             f"{type(exc).__name__}: {exc}"), elapsed_ms=int((time.perf_counter() - started) * 1000))],
-            routes.scrub(f"{type(exc).__name__}: {exc}"))
+            scrub(f"{type(exc).__name__}: {exc}"))
     try:
         services = [dict(name=nr.name[:64], tag=",".join(nr.tag)[:64], status=nr.status.name,
-                         error=routes.scrub(_log_error(nr)) if nr.status != AppriseResultStatus.SUCCESS else None,
+                         error=scrub(_log_error(nr)) if nr.status != AppriseResultStatus.SUCCESS else None,
                          elapsed_ms=int(nr.elapsed * 1000)) for nr in result]
         status = result.status
     finally:
@@ -434,7 +479,10 @@ def dispatch(url: str | None = None, *, limit: int | None = None, concurrency: i
             rows = take()
             while rows:
                 _kill_point("after_claim")
-                messages = plan_messages(rows, routes, _hazard_codes(engine, rows) if _may_digest(routes) else None)
+                opened = sealed.open_addresses(engine, rows)  # decrypted now, for this batch only
+                messages = plan_messages(rows, routes, _hazard_codes(engine, rows) if _may_digest(routes) else None,
+                                         opened)
+                del opened
                 sendable = [m for m in messages if not m.undeliverable]
                 outcomes = [Outcome(m, False, [], m.error) for m in messages if m.undeliverable]
                 report.messages += len(sendable)

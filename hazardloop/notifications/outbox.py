@@ -58,6 +58,14 @@ def _targets(recipient: Recipient) -> list[tuple[str, str | None]]:
     return out
 
 
+def base_row(*, event: str, hazard_id: int | None, cycle: int, step: str, role: str, name: str, key: str,
+             subject: str, body: str, document_id: int | None, now: datetime) -> dict:
+    """The columns every outbox row of a notice shares (each caller adds key, channel, address, status)."""
+    return dict(event=event, hazard_id=hazard_id, cycle=cycle, step=step, recipient_role=role, recipient_name=name,
+                recipient_key=key, subject=subject[:200], body=body, document_id=document_id, attempts=0,
+                next_attempt_at=now, created_at=now)
+
+
 def notice_rows(
     *, event: str, hazard_id: int | None, cycle: int = 0, step: str = "", recipients: list[Recipient],
     subject: str, body: str, document_id: int | None = None, now: datetime | None = None,
@@ -67,9 +75,9 @@ def notice_rows(
     rows = []
     for recipient in recipients:
         targets = _targets(recipient)
-        base = dict(event=event, hazard_id=hazard_id, cycle=cycle, step=step, recipient_role=recipient.role,
-                    recipient_name=recipient.name, recipient_key=recipient_key(recipient), subject=subject[:200],
-                    body=body, document_id=document_id, attempts=0, next_attempt_at=now, created_at=now)
+        base = base_row(event=event, hazard_id=hazard_id, cycle=cycle, step=step, role=recipient.role,
+                        name=recipient.name, key=recipient_key(recipient), subject=subject, body=body,
+                        document_id=document_id, now=now)
         if not targets:
             role = RECIPIENT_ROLES.get(recipient.role, recipient.role)
             why = (f"企业档案中没有登记{role}，请补充后执行 outbox retry。" if UNREGISTERED in recipient.extra else

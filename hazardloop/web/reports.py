@@ -185,7 +185,8 @@ def submit(session: Session, user: AppUser, data: dict[str, Any]) -> PublicRepor
                                                                    "被举报企业"),
         location=(_text(data, "location", "地点", 200) or "").strip() or None,
         reporter_name=(_text(data, "reporter_name", "举报人姓名", 64) or "").strip() or None,
-        reporter_contact=(_text(data, "reporter_contact", "联系方式", 100) or "").strip() or None, via=via)
+        reporter_contact=(_text(data, "reporter_contact", "联系方式", 100) or "").strip() or None, via=via,
+        feedback_channel=(_text(data, "feedback_channel", "反馈方式", 16) or "").strip() or None)
 
 
 def perform(session: Session, user: AppUser, ref: Any, action: str, data: dict[str, Any]) -> reports.VerifyOutcome | PublicReport:
@@ -365,6 +366,7 @@ def report_list(request: Request, state: str | None = None) -> Response:
 def _new_page(request: Request, user: AppUser, csrf: str, *, status: int = 200, error: str | None = None,
               form: dict[str, Any] | None = None, done: str | None = None, query_code: str | None = None) -> Response:
     ctx = {"user": user, "csrf": csrf, "error": error, "form": form or {}, "done": done, "VIA": VIA,
+           "FEEDBACK_CHANNELS": labels.FEEDBACK_CHANNELS,
            "may_submit": may_submit(user), "query_code": query_code}
     return pages.no_store(pages._render(request, "report_new.html", ctx, status))  # noqa: SLF001
 
@@ -510,6 +512,8 @@ class ReportOut(BaseModel):
     location: str | None
     anonymous: bool
     reporter: str  # 匿名 / 实名（身份保密）
+    feedback_channel: str | None = None  # sms / email: the feedback and the reward decision are sent there
+    feedback_channel_name: str = "不需要"
     query_code: str | None = None  # only in the answer to the submission: the reporter's 查询码, shown once
     department_code: str | None
     accepted_by: str | None
@@ -568,6 +572,8 @@ class SubmitIn(BaseModel):
     reporter_name: str | None = Field(default=None, max_length=64, description="举报人姓名；不填即匿名（加密保存）")
     reporter_contact: str | None = Field(default=None, max_length=100, description="联系方式（加密保存）")
     via: Literal["platform", "phone", "letter", "visit"] = "platform"
+    feedback_channel: Literal["sms", "email"] | None = Field(
+        default=None, description="反馈方式：sms 短信（联系方式为手机号码）/ email 电子邮件；不填则不发送，凭查询码查询")
 
 
 class VersionIn(BaseModel):
