@@ -403,3 +403,32 @@ def test_two_supervisors_approve_at_once_one_wins(pg, tmp_path):
     with pg.session() as s:
         approvals = s.exec(select(AuditEvent).where(AuditEvent.hazard_id == hid, AuditEvent.action == "approve")).all()
         assert len(approvals) == 1
+
+
+def test_list_counts_from_one_pass_match_each_filter(web):
+    """The 台账's total, count boxes and overdue box come from one GROUP BY (services.list_hazards):
+    the total is what the page lists, the boxes ignore only the state filter, the overdue box counts
+    the overdue ones under the other filters."""
+    with clock.frozen(clock.today()):
+        with web.db.session() as s:
+            late = [rectifying(s, days=2, title=f"逾期{i}") for i in range(3)]
+            rectifying(s, days=30, title="未到期")
+            listed(s, title="已挂牌")
+            reported(s, title="已发现")
+        clock.advance(timedelta(days=5))
+        api = web.api("office1")
+        every = api.get("/api/v1/hazards", params={"per": 200}).json()
+        only_late = api.get("/api/v1/hazards", params={"overdue": True, "per": 200}).json()
+        assert every["overdue"] == 3 and every["total"] == sum(every["counts"].values()) == len(every["items"])
+        assert sorted(h["id"] for h in only_late["items"]) == sorted(late)
+        assert only_late["counts"]["rectifying"] == 3 == sum(only_late["counts"].values()) == only_late["total"]
+        for params in ({"state": "rectifying"}, {"state": "rectifying", "overdue": True},
+                       {"state": "closed", "overdue": True}, {"state": "found"}, {"state": "listed"}):
+            got = api.get("/api/v1/hazards", params={**params, "per": 200}).json()
+            assert got["total"] == len(got["items"]) == got["counts"][params["state"]], params
+            assert got["counts"] == (only_late if params.get("overdue") else every)["counts"], params
+            assert got["overdue"] == 3, params
+        assert all(h["overdue"] for h in api.get("/api/v1/hazards", params={"state": "rectifying", "overdue": True}
+                                                 ).json()["items"])
+        page = web.login("office1").get("/hazards?overdue=1").text
+        assert "共 3 条" in page and "<b>3</b>逾期" in page

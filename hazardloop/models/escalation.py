@@ -77,7 +77,8 @@ class Document(SQLModel, table=True):
     The monthly bulletin (月通报) belongs to no hazard: those columns are NULL and
     `period` ("2026-10", unique) says which month it reports (migration 0007)."""
 
-    __table_args__ = (UniqueConstraint("doc_type", "year", "serial", name="uq_document_serial"),)
+    __table_args__ = (UniqueConstraint("doc_type", "year", "serial", name="uq_document_serial"),
+                      Index("ix_document_issue_date_id_number", "issue_date", "id", "number"))  # 0017: newest first
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=64, unique=True)  # 文号, e.g. 肥安办函〔2026〕12号

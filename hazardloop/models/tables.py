@@ -99,20 +99,21 @@ class Hazard(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_hazard_state_deadline", "state", "deadline"),
+        Index("ix_hazard_region_state_deadline", "region_code", "state", "deadline"),  # 0017
     )
     __mapper_args__ = {"version_id_col": _hazard_version}
 
     id: int | None = Field(default=None, primary_key=True)
     code: str | None = Field(default=None, max_length=32, unique=True)  # YH-2026-000123, set from the id
     enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
-    region_code: str = Field(max_length=32, index=True)  # copied from the enterprise at report time
+    region_code: str = Field(max_length=32)  # copied from the enterprise at report time; see ix_hazard_region_state_deadline
     industry_code: str = Field(max_length=32, index=True)
     title: str = Field(max_length=200)
     description: str = Field(default="")
     location: str | None = Field(default=None, max_length=200)
     channel: str = Field(max_length=32, index=True)
     state: str = Field(default="found", max_length=16)  # indexed by ix_hazard_state_deadline
-    found_at: datetime = Field(default_factory=utcnow)
+    found_at: datetime = Field(default_factory=utcnow, index=True)  # the 台账's default order (0017)
     reported_by: str = Field(max_length=64)
     basis_code: str | None = Field(default=None, foreign_key="standard.code", max_length=32)
     basis_clause: str | None = Field(default=None, max_length=200)
@@ -234,7 +235,7 @@ class Notification(SQLModel, table=True):
     channel: str = Field(default="default", max_length=64)
     subject: str = Field(max_length=200)
     body: str
-    document_id: int | None = None
+    document_id: int | None = Field(default=None, index=True)  # a 公文's page lists its notices (0017)
     status: str = Field(default="pending", max_length=16, index=True)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)

@@ -10,6 +10,7 @@ draws the Chinese with its own fonts (no font on the server), no script, and the
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -48,6 +49,7 @@ class Board:
     notes: list[str] = field(default_factory=list)
     computed_at: datetime = field(default_factory=clock.utcnow)
     head: int = 0  # the audit trail's last event when computed
+    charts: dict[str, Markup] | None = field(default=None, repr=False)  # drawn once per board (the page)
 
     def as_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -99,6 +101,18 @@ class _Entry:
     head: int
     board: Board
     refreshing: bool = False
+    took: float = 0.0  # seconds the board took to compute
+    done: float = 0.0  # time.monotonic() when it was ready
+
+    def may_refresh(self) -> bool:
+        # While writes keep coming the trail moves on at every view: recomputing back to back would
+        # keep a core busy (seconds per board at 100,000 hazards, the GIL shared with the pages of
+        # this worker).  The next recomputation waits REFRESH_PAUSE times as long as the last one
+        # took: the board is at most that much older than the trail, the pages keep most of the CPU.
+        return time.monotonic() - self.done >= REFRESH_PAUSE * self.took
+
+
+REFRESH_PAUSE = 4
 
 
 class _Cache:
@@ -109,18 +123,20 @@ class _Cache:
         self.lock = threading.Lock()
 
 
-def _compute(url: str | None, today: date, head: int) -> Board:
+def _compute(url: str | None, today: date, head: int) -> _Entry:
+    t0 = time.monotonic()
     with session_scope(url, write=False) as s:
         got = build(s, today)
     got.head = head
-    return got
+    done = time.monotonic()
+    return _Entry(head, got, took=done - t0, done=done)
 
 
 def _refresh(cache: _Cache, url: str | None, today: date, head: int) -> None:
     try:
         fresh = _compute(url, today, head)
         with cache.lock:
-            cache.entries[today] = _Entry(head, fresh)
+            cache.entries[today] = fresh
     except Exception:  # noqa: BLE001 - a failed refresh leaves the last board; the next view tries again
         with cache.lock:
             if today in cache.entries:
@@ -139,7 +155,8 @@ def board(request: Request) -> Board:
     cache: _Cache = request.app.state.dashboard_cache
     with cache.lock:
         entry = cache.entries.get(today)
-        if entry is not None and (entry.head == head or entry.refreshing):
+        if entry is not None and (entry.head == head or entry.refreshing or
+                                  (entry.head < head and not entry.may_refresh())):
             return entry.board
         if entry is not None and entry.head < head:
             entry.refreshing = True
@@ -151,8 +168,8 @@ def board(request: Request) -> Board:
     with cache.lock:
         for old in [d for d in cache.entries if d != today]:
             del cache.entries[old]
-        cache.entries[today] = _Entry(head, fresh)
-        return fresh
+        cache.entries[today] = fresh
+        return fresh.board
 
 
 # --- charts: SVG with text, presentation attributes only (the CSP forbids inline style) ---------
@@ -228,11 +245,16 @@ def dashboard_page(request: Request) -> Response:
         return got
     user, csrf = got
     b = board(request)
-    charts = {by: _svg_bars(b.groups[by], "open",
-                            (lambda r, by=by: ledger_link(**{by: r["key"]})) if by in LINKED else None,
-                            f"按{stats.DIMENSION_NAMES[by]}：未销号") for by in BY}
+    drawn = b.charts
+    if drawn is None:  # every view of one board draws the same SVG: draw it once (a race draws it twice, harmlessly)
+        drawn = {by: _svg_bars(b.groups[by], "open",
+                               (lambda r, by=by: ledger_link(**{by: r["key"]})) if by in LINKED else None,
+                               f"按{stats.DIMENSION_NAMES[by]}：未销号") for by in BY}
+        drawn["trend"] = _svg_trend(b.trend)
+        b.charts = drawn
+    charts = {by: drawn[by] for by in BY}
     return office.render(request, "office/dashboard.html", {
-        "user": user, "csrf": csrf, "b": b, "charts": charts, "trend": _svg_trend(b.trend),
+        "user": user, "csrf": csrf, "b": b, "charts": charts, "trend": drawn["trend"],
         "link": ledger_link, "DIM": stats.DIMENSION_NAMES, "BY": BY, "LINKED": LINKED})
 
 

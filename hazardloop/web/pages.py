@@ -3,6 +3,7 @@ token; every hazard and evidence look-up is filtered by what the user may see.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -44,12 +45,17 @@ def _session_data(request: Request) -> auth.SessionData | None:
     return request.app.state.codec.loads(request.cookies.get(auth.SESSION_COOKIE))
 
 
-def _current(request: Request) -> tuple[AppUser | None, auth.SessionData | None]:
+def _current(request: Request, session: Any = None) -> tuple[AppUser | None, auth.SessionData | None]:
+    """session: the page's own read session, if it has one (one connection and transaction per
+    view instead of two: each costs round trips to PostgreSQL)."""
     data = _session_data(request)
     if data is None:
         return None, None
-    with _db(request) as s:
-        user = auth.session_user(s, data)
+    if session is not None:
+        user = auth.session_user(session, data)
+    else:
+        with _db(request, write=False) as s:  # a read: on SQLite it must not queue behind writers
+            user = auth.session_user(s, data)
     return user, data if user else None
 
 
@@ -200,18 +206,26 @@ def hazard_list(request: Request, state: str | None = None, region: str | None =
                 channel: str | None = None, level: str | None = None, overdue: str | None = None,
                 q: str | None = None, sort: str = "found", order: str = "desc", page: str = "1",
                 department: str | None = None) -> Response:
-    user, data = _current(request)
-    if user is None:
-        return _to_login(request)
+    with _db(request, write=False) as s:
+        user, data = _current(request, s)
+        if user is None:
+            return _to_login(request)
+        return _hazard_list(request, s, user, data, state, region, industry, channel, level, overdue, q, sort, order,
+                            page, department)
+
+
+def _hazard_list(request: Request, s: Any, user: AppUser, data: auth.SessionData, state: str | None,
+                 region: str | None, industry: str | None, channel: str | None, level: str | None,
+                 overdue: str | None, q: str | None, sort: str, order: str, page: str,
+                 department: str | None) -> Response:
     lq = services.ListQuery(
         state=_opt(state, STATES), region=(region or None) and region[:32], industry=(industry or None) and industry[:32],
         channel=_opt(channel, CHANNELS), level=_opt(level, LEVELS), overdue=overdue in ("1", "on", "true"),
         q=(q or "").replace("\x00", "")[:60] or None, sort=sort if sort in services.SORTS else "found",
         desc=order != "asc", page=services.small_int(page, 6) or 1,
         department=(department or None) and department[:32])
-    with _db(request) as s:
-        result = services.list_hazards(s, user, lq)
-        options = services.reference_options(s)
+    result = services.list_hazards(s, user, lq)
+    options = services.reference_options(s)
     params = {k: v for k, v in (("state", lq.state), ("region", lq.region), ("industry", lq.industry),
                                 ("department", lq.department), ("channel", lq.channel), ("level", lq.level), ("q", lq.q),
                                 ("overdue", "1" if lq.overdue else None), ("sort", lq.sort),
@@ -222,8 +236,8 @@ def hazard_list(request: Request, state: str | None = None, region: str | None =
 
 def _hazard_page(request: Request, user: AppUser, csrf: str, ref: str, *, status: int = 200,
                  error: str | None = None, notice: str | None = None, form: dict[str, Any] | None = None,
-                 form_action: str | None = None) -> HTMLResponse:
-    with _db(request) as s:
+                 form_action: str | None = None, session: Any = None) -> HTMLResponse:
+    with contextlib.nullcontext(session) if session is not None else _db(request, write=False) as s:
         hazard = services.visible_hazard(s, user, ref)
         ctx = services.detail(s, user, hazard)
         options = services.reference_options(s)
@@ -234,10 +248,11 @@ def _hazard_page(request: Request, user: AppUser, csrf: str, ref: str, *, status
 
 @router.get("/hazards/{ref}")
 def hazard_page(request: Request, ref: str, done: str | None = None) -> Response:
-    user, data = _current(request)
-    if user is None:
-        return _to_login(request)
-    return _hazard_page(request, user, data.csrf, ref[:40], notice=DONE.get(done or ""))
+    with _db(request, write=False) as s:
+        user, data = _current(request, s)
+        if user is None:
+            return _to_login(request)
+        return _hazard_page(request, user, data.csrf, ref[:40], notice=DONE.get(done or ""), session=s)
 
 
 def _store_upload(upload: UploadFile) -> tuple[Path, str]:

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, case, func
 from sqlmodel import Session, select
 
 from hazardloop.config import clock, labels
@@ -60,6 +60,9 @@ IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
 MAX_UPLOAD = 20 * 1024 * 1024
 SORTS = {"code": Hazard.id, "found": Hazard.found_at, "deadline": Hazard.deadline, "state": Hazard.state,
          "level": Hazard.level}
+# NULLS LAST only where there can be NULLs: on a NOT NULL column it stops PostgreSQL from reading
+# the index backwards (ix_hazard_found_at for the default newest-first order).
+NULLABLE_SORTS = ("deadline", "level")
 MASKED_REPORTER = confidential.MASKED_REPORTER
 
 # Hooks for other features (e.g. escalation): extra queue sections and extra blocks
@@ -122,27 +125,35 @@ def _passes(check: Callable[[], Any]) -> bool:
         return False
 
 
-def may(session: Session, user: AppUser, hazard: Hazard, action: str) -> bool:
+_LOOK = object()  # may(): look the pending extension up
+
+
+def may(session: Session, user: AppUser, hazard: Hazard, action: str, pending: Any = _LOOK) -> bool:
+    """pending: the hazard's pending extension (or None) when the caller has it already."""
     if not guards.can_view(user, hazard):
         return False
     trigger = TRIGGER_OF.get(action)
+    if pending is _LOOK and action in ("decide_extension", "request_extension"):
+        pending = pending_extension(session, hazard)
     if action == "decide_extension":
-        return pending_extension(session, hazard) is not None and _passes(
+        return pending is not None and _passes(
             lambda: guards.decide_extension(user, hazard)) and machine.check(hazard, "extend", user)
     if trigger is not None:
         return machine.check(hazard, trigger, user)
     if action == "evidence":
         return hazard.state == "rectifying" and _passes(lambda: guards.upload_evidence(user, hazard))
     if action == "request_extension":
-        return (hazard.state == "rectifying" and pending_extension(session, hazard) is None
+        return (hazard.state == "rectifying" and pending is None
                 and _passes(lambda: guards.request_extension(user, hazard)))
     if action == "edit":
         return _passes(lambda: guards.edit(user, hazard))
     return False
 
 
-def allowed_actions(session: Session, user: AppUser, hazard: Hazard) -> list[str]:
-    return [a for a in ACTION_NAMES if may(session, user, hazard, a)]
+def allowed_actions(session: Session, user: AppUser, hazard: Hazard, pending: Any = _LOOK) -> list[str]:
+    if pending is _LOOK:
+        pending = pending_extension(session, hazard)  # once for every action that asks
+    return [a for a in ACTION_NAMES if may(session, user, hazard, a, pending)]
 
 
 # --- the dispatcher ----------------------------------------------------------------------
@@ -260,7 +271,7 @@ class ListResult:
     per: int
 
 
-def _filtered(stmt, user: AppUser, lq: ListQuery, with_state: bool = True):  # noqa: ANN001, ANN202
+def _filtered(stmt, user: AppUser, lq: ListQuery, with_state: bool = True, now: Any = None):  # noqa: ANN001, ANN202
     stmt = stmt.where(guards.visible_clause(user))
     for column, value in ((Hazard.region_code, lq.region), (Hazard.industry_code, lq.industry),
                           (Hazard.channel, lq.channel), (Hazard.level, lq.level),
@@ -270,7 +281,7 @@ def _filtered(stmt, user: AppUser, lq: ListQuery, with_state: bool = True):  # n
     if with_state and lq.state:
         stmt = stmt.where(Hazard.state == lq.state)
     if lq.overdue:
-        stmt = stmt.where(Hazard.state == "rectifying", Hazard.deadline < clock.utcnow())
+        stmt = stmt.where(Hazard.state == "rectifying", Hazard.deadline < (now or clock.utcnow()))
     if lq.q:
         like = f"%{lq.q.strip()[:60]}%"
         stmt = stmt.where(Hazard.title.like(like) | Hazard.code.like(like) | Enterprise.name.like(like))
@@ -278,28 +289,31 @@ def _filtered(stmt, user: AppUser, lq: ListQuery, with_state: bool = True):  # n
 
 
 def list_hazards(session: Session, user: AppUser, lq: ListQuery) -> ListResult:
-    def scoped(stmt, **changes):  # noqa: ANN001, ANN003, ANN202
-        # The enterprise join is needed only to search its name: counts skip it otherwise.
-        if lq.q:
-            stmt = stmt.join(Enterprise, Enterprise.id == Hazard.enterprise_id)
-        return _filtered(stmt, user, ListQuery(**{**lq.__dict__, **changes}))
-
-    total = session.exec(scoped(select(func.count()).select_from(Hazard))).one()
+    # One pass for every count on the page: per state under every filter but the state (the
+    # count boxes), and how many of them are overdue.  The total is the chosen state's count (or
+    # the sum), so it is not counted again: at 100,000 hazards each count is a scan of the scope.
+    now = clock.utcnow()
+    overdue_case = func.sum(case((and_(Hazard.state == "rectifying", Hazard.deadline < now), 1), else_=0))
+    count_stmt = select(Hazard.state, func.count(), overdue_case).select_from(Hazard)
+    if lq.q:  # the enterprise join is needed only to search its name
+        count_stmt = count_stmt.join(Enterprise, Enterprise.id == Hazard.enterprise_id)
+    counts = {state: 0 for state in machine.STATES}
+    overdue = 0
+    for state, n, late in session.exec(_filtered(count_stmt, user, lq, with_state=False, now=now)
+                                       .group_by(Hazard.state)).all():
+        counts[state] = n
+        overdue += int(late or 0)
+    total = counts.get(lq.state, 0) if lq.state else sum(counts.values())
     column = SORTS.get(lq.sort, Hazard.found_at)
     order = column.desc() if lq.desc else column.asc()
     per = max(1, min(lq.per, 200))
     pages = max(1, math.ceil(total / per))
     page = max(1, min(lq.page, pages))
     rows = session.exec(_filtered(select(Hazard, Enterprise.name).join(Enterprise, Enterprise.id == Hazard.enterprise_id),
-                                  user, lq)
-                        .order_by(order.nulls_last(), Hazard.id.desc() if lq.desc else Hazard.id)
+                                  user, lq, now=now)
+                        .order_by(order.nulls_last() if lq.sort in NULLABLE_SORTS else order,
+                                  Hazard.id.desc() if lq.desc else Hazard.id)
                         .offset((page - 1) * per).limit(per)).all()
-    counts = {state: 0 for state in machine.STATES}
-    count_stmt = _filtered(select(Hazard.state, func.count()).select_from(Hazard).join(
-        Enterprise, Enterprise.id == Hazard.enterprise_id) if lq.q else select(Hazard.state, func.count()),
-        user, lq, with_state=False).group_by(Hazard.state)
-    counts.update({state: n for state, n in session.exec(count_stmt).all()})
-    overdue = session.exec(scoped(select(func.count()).select_from(Hazard), overdue=True, state=None)).one()
     return ListResult([(h, name) for h, name in rows], total, counts, overdue, page, pages, per)
 
 
@@ -430,10 +444,12 @@ def detail(session: Session, user: AppUser, hazard: Hazard) -> dict[str, Any]:
               *(p.submitted_by for p in plans), *(e.uploaded_by for e in evidence),
               *(x.requested_by for x in extensions), *(x.decided_by for x in extensions)} - {None}
     names = _names(session, people)  # type: ignore[arg-type]
-    region = session.get(Region, hazard.region_code)
-    industry = session.get(Industry, hazard.industry_code)
-    standard = session.get(Standard, hazard.basis_code) if hazard.basis_code else None
-    department = session.get(Department, hazard.supervising_department) if hazard.supervising_department else None
+    ref = reference_options(session)
+    region = ref["by_code"]["regions"].get(hazard.region_code)
+    industry = ref["by_code"]["industries"].get(hazard.industry_code)
+    standard = ref["by_code"]["standards"].get(hazard.basis_code) if hazard.basis_code else None
+    department = ref["by_code"]["departments"].get(hazard.supervising_department)
+    pending = pending_extension(session, hazard)
     extra = []
     for provider in DETAIL_PROVIDERS:
         extra.extend(provider(session, user, hazard))
@@ -444,17 +460,40 @@ def detail(session: Session, user: AppUser, hazard: Hazard) -> dict[str, Any]:
         "reporter": reporter(user, hazard, names), "names": names,
         "plans": plans, "evidence": evidence, "extensions": extensions, "notices": notices,
         "audit": audit_trail(session, user, hazard), "overdue": ledger.is_overdue(hazard),
-        "days_overdue": ledger.days_overdue(hazard), "pending_extension": pending_extension(session, hazard),
-        "actions": allowed_actions(session, user, hazard), "extra": extra,
-        "evidence_count": ledger.evidence_count(session, hazard),
+        "days_overdue": ledger.days_overdue(hazard), "pending_extension": pending,
+        "actions": allowed_actions(session, user, hazard, pending), "extra": extra,
+        "evidence_count": sum(1 for e in evidence if e.cycle == hazard.cycle),  # as ledger.evidence_count, no query
     }
+
+
+REFERENCE_TTL = 60.0  # seconds
+_reference: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
 def reference_options(session: Session) -> dict[str, Any]:
-    return {
-        "regions": session.exec(select(Region).order_by(Region.code)).all(),
-        "industries": session.exec(select(Industry).order_by(Industry.code)).all(),
-        "departments": session.exec(select(Department).order_by(Department.code)).all(),
-        "standards": session.exec(select(Standard).order_by(Standard.code)).all(),
-        "channels": CHANNELS, "levels": LEVELS, "states": STATE_NAMES, "roles": ROLE_NAMES,
-    }
+    """镇街区, industries, standards, departments for the forms and the hazard page, kept per
+    database for REFERENCE_TTL seconds: every page showed them and asked for them again, four
+    queries a view, though they change only when the office loads new reference files (a
+    drop-down a minute late is harmless; nothing is decided from this copy)."""
+    import time
+
+    key = str(session.get_bind().url)
+    got = _reference.get(key)
+    if got is not None and time.monotonic() - got[0] < REFERENCE_TTL:
+        return got[1]
+    lists = {"regions": session.exec(select(Region).order_by(Region.code)).all(),
+             "industries": session.exec(select(Industry).order_by(Industry.code)).all(),
+             "standards": session.exec(select(Standard).order_by(Standard.code)).all(),
+             "departments": session.exec(select(Department).order_by(Department.code)).all()}
+    for rows in lists.values():
+        for row in rows:
+            session.expunge(row)  # kept past this session: detached, every column loaded
+    options = {**lists, "by_code": {k: {r.code: r for r in rows} for k, rows in lists.items()},
+               "channels": CHANNELS, "levels": LEVELS, "states": STATE_NAMES, "roles": ROLE_NAMES}
+    _reference[key] = (time.monotonic(), options)
+    return options
+
+
+def forget_reference() -> None:
+    """Drop the kept reference data (tests that change it; a reload of the reference files)."""
+    _reference.clear()
