@@ -129,6 +129,7 @@ def test_a_clerk_runs_the_month_in_the_browser(browser, live, tmp_path, smtp_dow
     assert dead >= failed
     which = "dead" if int(clerk.inner_text("#count-dead b")) else "undeliverable"
     clerk.click(f"#count-{which}")
+    assert "电子邮件" in clerk.inner_text("#outbox-list") and ">email<" not in clerk.inner_html("#outbox-list")
     clerk.screenshot(path=out / "07-outbox-failed-desktop.png", full_page=True)
     clerk.locator("#outbox-list input[type=checkbox]").first.check()
     clerk.click("#retry-selected")

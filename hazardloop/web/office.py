@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from hazardloop.errors import HazardLoopError
 from hazardloop.models.db import session_scope
 from hazardloop.models.tables import AppUser
+from hazardloop.config import labels
 from hazardloop.notifications.recipients import RECIPIENT_ROLES
 from hazardloop.states import guards, intake_guards
 from hazardloop.states.errors import PermissionDenied
@@ -99,4 +100,5 @@ def may_export(user: AppUser | None) -> bool:
 
 
 def install(app: FastAPI) -> None:
-    app.state.templates.env.globals.update(office_nav=nav_links, may_export=may_export, RECIPIENT_ROLES=RECIPIENT_ROLES)
+    app.state.templates.env.globals.update(office_nav=nav_links, may_export=may_export, RECIPIENT_ROLES=RECIPIENT_ROLES,
+                                           DELIVERY_CHANNELS=labels.DELIVERY_CHANNELS)
