@@ -3,6 +3,8 @@
     python bench/cluster_sweep.py --hazards 1000000      # the size (long: see docs/cluster.md)
     python bench/cluster_sweep.py --hazards 100000       # what was measured here
     python bench/cluster_sweep.py --hazards 20000 --shard-size 1000   # a quick run
+    python bench/cluster_sweep.py --hazards 1000000 --template hl_bench_1m --seed-only   # seed once (kept) ...
+    python bench/cluster_sweep.py --hazards 1000000 --template hl_bench_1m --runs 2,1   # ... then sweep copies of it
 
 One ledger is seeded once (bench/sweep.py's generator: ~10% overdue, 16 regions) into a
 template database; every run gets a fresh copy (CREATE DATABASE … TEMPLATE), so all three
