@@ -16,7 +16,7 @@ from hazardloop.models import audit
 from hazardloop.errors import ValidationError
 from hazardloop.models.escalation import Document, DocumentCounter, EscalationCycle, EscalationStep
 from hazardloop.models.tables import AuditEvent, Notification
-from hazardloop.escalation import hazards as esc
+from hazardloop.escalation import documents, hazards as esc
 from hazardloop.notifications.recipients import RECIPIENT_ROLES
 from hazardloop.states import ledger
 from hazardloop.states.errors import MissingData, PermissionDenied
@@ -247,6 +247,29 @@ def test_document_is_a_complete_official_letter_stored_with_its_hash(org):
         assert ev and ev[0].after["sha256"] == doc.sha256
         note = [n for n in notices(s, hid) if n.step == "notice_letter"]
         assert note and all(n.body == doc.text and n.document_id == doc.id for n in note)
+
+
+def test_documents_rendered_before_numbering_carry_their_own_number(org):
+    # The sweep renders a batch's 公文 first and takes the 文号 last (the counter stays locked only for
+    # the inserts): every stored byte, hash, notice and audit event must still carry the document's own number.
+    with org.session() as s:
+        hids = [rectifying_with_deadline(s, PLANNED, DEADLINE, title=f"储罐区隐患{i}") for i in range(2)]
+    sweep_on(org, date(2024, 10, 11))
+    with org.session() as s:
+        docs = documents_of(s)
+        assert [(d.hazard_id, d.number) for d in docs] == [
+            (hid, f"肥安办函〔2024〕{n}号") for hid, n in zip([hids[0]] * 3 + [hids[1]] * 3, range(1, 7))]
+        events = {e.after["number"]: e.after for e in s.exec(
+            select(AuditEvent).where(AuditEvent.action == "escalation_issued")).all() if e.after.get("number")}
+        for d in docs:
+            others = [o.number for o in docs if o.number != d.number and o.number not in d.number]
+            assert d.html.count(d.number) == 2 and d.text.count(d.number) == 1  # <title>, the red header; text
+            assert "\x00" not in d.html + d.text and not any(o in d.html + d.text for o in others)
+            assert d.sha256 == documents.sha256(d.html) and events[d.number]["sha256"] == d.sha256
+            sent = [n for n in notices(s, d.hazard_id) if n.document_id == d.id]
+            assert sent and all(n.subject.endswith(d.number) and n.body == d.text for n in sent)
+        assert s.exec(select(DocumentCounter.last).where(DocumentCounter.doc_type == "函")).one() == 6
+        assert audit.verify(s).ok
 
 
 def test_html_escapes_hazard_text(org):

@@ -13,9 +13,10 @@ Plain functions; the Prefect flows, the CLI and the demo call them.
   each cycle every step that came due fires once (catch-up), in ladder order.
 - Exactly-once lives in the database: step rows are inserted with ON CONFLICT DO
   NOTHING on UNIQUE(hazard_id, cycle, step) and only the rows this transaction
-  inserted get a document, a 文号 (counter row lock, same transaction) and
-  notifications (unique key).  Two sweeps at once, a sweep run twice, a sweep
-  killed half-way: each step is issued exactly once, numbers stay gapless.
+  inserted get a document, a 文号 (counter row lock, same transaction, taken after
+  the batch's documents are rendered) and notifications (unique key).  Two sweeps
+  at once, a sweep run twice, a sweep killed half-way: each step is issued exactly
+  once, numbers stay gapless.
 - A hazard not in rectifying is not escalated (reviewed: paused; closed or
   dismissed, or a newer cycle: the old cycle is ended).
 - Steps that need approval (曝光) are only proposed; `approve_step` issues
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -457,12 +459,13 @@ def _process_batch(session: Session, as_of: date, rows: list, policies: _Policie
         done = i >= len(policy.steps)
         cycle_updates.append({"cid": r.id, "next_index": i, "next_due": None if done else dates[i],
                               "status": "done" if done else "active"})
-    if due_items:
-        _issue(session, as_of, due_items, refs, enterprises, result, keep_items)
+    # The cycles first: _issue ends holding the 文号 counters, and nothing else should wait on them.
     if cycle_updates:
         session.execute(update(cyc).where(cyc.c.id == bindparam("cid")).values(
             next_index=bindparam("next_index"), next_due=bindparam("next_due"), status=bindparam("status")),
             cycle_updates)
+    if due_items:
+        _issue(session, as_of, due_items, refs, enterprises, result, keep_items)
 
 
 def _superseded(d: _Due, as_of: date) -> bool:
@@ -470,8 +473,19 @@ def _superseded(d: _Due, as_of: date) -> bool:
     return d.step.kind == "reminder" and not d.step.has_document and as_of > d.deadline_day
 
 
+# Stands for the 文号 while a document is rendered, before its number is taken.  A NUL cannot be
+# stored in PostgreSQL text and the random part cannot be guessed, so no ledger data contains it.
+_NUMBER_SLOT = f"\x00{secrets.token_hex(8)}\x00"
+
+
 def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterprises: dict[int, Enterprise],
            result: SweepResult, keep_items: bool) -> None:
+    """Insert the due steps, render their documents, then number and store them.
+
+    The 文号 counters are row-locked from `allocate` until commit, and every sweep (every shard)
+    needs the same few counters: so the documents are rendered first with a placeholder for the
+    number, and the counters are taken only for the numbering and the inserts at the end (same
+    transaction: still gapless, and a rollback returns the numbers)."""
     st = EscalationStep.__table__
     now = clock.utcnow()
     params = [{"hazard_id": d.hazard.id, "cycle": d.cycle_row.cycle, "step": d.step.code, "kind": d.step.kind,
@@ -485,17 +499,12 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
     mine = [d for d in items if (d.hazard.id, d.cycle_row.cycle, d.step.code) in ids]
     if not mine:
         return
-    # 文号: reserve a block per (doc_type, year), counters locked in a fixed order (no deadlock between sweeps).
     year = as_of.year
-    need = Counter(d.step.doc_type for d in mine if d.step.has_document and not d.step.approval)
-    serials: dict[str, int] = {}
-    for doc_type in sorted(need):
-        serials[doc_type] = documents.allocate(session, doc_type, year, need[doc_type])
-    prefix = get_settings().doc_prefix
     resolver = _Resolver(session, refs)
-    doc_rows: list[dict[str, Any]] = []
-    notices: list[tuple[_Due, int, str, str]] = []  # (item, step_id, subject, body)
+    # Rendered but not yet numbered: (item, step_id, title, html, text, result item, audit, notice).
+    unnumbered: list[Any] = []
     audits: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []  # the notices, in the order of `mine`; a document's filled in once numbered
     for d in mine:
         step_id = ids[(d.hazard.id, d.cycle_row.cycle, d.step.code)]
         ent = enterprises[d.hazard.enterprise_id]
@@ -503,6 +512,7 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
             result.issued[d.step.code] += 1
         item: dict[str, Any] = {"hazard": d.hazard.code, "hazard_id": d.hazard.id, "cycle": d.cycle_row.cycle,
                                 "step": d.step.code, "name": d.step.name, "due": d.due.isoformat(), "number": None}
+        notice: dict[str, Any] | None = None
         if _superseded(d, as_of):
             # A catch-up sweep after the deadline: "N working days left, apply for an extension
             # before it" would be false; the row is kept (once per cycle) and nothing is sent.
@@ -516,49 +526,56 @@ def _issue(session: Session, as_of: date, items: list[_Due], refs: _Refs, enterp
             item["status"] = "proposed"
             body = (f"【{d.step.name}待审批】隐患 {d.hazard.code}（{ent.name}）“{d.hazard.title}”已逾期，按督办规则应予"
                     f"{d.step.name}。请市安委办审批：hazardloop escalation approve {step_id} 或 decline {step_id}。")
-            notices.append((d, step_id, f"{d.step.name}待审批：{d.hazard.code}", body))
+            notice = dict(step=f"{d.step.code}:proposed", recipients=resolver(d.hazard, ("committee",)),
+                          subject=f"{d.step.name}待审批：{d.hazard.code}", body=body)
             audits.append({"actor": SYSTEM_ACTOR, "action": "escalation_proposed", "hazard_id": d.hazard.id,
                            "after": {"step": d.step.code, "cycle": d.cycle_row.cycle, "step_id": step_id,
                                      "due_date": d.due}})
         elif d.step.has_document:
-            serial = serials[d.step.doc_type]
-            serials[d.step.doc_type] += 1
-            number = documents.format_number(prefix, d.step.doc_type, year, serial)
-            ctx = document_context(refs, d.hazard, ent, d.step, d.deadline_day, as_of, number)
+            ctx = document_context(refs, d.hazard, ent, d.step, d.deadline_day, as_of, _NUMBER_SLOT)
             html, text = documents.render(d.step.template, ctx)
-            doc_rows.append(documents.document_row(
-                number=number, doc_type=d.step.doc_type, year=year, serial=serial, title=ctx["title"],
-                step_id=step_id, hazard_id=d.hazard.id, cycle=d.cycle_row.cycle, step=d.step.code,
-                issue_date=as_of, html=html, text=text, issued_at=now))
             result.documents[d.step.doc_type] += 1
-            item.update(status="issued", number=number)
-            notices.append((d, step_id, f"{d.step.name}：{number}", text))
-            audits.append({"actor": SYSTEM_ACTOR, "action": "escalation_issued", "hazard_id": d.hazard.id,
-                           "after": {"step": d.step.code, "cycle": d.cycle_row.cycle, "step_id": step_id,
-                                     "number": number, "sha256": doc_rows[-1]["sha256"], "due_date": d.due}})
+            item["status"] = "issued"
+            notice = dict(step=d.step.code, recipients=resolver(d.hazard, d.step.recipients + d.step.copy,
+                                                                d.step.kind))
+            audits.append({"actor": SYSTEM_ACTOR, "action": "escalation_issued", "hazard_id": d.hazard.id})
+            unnumbered.append((d, step_id, ctx["title"], html, text, item, audits[-1], notice))
         else:
             ctx = document_context(refs, d.hazard, ent, d.step, d.deadline_day, as_of)
             text = documents.render_text(d.step.template, ctx)
             item["status"] = "issued"
-            notices.append((d, step_id, f"{d.step.name}：{d.hazard.code}", text))
+            notice = dict(step=d.step.code, recipients=resolver(d.hazard, d.step.recipients + d.step.copy, ""),
+                          subject=f"{d.step.name}：{d.hazard.code}", body=text)
             audits.append({"actor": SYSTEM_ACTOR, "action": "escalation_issued", "hazard_id": d.hazard.id,
                            "after": {"step": d.step.code, "cycle": d.cycle_row.cycle, "step_id": step_id,
                                      "due_date": d.due}})
+        if notice is not None:
+            notice.update(event=EVENT, hazard_id=d.hazard.id, cycle=d.cycle_row.cycle, step_id=step_id)
+            batch.append(notice)
         if keep_items:
             result.items.append(item)
-    notices = [n for n in notices if not _superseded(n[0], as_of)]
+    # 文号: from here to commit the counters are locked (in a fixed order: no deadlock between sweeps).
+    need = Counter(u[0].step.doc_type for u in unnumbered)
+    serials = {doc_type: documents.allocate(session, doc_type, year, need[doc_type]) for doc_type in sorted(need)}
+    prefix = get_settings().doc_prefix
+    doc_rows: list[dict[str, Any]] = []
+    for k, (d, step_id, title, html, text, item, event, notice) in enumerate(unnumbered):
+        unnumbered[k] = None  # drop the placeholder copy as the numbered one is made: one copy of the 公文 held
+        serial = serials[d.step.doc_type]
+        serials[d.step.doc_type] += 1
+        number = documents.format_number(prefix, d.step.doc_type, year, serial)
+        html, text = html.replace(_NUMBER_SLOT, number), text.replace(_NUMBER_SLOT, number)
+        doc_rows.append(documents.document_row(
+            number=number, doc_type=d.step.doc_type, year=year, serial=serial, title=title,
+            step_id=step_id, hazard_id=d.hazard.id, cycle=d.cycle_row.cycle, step=d.step.code,
+            issue_date=as_of, html=html, text=text, issued_at=now))
+        item["number"] = number
+        notice.update(subject=f"{d.step.name}：{number}", body=text)
+        event["after"] = {"step": d.step.code, "cycle": d.cycle_row.cycle, "step_id": step_id, "number": number,
+                          "sha256": doc_rows[-1]["sha256"], "due_date": d.due}
     doc_ids = documents.store(session, doc_rows)
-    batch: list[dict[str, Any]] = []
-    for d, step_id, subject, body in notices:
-        if d.step.approval:
-            people = resolver(d.hazard, ("committee",))
-            step_key = f"{d.step.code}:proposed"
-        else:
-            people = resolver(d.hazard, d.step.recipients + d.step.copy,
-                              d.step.kind if d.step.has_document else "")
-            step_key = d.step.code
-        batch.append(dict(event=EVENT, hazard_id=d.hazard.id, cycle=d.cycle_row.cycle, step=step_key,
-                          recipients=people, subject=subject, body=body, document_id=doc_ids.get(step_id)))
+    for notice in batch:
+        notice["document_id"] = doc_ids.get(notice.pop("step_id"))
     result.notifications += enqueue_many(session, batch)
     audit.append_many(session, audits)
 
