@@ -11,11 +11,18 @@ What is timed (wall clock, each in a fresh process, the median of --runs):
   missing   `hazardloop inspection missing --region 石横镇 --json`
   floor     `python -c 'import sqlmodel, typer'`: what any command built on SQLModel and typer pays
 The runs take turns (command, floor, command, floor …), so load from other processes hits both alike.
+Every case runs with its bytecode cached (PYTHONPYCACHEPREFIX in a temporary directory, filled by one
+untimed run), as an installed package runs.
 Also printed: which of the heavy modules (openpyxl, numpy, matplotlib, apprise, jinja2, prefect,
 alembic) `hazard list --json` imported — none is the goal.
 
 Also the CPU seconds of each run (user + system, from the children's rusage): on a shared machine
 under load they wobble less than the wall clock; the CPU ratio is printed for information.
+
+With --instructions (needs valgrind): each of command, floor (and before) once more under
+`valgrind --tool=cachegrind --cache-sim=no`, which counts the instructions the process executes.
+The count does not depend on the machine's load (a run takes ~30× longer), so on a shared machine
+it is the steady figure; its ratio is printed for information, before the wall-clock one.
 
 Output: the medians, then `ratio: N.NN` (command / floor) last.  Target: at most 1.5.
 """
@@ -24,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import resource
 import statistics
 import subprocess
@@ -57,6 +66,17 @@ def _time(cmd: list[str], env: dict[str, str], name: str = "") -> float:
     return took
 
 
+def _instructions(cmd: list[str], env: dict[str, str]) -> int:
+    """Instructions executed by `cmd` (cachegrind's "I refs"): the same whatever else the machine runs."""
+    out = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", *cmd],
+                         env=env, cwd=env.get("PYTHONPATH", ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
+    if out.returncode != 0 or not found:
+        raise SystemExit(f"valgrind {' '.join(cmd)} 失败：{out.stderr[-500:]}")
+    return int(found.group(1).replace(",", ""))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--home", help="HAZARDLOOP_HOME holding a demo database (default: build one in a temp dir)")
@@ -64,8 +84,19 @@ def main() -> None:
     ap.add_argument("--before", help="a directory holding an older hazardloop/ package (e.g. `git archive 02ea2be "
                                      "hazardloop | tar -x -C DIR`): its `hazard list --json` and `inspection missing` "
                                      "are timed in the same turns, for information")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count the instructions of command, floor (and before) under valgrind (load-independent)")
     args = ap.parse_args()
+    if args.instructions and not shutil.which("valgrind"):
+        raise SystemExit("--instructions 需要 valgrind")
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="80")
+    # Bytecode cached, as on a clerk's machine (pip and the first run write it): a process environment
+    # with PYTHONDONTWRITEBYTECODE (this sandbox sets it) would make every run compile the package's ~40
+    # modules from source, which the floor, importing installed packages, never does.  The cache goes to
+    # a temporary directory (not the source tree); the untimed first run of each case fills it.
+    pycache = tempfile.TemporaryDirectory(prefix="hl_cli_start_pyc_")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = pycache.name
     tmp = None
     if args.home:
         env["HAZARDLOOP_HOME"] = args.home
@@ -115,8 +146,14 @@ def main() -> None:
         print(f"{name:14s} 中位 {med[name]:.3f} 秒（{args.runs} 次：{', '.join(f'{t:.2f}' for t in times[name])}）"
               f"  CPU 中位 {statistics.median(CPU[name]):.3f} 秒  {shown}")
     print(f"hazard list --json 载入的重模块：{loaded or '无'}")
+    if args.instructions:
+        counted = {name: _instructions(cases[name], envs[name]) for name in ("command", "floor", "before") if name in cases}
+        for name, count in counted.items():
+            print(f"{name:14s} 指令数 {count / 1e9:.3f} G")
+        print(f"指令数比值（参考，不受负载影响）：{counted['command'] / counted['floor']:.2f}")
     if tmp is not None:
         tmp.cleanup()
+    pycache.cleanup()
     print(f"CPU 比值（参考）：{statistics.median(CPU['command']) / statistics.median(CPU['floor']):.2f}")
     print(f"ratio: {med['command'] / med['floor']:.2f}")
 

@@ -22,11 +22,14 @@ from sqlmodel import Session, SQLModel
 from hazardloop.bootstrap import bootstrap
 from hazardloop.config import clock
 from hazardloop.config.settings import get_settings
+from hazardloop.models import load_all
 from hazardloop.models.db import dispose_engines, forget_engine, get_engine, write_engine
 from hazardloop.models.migrate import init_database
 from hazardloop.models.orgs import load_orgs
 from hazardloop.models.reference import load_reference
 from hazardloop.states import ledger
+
+load_all()  # every table on the metadata: _empty_pg truncates them all
 
 PG_URL = os.environ.get("HAZARDLOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ORG_FILE = Path(__file__).with_name("data") / "org.yaml"

@@ -340,7 +340,7 @@ def test_the_command_line_imports_checks_raises_and_counts(db, capsys, monkeypat
     assert code == 0, err
     (problem,) = json.loads(out)["problems"]
     code, _, err = cli("campaign", "problem", "verify", problem["code"], "--actor", "town_shiheng")
-    assert code == 1 and "不能执行 verify（验收销号）" in err
+    assert code == 1 and "不能执行“验收销号”" in err and "verify" not in err
     code, out, err = cli("campaign", "problem", "raise", problem["code"], "--actor", "sup_yingji", "--basis", "CHEM121",
                          "--clause", "第十条", "--reason", "构成重大事故隐患", "--level", "city")
     assert code == 0 and "已挂牌" in out, err

@@ -61,7 +61,8 @@ def test_refusal_exits_1_in_chinese_without_traceback(cli):
     hid = str(json.loads(out)["id"])
     code, out, err = cli("hazard", "approve", hid, "--actor", "sup_yingji")
     assert code == 1
-    assert "已发现" in err and "confirm" in err and "Traceback" not in err + out
+    assert "已发现" in err and "确认挂牌" in err and "Traceback" not in err + out
+    assert "found" not in err and "confirm" not in err  # the names a person reads, not the codes
     code, _, err = cli("hazard", "confirm", hid, "--actor", "hd_safety", "--basis", "CHEM121", "--clause", "x",
                        "--level", "city")
     assert code == 1 and "行业监管部门或市安委办" in err

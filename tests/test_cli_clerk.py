@@ -6,7 +6,9 @@ output is read at 80 and at 200 columns (COLUMNS, which the CLI reads at each pr
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -177,27 +179,199 @@ def test_audit_log_shows_actions_and_states_in_chinese(cli, org):
 
 # --- quick start ----------------------------------------------------------------------------------
 
-def test_a_query_imports_none_of_the_heavy_modules(org, tmp_path):
-    """`hazard list --json` and `--help` load no openpyxl, numpy, matplotlib, notification stack,
-    Jinja2, prefect or alembic (issue 15: a script calls the CLI hundreds of times)."""
+def _modules_after(org, *lines: list[str]) -> list[str]:
+    """Run these command lines in one fresh process; the modules they loaded."""
     probe = f"""
 import sys
 from hazardloop.cli import main
-for argv in (["hazardloop", "--db", {org.url!r}, "hazard", "list", "--state", "整改中", "--json"],
-             ["hazardloop", "--help"]):
+for argv in {[["hazardloop", "--db", org.url, *line] for line in lines]!r}:
     sys.argv = argv
     try:
         main()
     except SystemExit as exc:
-        assert not exc.code, exc.code
-heavy = [m for m in sys.modules if m.split(".")[0] in ("openpyxl", "numpy", "matplotlib", "apprise", "jinja2",
-                                                        "prefect", "alembic")
-         or m.startswith(("hazardloop.notifications", "hazardloop.escalation", "hazardloop.intake"))]
-print(sorted(heavy), file=sys.stderr)
+        assert not exc.code, (argv, exc.code)
+print(sorted(sys.modules), file=sys.stderr)
 """
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=180,
+                         env={**os.environ, "COLUMNS": "80"})
     assert out.returncode == 0, out.stderr
-    assert out.stderr.strip().splitlines()[-1] == "[]"
+    return ast.literal_eval(out.stderr.strip().splitlines()[-1])
+
+
+HEAVY = ("openpyxl", "numpy", "matplotlib", "apprise", "jinja2", "prefect", "alembic")
+
+
+def _heavy(modules: list[str]) -> list[str]:
+    return [m for m in modules if m.split(".")[0] in HEAVY
+            or m.startswith(("hazardloop.notifications", "hazardloop.escalation", "hazardloop.intake"))]
+
+
+def test_a_query_imports_only_what_it_uses(org):
+    """`hazard list` and `hazard show` with --json load no openpyxl, numpy, matplotlib, notification stack,
+    Jinja2, prefect or alembic, and neither rich (nothing to draw), the holidays calendars (no working
+    day is counted), nor any table module but the hazard's own (issue 15: a script calls the CLI
+    hundreds of times)."""
+    from hazardloop.models import TABLE_MODULES
+
+    with org.session() as s:
+        code = ledger_code(s, rectifying(s))
+    loaded = _modules_after(org, ["hazard", "list", "--state", "整改中", "--json"], ["hazard", "list", "--json"],
+                            ["hazard", "show", code, "--json"])
+    assert _heavy(loaded) == []
+    assert [m for m in loaded if m.split(".")[0] in ("rich", "holidays", "yaml")] == []
+    assert [m for m in loaded if m.startswith("hazardloop.models.") and m.split(".")[2] in TABLE_MODULES] \
+        == ["hazardloop.models.tables"]
+    assert "hazardloop.cli.audit" in loaded  # show prints the trail with the audit group's helper...
+    assert not [m for m in loaded if m.startswith("hazardloop.cli.") and m.split(".")[2] not in (
+        "hazard", "audit", "output", "parser")]  # ...and no other group's module is imported
+
+
+def test_help_imports_none_of_the_heavy_modules_and_lists_every_command(org):
+    loaded = _modules_after(org, ["--help"], ["hazard", "--help"])
+    assert _heavy(loaded) == []
+    assert "hazardloop.config.campaigns" not in loaded  # a group's own machinery waits for its commands
+
+
+def test_the_help_page_lists_every_group_and_command(cli):
+    """The root help page is built from the groups' names and help alone (their commands are not turned
+    into click parameters for it); it still lists each of them."""
+    from hazardloop.cli import GROUPS
+
+    code, out, _ = cli("--help")
+    assert code == 0
+    for word in (w for words in GROUPS.values() for w in words):
+        assert re.search(rf"│ {re.escape(word)} ", out), word
+    assert "隐患：上报、确认、整改、审核销号、查询" in out  # the hazard group's help, from its module
+    code, _, err = cli("hazrd", "list")
+    assert code == 2 and "没有命令「hazrd」；是不是要用「hazard」" in err
+
+
+def test_every_table_module_is_loaded_by_load_all_and_finds_its_foreign_keys():
+    """Importing hazardloop.models registers no table (a CLI call imports the table modules it uses):
+    load_all() must name every module that defines one, and a module whose foreign key points into
+    another module's table must import that module (SQLAlchemy resolves the key when it sorts a flush)."""
+    from hazardloop.models import TABLE_MODULES
+
+    models = ROOT / "hazardloop" / "models"
+    tables_of: dict[str, set[str]] = {}
+    keys_of: dict[str, set[str]] = {}
+    imports_of: dict[str, set[str]] = {}
+    for path in models.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and any(k.arg == "table" for k in node.keywords):
+                name = next((n.value.value for n in node.body if isinstance(n, ast.Assign)
+                             and getattr(n.targets[0], "id", "") == "__tablename__"), node.name.lower())
+                tables_of.setdefault(path.stem, set()).add(name)
+            if isinstance(node, ast.keyword) and node.arg == "foreign_key":
+                keys_of.setdefault(path.stem, set()).add(node.value.value.split(".")[0])
+            if isinstance(node, ast.ImportFrom) and node.module == "hazardloop.models":
+                imports_of.setdefault(path.stem, set()).update(a.name for a in node.names)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hazardloop.models."):
+                imports_of.setdefault(path.stem, set()).add(node.module.split(".")[2])
+    assert set(tables_of) == set(TABLE_MODULES)
+    module_of = {t: m for m, ts in tables_of.items() for t in ts}
+    for module, keys in keys_of.items():
+        for table in keys:
+            assert module_of[table] in {module, "tables"} | imports_of.get(module, set()), (module, table)
+
+
+# --- refusals name states and actions ----------------------------------------------------------------
+
+def test_a_wrong_state_refusal_names_states_and_actions_in_chinese(cli, org, tmp_path):
+    """A trigger the state does not allow is refused with the names from config/labels.py, never the
+    codes (rectifying, approve, extend …): the hazard found by its Chinese state name, refused at 80 columns."""
+    with org.session() as s:
+        rectifying(s)
+    code, out, err = cli("hazard", "list", "--state", "整改中", "--region", "石横镇", "--json")
+    assert code == 0, err
+    (hazard,) = json.loads(out)
+    code, out, err = cli("hazard", "approve", hazard["code"], "--actor", "sup_yingji", "--reason", "现场复核到位")
+    assert code == 1 and out == ""
+    assert "隐患当前状态为“整改中”，不能执行“审核销号”；此状态允许：延期、提交整改完成。" in err
+    assert re.findall(r"[a-z_]{2,}", err) == [], err  # no state or trigger code
+    assert len(err.strip().splitlines()) == 1  # one whole line, however wide (greppable)
+    # the public report's machine: the same refusal, its own names
+    code, out, err = cli("report", "submit", "--actor", "citizen1", "--content", "恒达化工液氨储罐区无泄漏报警",
+                         "--enterprise", ENT_HD, "--via", "电话", "--json")
+    assert code == 0, err
+    jb = json.loads(out)["code"]
+    code, _, err = cli("report", "verify", jb, "--actor", "sup_yingji", "--verdict", "属实", "--note", "现场核实")
+    assert code == 1
+    assert "举报当前状态为“已收到”，不能执行“核查结论”；此状态允许：受理、不予受理。" in err, err
+    assert re.findall(r"[a-z_]{2,}", err) == [], err
+
+
+def test_a_decided_extension_is_named_by_its_status_in_chinese(cli, org):
+    with org.session() as s:
+        hid = rectifying(s)
+        code = ledger_code(s, hid)
+    code_, out, err = cli("hazard", "extend", code, "--actor", "hd_safety", "--reason", "设备到货延迟",
+                          "--deadline", future(60).isoformat(), "--json")
+    assert code_ == 0, err
+    ext = json.loads(out)["id"]
+    assert cli("hazard", "extension", "approve", str(ext), "--actor", "sup_yingji", "--reason", "同意")[0] == 0
+    code_, _, err = cli("hazard", "extension", "approve", str(ext), "--actor", "sup_yingji", "--reason", "同意")
+    assert code_ == 1 and f"延期申请 {ext} 已处理（已批准）" in err and "approved" not in err
+
+
+# --- typer's internals stay in one module ----------------------------------------------------------
+
+def test_only_the_parser_module_reaches_into_typer_and_nothing_imports_click():
+    """typer ≥ 0.26 runs on its own copy of click (typer._click), which it asks nobody to use; the CLI
+    needs it to word parser errors and help in Chinese.  Only hazardloop/cli/parser.py may import it
+    (or typer.rich_utils); `click` itself is another library whose exceptions typer never raises."""
+    offenders = []
+    for path in (ROOT / "hazardloop").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+                     if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                private = name.startswith(("typer._", "typer.rich_utils")) or name.split(".")[0] == "click"
+                if private and path.relative_to(ROOT).as_posix() != "hazardloop/cli/parser.py":
+                    offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []
+
+
+def test_the_parser_module_names_the_errors_typer_raises():
+    """Against typer's public behaviour: the classes cli/parser.py takes from typer's vendored click are
+    the ones a typer app raises, and their words come out in Chinese."""
+    import typer
+
+    from hazardloop.cli import parser
+
+    app = typer.Typer()
+    sub = typer.Typer(no_args_is_help=True)
+    app.add_typer(sub, name="group")
+
+    @sub.command("run")
+    def run(count: int = typer.Option(..., "--count", help="次数")) -> None:
+        pass
+
+    @sub.command("other")
+    def other() -> None:
+        pass
+
+    def error(*args: str) -> Exception:
+        with pytest.raises(parser.ClickError) as caught:
+            app(args=list(args), prog_name="t", standalone_mode=False)
+        return caught.value
+
+    assert isinstance(error("group"), parser.NoArgsIsHelpError)
+    for args, words in ((("group", "run"), "缺少选项 --count（次数）"), (("group", "run", "--count", "x"), "应为整数"),
+                        (("group", "run", "--bogus"), "没有选项 --bogus"), (("group", "rnu"), "没有命令「rnu」"),
+                        (("group", "run", "--count", "1", "extra"), "多余的参数：extra")):
+        exc = error(*args)
+        assert isinstance(exc, parser.UsageError) and exc.exit_code == 2, args
+        assert words in parser.click_message(exc), (args, parser.click_message(exc))
+
+
+def test_a_group_without_its_command_prints_the_chinese_help_exit_2(cli):
+    code, out, err = cli("hazard")
+    assert code == 2
+    assert "用法：hazardloop hazard [选项] 命令 [参数]..." in out and "显示本帮助并退出" in out
+    assert "Usage" not in out + err and "Show this message" not in out
 
 
 def test_bootstrap_handlers_resolve_on_first_event_and_equal_their_function():
@@ -345,3 +519,9 @@ def test_a_refused_regulator_is_told_department_names_not_codes(cli, org):
                        "--clause", "第十条", "--level", "市级")
     assert code == 1
     assert "市住房和城乡建设局" in err and "zhujian" not in err and "yingji" not in err
+
+
+def ledger_code(s, hazard_id: int) -> str:  # noqa: ANN001
+    from hazardloop.models.tables import Hazard
+
+    return s.get(Hazard, hazard_id).code

@@ -169,7 +169,7 @@ def test_refusals_change_nothing_and_speak_chinese(web):
         (f"/reports/{rid}/accept", {"enterprise": ENT_HD, "department": "nope"}, 422, "没有部门"),
         (f"/reports/{rid}/accept", {"enterprise": "²"}, 422, "不是有效的企业编号"),
         (f"/reports/{rid}/accept", {"enterprise": ENT_HD, "expected_version": "x"}, 422, "版本号"),
-        (f"/reports/{rid}/verify", {"verdict": "true", "note": "x"}, 409, "不能执行 verify"),
+        (f"/reports/{rid}/verify", {"verdict": "true", "note": "x"}, 409, "不能执行“核查结论”"),
         (f"/reports/{rid}/reject", {"reason": "x" * 3000}, 422, "太长"),
         (f"/reports/{rid}/reject", {"reason": "a\x00b"}, 422, "NUL"),
         (f"/reports/{rid}/nope", {}, 404, "没有这个操作"),
@@ -221,7 +221,7 @@ def test_api_mirrors_the_cli(web):
     r = office.post(f"/api/v1/reports/{code}/accept", json={"expected_version": body["version"] + 1})
     assert r.status_code == 409 and r.json()["state"] == "received" and r.json()["version"] == body["version"]
     r = office.post(f"/api/v1/reports/{code}/start", json={})
-    assert r.status_code == 409 and "不能执行 start_verification" in r.json()["detail"]
+    assert r.status_code == 409 and "不能执行“开始核查”" in r.json()["detail"]
     r = sup.post(f"/api/v1/reports/{code}/identity")
     assert r.status_code == 404
     assert _audit_count(web) == before and _state(web, rid) == "received"

@@ -16,7 +16,8 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from hazardloop.bootstrap import bootstrap
-from hazardloop.cli.output import STATE, chinese_help, click_message, clicklib, fail, usage_error
+from hazardloop.cli import parser
+from hazardloop.cli.output import STATE, fail
 from hazardloop.errors import HazardLoopError
 
 # The command groups, in the order of `hazardloop --help`, and the words each puts on the command
@@ -72,10 +73,10 @@ def _app_for(argv: list[str]) -> typer.Typer:
     """The command line to run `argv`: the root with only the group or command it names.  typer turns
     every function signature into click parameters when it runs an app; doing that for one group, not
     all of them, is most of a quick command's start-up (issue 15).  Help and errors without a known
-    command use the whole app."""
+    command use the whole app, its groups' commands left out (_names_only)."""
     rest = argv[2:] if argv[:1] == ["--db"] else argv[1:] if argv and argv[0].startswith("--db=") else argv
     if not rest or rest[0].startswith("-") or rest[0] not in _MODULE_OF:
-        return full_app()
+        return _names_only()
     word = rest[0]
     app = build([_MODULE_OF[word]])
     groups = [g for g in app.registered_groups if g.name == word]
@@ -86,6 +87,25 @@ def _app_for(argv: list[str]) -> typer.Typer:
     one = typer.Typer(help=app.info.help, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
     one.callback()(_root)
     one.registered_groups, one.registered_commands = [_only(g, rest[1:]) for g in groups], commands
+    return one
+
+
+def _names_only() -> typer.Typer:
+    """The whole command line without the groups' own commands, for a line that names no command (the
+    help page, a mistyped command): it lists every group and command by name and help, and typer does
+    not turn the groups' 130 function signatures into click parameters for it (issue 15)."""
+    import copy
+
+    app = full_app()
+    one = typer.Typer(help=app.info.help, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+    one.callback()(_root)
+    one.registered_commands = app.registered_commands
+    for group in app.registered_groups:
+        bare = copy.copy(group.typer_instance)
+        bare.registered_commands, bare.registered_groups = [], []
+        clone = copy.copy(group)
+        clone.typer_instance = bare
+        one.registered_groups.append(clone)
     return one
 
 
@@ -136,21 +156,20 @@ def main() -> None:
             argv = [arg, *argv[:i], *argv[i + 1:]]
             break
     if _shows_help(argv):
-        chinese_help()
-    click = clicklib()[1]
+        parser.chinese_help()
     try:
-        # standalone_mode=False: click's usage errors come here, to be told in Chinese (usage_error).
+        # standalone_mode=False: the parser's errors come here, to be told in Chinese (parser.usage_error).
         code = _app_for(argv)(args=argv, prog_name="hazardloop", standalone_mode=False)
-    except click.NoArgsIsHelpError as exc:
-        chinese_help()
+    except parser.NoArgsIsHelpError as exc:
+        parser.chinese_help()
         typer.echo(exc.ctx.get_help())  # typer's rich help prints itself and returns ""
         raise SystemExit(2) from None
-    except click.UsageError as exc:
-        usage_error(exc)
+    except parser.UsageError as exc:
+        parser.usage_error(exc)
     except typer.Abort:
         fail("已取消。")
-    except click.ClickException as exc:
-        fail(click_message(exc), exc.exit_code)
+    except parser.ClickError as exc:
+        fail(parser.click_message(exc), exc.exit_code)
     except HazardLoopError as exc:
         fail(exc)
     except OperationalError as exc:

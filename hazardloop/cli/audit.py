@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.table import Table
 from sqlmodel import select
 
 from hazardloop.cli.output import Json, Wide, console, local_time, parse_date, print_json, show, unit_of_work
@@ -46,6 +45,8 @@ def change_text(e: AuditEvent) -> str:
 
 def print_events(events: list[AuditEvent], codes: dict[int, str] | None = None, wide: bool = False,
                  actor_of: Callable[[str], str] = str) -> None:
+    from rich.table import Table  # `hazard show --json` imports this module and prints no table
+
     from hazardloop.config.labels import label
 
     table = Table(title="审计记录")

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from hazardloop.cli.output import (Actor, Json, console, err_console, parse_date, print_json, print_wide, read_only,
                                    unit_of_work)
-from hazardloop.config import campaigns as config
 from hazardloop.config import clock, labels
 from hazardloop.states import ledger
 
@@ -32,6 +31,7 @@ def _state(code: str) -> str:
 def list_cmd(json_out: Json = False) -> None:
     """五项整治及其整治重点数、台账对象类别。"""
     from hazardloop.campaigns import inventory
+    from hazardloop.config import campaigns as config  # its file loader: not on `--help`'s path
 
     cfg = inventory.load()
     if json_out:
@@ -50,6 +50,7 @@ def list_cmd(json_out: Json = False) -> None:
 def show_cmd(campaign: Campaign, json_out: Json = False) -> None:
     """一项专项整治的整治重点清单（带出处标记：原文 / 公开文本 / 重构）和台账字段。"""
     from hazardloop.campaigns import inventory
+    from hazardloop.config import campaigns as config
 
     c = inventory.campaign(campaign)
     if json_out:

@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.table import Table
 from sqlmodel import select
 
-from hazardloop.cli.audit import event_dict, print_events
 from hazardloop.cli.output import (Actor, Channel, Department, Industry, Json, Level, Limit, Offset, Region, State, Wide,
                                    choice, choices_help, console, local_time, parse_date, print_json, read_only, show,
                                    shown, unit_of_work)
@@ -183,6 +181,8 @@ def extension_list(
     if json_out:
         print_json(data)
         return
+    from rich.table import Table  # rich only where a table is printed: --json never loads it
+
     table = Table(title=f"延期申请（{label('extension_status', status)}）")
     for col in ("编号", "隐患", "企业", "原时限", "申请时限", "理由", "申请人", "申请时间"):
         table.add_column(col)
@@ -258,6 +258,8 @@ def hazard_list(
     if json_out:
         print_json([hazard_dict(h) for h in rows])
         return
+    from rich.table import Table
+
     table = Table(title="隐患台账")
     for col in ("编号", "企业", "隐患", "渠道", "状态", "时限", "逾期天数"):
         table.add_column(col)
@@ -292,6 +294,7 @@ def _field_rows(h: Hazard, enterprise: Enterprise | None, names: dict[str, str])
 @hazard_app.command("show")
 def hazard_show(hazard: str, wide: Wide = False, json_out: Json = False) -> None:
     """一条隐患的全部信息：整改方案、整改材料、延期申请和审计记录。"""
+    from hazardloop.cli.audit import event_dict, print_events  # the audit group's module: only `show` needs it
     from hazardloop.models.lookup import name_map
     from hazardloop.models.tables import Standard
 
@@ -318,6 +321,8 @@ def hazard_show(hazard: str, wide: Wide = False, json_out: Json = False) -> None
     if json_out:
         print_json(data)
         return
+    from rich.table import Table
+
     table = Table(title=f"隐患 {h.code}", show_header=False)
     table.add_column("项目")
     table.add_column("内容")
@@ -360,6 +365,8 @@ def hazard_show(hazard: str, wide: Wide = False, json_out: Json = False) -> None
 def print_candidates(cands: list, code: str) -> None:
     if not cands:
         return
+    from rich.table import Table
+
     table = Table(title=f"同一企业的相似隐患（可能重复；合并：hazardloop hazard merge 保留编号 {code} --actor ...）")
     for col in ("编号", "名称", "部位", "状态", "渠道", "相似度"):
         table.add_column(col)

@@ -7,15 +7,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlmodel import Session
 
 from hazardloop.errors import HazardLoopError
 from hazardloop.models.db import get_engine, session_scope
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 def terminal_width() -> int:
     """COLUMNS when set (tests, scripts), else the terminal's width; 80 under a pipe."""
@@ -32,16 +34,30 @@ def terminal_width() -> int:
 
 class _Console:
     """The stdout console, made at each use: the width follows COLUMNS and the stream is the current
-    sys.stdout (a test's capture or a pipe)."""
+    sys.stdout (a test's capture or a pipe).  rich is imported on the first print: a --json call never
+    loads it (issue 15, start-up)."""
 
     def __getattr__(self, name: str) -> Any:
+        from rich.console import Console
+
         return getattr(Console(width=terminal_width()), name)
 
 
+class _ErrConsole:
+    """stderr's console, made on first use; messages stay whole lines (greppable)."""
+
+    _console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if _ErrConsole._console is None:
+            from rich.console import Console
+
+            _ErrConsole._console = Console(stderr=True, soft_wrap=True)
+        return getattr(_ErrConsole._console, name)
+
+
 console: Any = _Console()
-
-
-err_console = Console(stderr=True, soft_wrap=True)  # messages stay whole lines (greppable)
+err_console: Any = _ErrConsole()
 
 
 STATE: dict[str, Any] = {"db": None}
@@ -185,6 +201,8 @@ def _share(table: Table, width: int) -> None:
 
 
 def _without(table: Table, drop: set[str]) -> Table:
+    from rich.table import Table
+
     keep = [i for i, c in enumerate(table.columns) if _plain(c.header) not in drop]
     out = Table(show_header=table.show_header, box=table.box, show_lines=table.show_lines, caption=table.caption)
     for i in keep:
@@ -213,6 +231,8 @@ def print_blocks(table: Table, out: Console) -> None:
 def show(table: Table, *, wide: bool = False, secondary: tuple[str, ...] = (), footer: str | None = None) -> None:
     """Print `table` so that it is readable at the terminal's width (see the rules above).  The title
     is printed on its own line (never broken inside the frame); `footer` (显示 N / 共 M) after it."""
+    from rich.console import Console
+
     width = terminal_width()
     title = table.title
     table.title = None
@@ -364,124 +384,6 @@ def yes_no(value: Any) -> str:
     return "是" if value else "否"
 
 
-# --- parser and usage errors in Chinese (issue 15) ------------------------------------------------
-# click words its errors in English; main() runs the app with standalone_mode=False, catches them
-# and tells them here: the usage line, the error, where the help is.  Exit 2, as click does.
-_CLICK_MESSAGES = (
-    (r"^'?(.*?)'? is not a valid integer(?: range)?\.?$", "「{0}」不是整数"),
-    (r"^'?(.*?)'? is not a valid float(?: range)?\.?$", "「{0}」不是数字"),
-    (r"^'?(.*?)'? is not a valid boolean\.?$", "「{0}」不是是/否值"),
-    (r"^'?(.*?)'? is not one of (.*)\.$", "「{0}」不是可用的值之一：{1}"),
-    (r"^(?:File|Path|Directory) '?(.*?)'? does not exist\.?$", "路径「{0}」不存在"),
-    (r"^No such command '?(.*?)'?\.(?: Did you mean '?(.*?)'?\?)?$", "没有命令「{0}」{1}"),
-    (r"^Got unexpected extra argument(?:s|\(s\))? \((.*)\)$", "多余的参数：{0}"),
-    (r"^Input should be a valid integer.*$", "应为整数"),
-    (r"^Input should be a valid number.*$", "应为数字"),
-    (r"^Input should be a valid boolean.*$", "应为是/否值"),
-    (r"^Option '?(.*?)'? requires an argument\.$", "选项 {0} 需要一个值"),
-    (r"^Option '?(.*?)'? requires (\d+) arguments\.$", "选项 {0} 需要 {1} 个值"),
-    (r"^Option '?(.*?)'? does not take a value\.$", "选项 {0} 不带值"),
-    (r"^Missing command\.$", "缺少子命令"),
-)
-
-
-def clicklib() -> tuple[Any, Any]:
-    """(core, exceptions) of the click typer runs on: typer ≥ 0.2x carries its own copy
-    (typer._click), older typer uses click itself."""
-    try:
-        from typer._click import core, exceptions
-    except ImportError:  # pragma: no cover - older typer
-        from click import core, exceptions
-    return core, exceptions
-
-
-def click_message(exc: Exception) -> str:
-    """The Chinese text of a click error (our own BadParameter messages are Chinese already)."""
-    import re
-
-    click = clicklib()[1]
-
-    if isinstance(exc, click.NoSuchOption):
-        text = f"没有选项 {exc.option_name}"
-        if exc.possibilities:
-            text += "；是不是要用：" + "、".join(sorted(exc.possibilities))
-        return text
-    if isinstance(exc, click.MissingParameter) and exc.param is not None:
-        p = exc.param
-        if getattr(p, "param_type_name", "") == "option":
-            helptext = f"（{p.help}）" if p.help else ""
-            return f"缺少选项 {'/'.join(p.opts)}{helptext}"
-        helptext = f"（{p.help}）" if getattr(p, "help", None) else ""
-        return f"缺少参数 {(p.metavar or p.name or '').upper()}{helptext}"
-    message = exc.message if hasattr(exc, "message") else str(exc)
-    for pattern, chinese in _CLICK_MESSAGES:
-        m = re.match(pattern, message.strip())
-        if m:
-            groups = [g or "" for g in m.groups()]
-            if "没有命令" in chinese and groups[1]:
-                groups[1] = f"；是不是要用「{groups[1]}」"
-            message = chinese.format(*groups)
-            break
-    if isinstance(exc, click.BadParameter):
-        hint = exc.param_hint
-        if hint is None and exc.param is not None:
-            hint = "/".join(getattr(exc.param, "opts", ())) or (exc.param.name or "").upper()
-        if isinstance(hint, (list, tuple)):
-            hint = "/".join(hint)
-        return f"{hint} 的值无效：{message}" if hint else message
-    return message
-
-
-def _chinese_usage(text: str) -> str:
-    return (text.replace("Usage:", "用法：").replace("[OPTIONS]", "[选项]").replace("COMMAND [ARGS]...", "命令 [参数]...")
-            .strip())
-
-
-def usage_error(exc: Any) -> None:
-    """Print a click UsageError in Chinese on stderr and exit 2."""
-    chinese_help()  # the usage line's own words
-    ctx = exc.ctx
-    if ctx is not None:
-        err_console.print(_chinese_usage(ctx.get_usage()), highlight=False, markup=False)
-    err_console.print(f"[bold red]错误：[/]{click_message(exc)}", highlight=False)
-    if ctx is not None:
-        err_console.print(f"帮助：{ctx.command_path} --help", highlight=False, markup=False)
-    raise SystemExit(2)
-
-
-def chinese_help() -> None:
-    """The help pages' own words in Chinese (only when help is shown: typer.rich_utils is not cheap)."""
-    from typer import rich_utils
-
-    click = clicklib()[0]
-    from typer._click.formatting import HelpFormatter
-
-    rich_utils.ARGUMENTS_PANEL_TITLE = "参数"
-    rich_utils.OPTIONS_PANEL_TITLE = "选项"
-    rich_utils.COMMANDS_PANEL_TITLE = "命令"
-    rich_utils.ERRORS_PANEL_TITLE = "错误"
-    rich_utils.DEFAULT_STRING = "[默认：{}]"
-    rich_utils.REQUIRED_LONG_STRING = "[必填]"
-    rich_utils.RICH_HELP = "帮助：[blue]{command_path} {help_option}[/]"
-
-    class Formatter(HelpFormatter):
-        def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
-            super().write_usage(prog, _chinese_usage(args), "用法：" if prefix is None else prefix)
-
-    click.Context.formatter_class = Formatter
-    if not getattr(click.Command.get_help_option, "_chinese", False):
-        original = click.Command.get_help_option
-
-        def get_help_option(self: Any, ctx: Any) -> Any:
-            opt = original(self, ctx)
-            if opt is not None:
-                opt.help = "显示本帮助并退出"
-            return opt
-
-        get_help_option._chinese = True  # type: ignore[attr-defined]
-        click.Command.get_help_option = get_help_option  # type: ignore[method-assign]
-
-
 # Options a person fills with a Chinese name or a code (resolved before the command runs).
 def code_option(table: str, what: str, *names: str, multiple: bool = False) -> Any:
     return typer.Option(*names, help=choices_help(table, what) + ("（可多次给出）" if multiple else ""),
@@ -522,6 +424,8 @@ def shown_value(value: Any) -> str:
 
 def record_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     """One record as 名称 / 值 rows (empty values left out)."""
+    from rich.table import Table
+
     table = Table(title=title, show_header=False)
     table.add_column("项目")
     table.add_column("内容")

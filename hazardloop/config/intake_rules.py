@@ -13,10 +13,10 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import holidays
-import yaml
+if TYPE_CHECKING:
+    import holidays
 
 CONFIG_DIR = Path(__file__).resolve().parent
 
@@ -26,6 +26,8 @@ class RuleError(Exception):
 
 
 def _load(env: str, name: str) -> dict[str, Any]:
+    import yaml  # only when a rule is read: the guards import this module on every CLI call
+
     path = Path(os.environ.get(env) or CONFIG_DIR / name)
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -41,6 +43,10 @@ def _load(env: str, name: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=16)
 def _calendar(year: int) -> holidays.HolidayBase:
+    # Imported here: the package's calendars cost ~0.05 s to import, and most callers of this module
+    # (the guards, via confidential) never count a working day (issue 15, a CLI call's start-up).
+    import holidays
+
     return holidays.China(years=range(year - 1, year + 3))
 
 

@@ -1,33 +1,44 @@
-"""SQLModel tables, the engine and sessions, migrations, reference data, audit trail."""
+"""SQLModel tables, the engine and sessions, migrations, reference data, audit trail.
 
-from hazardloop.models import inspections  # noqa: F401  (principal_inspection table)
+Importing this package registers no table: a caller imports the table modules it uses
+(`from hazardloop.models.tables import Hazard`).  SQLAlchemy builds and configures a
+mapper for every table registered, on import and on the first query; with all 45 tables
+that was about a fifth of a CLI call's CPU (issue 15).  No table has an ORM relationship
+to another module's table, so a module's tables work alone; a foreign key to another
+module's table imports that module (interviews → escalation).
 
-from hazardloop.models.tables import (
-    AppUser,
-    AuditEvent,
-    AuditHead,
-    Department,
-    Enterprise,
-    Evidence,
-    Extension,
-    Hazard,
-    Industry,
-    Notification,
-    RectificationPlan,
-    Region,
-    Standard,
-)
-from hazardloop.models.notify import NotificationAttempt  # noqa: F401  (notifications)
-from hazardloop.models.web import ApiToken, WebCredential  # noqa: F401  (web console sign-in)
-from hazardloop.models import intake  # noqa: F401,E402  (public reports, sources, merges, imports)
+What needs every table on the metadata (the migrations' environment, `demo --reset`, the
+test fixtures that empty the database) calls `load_all()`.
+"""
 
-__all__ = [
-    "AppUser", "AuditEvent", "AuditHead", "Department", "Enterprise", "Evidence",
-    "Extension", "Hazard", "Industry", "Notification", "RectificationPlan", "Region",
-    "Standard",
-]
-from hazardloop.models import escalation as _escalation  # noqa: E402,F401  (escalation tables)
-from hazardloop.models import lagging as _lagging  # noqa: E402,F401  (lagging-unit ladder tables)
-from hazardloop.models import interviews as _interviews  # noqa: E402,F401  (约谈会 records, issue 14)
-from hazardloop.models import campaigns as _campaigns  # noqa: E402,F401  (special campaigns: inventories, checks, problems)
-from hazardloop.models import plans as _plans  # noqa: E402,F401  (action-plan loop tables)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+# Every module that defines tables (tests/test_cli_clerk.py checks that none is missing).
+TABLE_MODULES = ("tables", "notify", "web", "inspections", "intake", "escalation", "lagging", "interviews",
+                 "campaigns", "plans")
+
+# The names this package has always exported, each from its module, imported on first use.
+_EXPORTS = {name: "tables" for name in (
+    "AppUser", "AuditEvent", "AuditHead", "Department", "Enterprise", "Evidence", "Extension", "Hazard",
+    "Industry", "Notification", "RectificationPlan", "Region", "Standard")} | {
+    "NotificationAttempt": "notify", "ApiToken": "web", "WebCredential": "web"}
+
+__all__ = ["TABLE_MODULES", "load_all", *_EXPORTS]
+
+
+def load_all() -> Any:
+    """Register every table on SQLModel.metadata (and return it)."""
+    for name in TABLE_MODULES:
+        import_module(f"{__name__}.{name}")
+    from sqlmodel import SQLModel
+
+    return SQLModel.metadata
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -162,8 +160,14 @@ def insert_or_skip(session: Session, table: Any, index_elements: list[str]) -> A
     """INSERT … ON CONFLICT (index_elements) DO NOTHING in the session's dialect: a unique key
     makes the write happen once however often it is tried (outbox rows, counters, ladder steps)."""
     dialect = session.get_bind().dialect.name
+    # Each dialect's module imported here: the PostgreSQL one is 19 modules a SQLite run never needs
+    # (issue 15, a CLI call's start-up); the engine imports its own dialect when it is created.
     if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
         return pg_insert(table).on_conflict_do_nothing(index_elements=index_elements)
     if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
         return sqlite_insert(table).on_conflict_do_nothing(index_elements=index_elements)
     return insert(table)  # pragma: no cover - only the two databases are supported

@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from hazardloop.config.clock import utcnow
+from hazardloop.models import escalation as _escalation  # noqa: F401  (escalation_step: the foreign key's table)
 
 
 class InterviewRecord(SQLModel, table=True):

@@ -43,14 +43,14 @@ def init_database(engine: Engine) -> dict[str, int]:
 def reset_database(engine: Engine) -> None:
     """Drop everything HazardLoop created (demo --reset)."""
     from sqlalchemy import text
-    from sqlmodel import SQLModel
 
-    import hazardloop.models  # noqa: F401
+    from hazardloop.models import load_all
 
+    metadata = load_all()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("DROP TRIGGER IF EXISTS audit_event_no_change ON audit_event"))
-        SQLModel.metadata.drop_all(conn)
+        metadata.drop_all(conn)
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         if conn.dialect.name == "postgresql":
             conn.execute(text("DROP FUNCTION IF EXISTS audit_event_append_only()"))

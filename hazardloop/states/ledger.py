@@ -24,6 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from hazardloop.config import bounds, clock
+from hazardloop.config.labels import label
 from hazardloop.config.private import FILE_MODE, private_dir
 from hazardloop.config.settings import get_settings
 from hazardloop.models import audit
@@ -460,7 +461,7 @@ def decide_extension(session: Session, actor: AppUser, extension_id: int, *, app
     hazard = get_hazard(session, ext.hazard_id)
     guards.decide_extension(actor, hazard)
     if ext.status != "pending":
-        raise ValidationError(f"延期申请 {ext.id} 已处理（{ext.status}）。")
+        raise ValidationError(f"延期申请 {ext.id} 已处理（{label('extension_status', ext.status)}）。")
     if not approve and (not reason or not reason.strip()):
         raise MissingData("不批准延期需要说明理由。")
     decision = {"status": "approved" if approve else "denied", "decided_by": actor.username,

@@ -59,12 +59,13 @@ class Lifecycle:
         """Run one trigger through its guard; returns the new state or raises."""
         allowed = self.allowed_for(obj)
         if trigger not in allowed:
-            allowed_text = "、".join(f"{t}（{self.trigger_names[t]}）" for t in allowed) or self.none_allowed
+            # Names only, from the machine's label tables (config/labels.py): a person reads this.
+            allowed_text = "、".join(self.trigger_names.get(t, t) for t in allowed) or self.none_allowed
             why = f"：{self.only_if[trigger][1]}" if trigger in self.only_if and \
                 trigger in self.allowed_triggers(obj.state) else ""
             raise InvalidTransition(
-                f"{self.noun}当前状态为“{self.state_names.get(obj.state, obj.state)}”（{obj.state}），"
-                f"不能执行 {trigger}（{self.trigger_names.get(trigger, trigger)}）{why}；此状态允许：{allowed_text}。"
+                f"{self.noun}当前状态为“{self.state_names.get(obj.state, obj.state)}”，"
+                f"不能执行“{self.trigger_names.get(trigger, trigger)}”{why}；此状态允许：{allowed_text}。"
             )
         self.machine.events[trigger].trigger(obj, actor=actor, data=data or {})
         return obj.state

@@ -70,6 +70,6 @@ def replay(actions: list[str]) -> str:
     for action in actions:
         nxt = next((t["dest"] for t in TRANSITIONS if t["trigger"] == action and t["source"] == state), None)
         if nxt is None:
-            raise InvalidTransition(f"审计记录中的 {action} 不能从 {state} 执行。")
+            raise InvalidTransition(f"审计记录中的“{TRIGGER_NAMES.get(action, action)}”不能从“{STATE_NAMES.get(state, state)}”执行。")
         state = nxt
     return state

@@ -1,13 +1,12 @@
 """Alembic environment: runs against the engine HazardLoop would use."""
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import hazardloop.models  # noqa: F401  (registers every table on the metadata)
+from hazardloop.models import load_all
 from hazardloop.models.db import get_engine
 
 config = context.config
-target_metadata = SQLModel.metadata
+target_metadata = load_all()  # every table on the metadata
 
 
 def run_migrations_online() -> None:
