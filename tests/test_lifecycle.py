@@ -48,7 +48,8 @@ def test_invalid_trigger_names_state_and_allowed(org):
         hid = listed(s)
         with pytest.raises(InvalidTransition) as err:
             ledger.approve(s, org.user(s, "sup_yingji"), hid)
-        assert "已挂牌" in str(err.value) and "start_rectification" in str(err.value)
+        assert "已挂牌" in str(err.value) and "提交整改方案" in str(err.value)
+        assert "start_rectification" not in str(err.value) and "listed" not in str(err.value)
 
 
 def test_plan_missing_parts_named_and_nothing_written(org):
