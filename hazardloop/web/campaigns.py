@@ -121,14 +121,7 @@ def campaign_page(request: Request, code: str, region: str | None = None) -> Res
 
 @router.post("/campaigns/{code}/import")
 async def import_post(request: Request, code: str) -> Response:
-    form = await request.form(max_files=1, max_fields=10)
-    try:
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        upload = form.get("file")
-        return await run_in_threadpool(_import, request, code[:32], fields,
-                                       upload if isinstance(upload, UploadFile) else None)
-    finally:
-        await form.close()
+    return await pages.with_upload(request, 10, _import, code[:32])
 
 
 def _import(request: Request, code: str, fields: dict[str, str], upload: UploadFile | None) -> Response:

@@ -181,13 +181,7 @@ def _reauthenticated(request: Request, user: AppUser, action: str, fields: dict[
 
 @router.post("/admin/orgs/load")
 async def orgs_load(request: Request) -> Response:
-    form = await request.form(max_files=1, max_fields=6)
-    try:
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        upload = form.get("file")
-        return await run_in_threadpool(_load, request, fields, upload if isinstance(upload, UploadFile) else None)
-    finally:
-        await form.close()
+    return await pages.with_upload(request, 6, _load)
 
 
 def _read_upload(upload: UploadFile | None) -> tuple[str, str]:

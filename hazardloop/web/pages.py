@@ -87,6 +87,22 @@ async def posted_fields(request: Request, max_fields: int) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
+async def with_upload(request: Request, max_fields: int, handler: Any, *args: Any, field: str = "file",
+                      named_only: bool = False) -> Response:
+    """A form post that may carry one file: handler(request, *args, fields, upload) runs in a worker
+    thread with the text fields and the file (None when none was sent; with named_only also when
+    the file input was left empty), and the form's spooled file is closed after."""
+    form = await request.form(max_files=1, max_fields=max_fields)
+    try:
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        upload = form.get(field)
+        if not isinstance(upload, UploadFile) or (named_only and not (upload.filename or "").strip()):
+            upload = None
+        return await run_in_threadpool(handler, request, *args, fields, upload)
+    finally:
+        await form.close()
+
+
 def form_poster(request: Request, fields: dict[str, str]) -> tuple[AppUser, auth.SessionData] | Response:
     """Who posted a form: the signed-in user and their session, or the response to send instead
     (the sign-in page; a 403 when the CSRF token is missing or wrong)."""
@@ -286,14 +302,7 @@ async def hazard_action(request: Request, ref: str, action: str) -> Response:
     length = request.headers.get("content-length")
     if (services.small_int(length, 15) or 0) > services.MAX_UPLOAD + (1 << 20):
         return _render(request, "error.html", {"user": None, "message": "上传的内容太大（最大 20 MB）。"}, 413)
-    form = await request.form(max_files=1, max_fields=50)
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    upload = form.get("file")
-    try:
-        return await run_in_threadpool(_act, request, ref[:40], action[:40], fields,
-                                       upload if isinstance(upload, UploadFile) else None)
-    finally:
-        await form.close()
+    return await with_upload(request, 50, _act, ref[:40], action[:40])
 
 
 def _act(request: Request, ref: str, action: str, fields: dict[str, str], upload: UploadFile | None) -> Response:

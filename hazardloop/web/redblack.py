@@ -16,7 +16,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from hazardloop.config import calendar, clock
@@ -90,14 +89,7 @@ def inspections_page(request: Request, done: str | None = None) -> Response:
 
 @router.post("/inspections")
 async def inspection_post(request: Request) -> Response:
-    form = await request.form(max_files=1, max_fields=10)
-    try:
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        upload = form.get("record")
-        upload = upload if isinstance(upload, UploadFile) and (upload.filename or "").strip() else None
-        return await run_in_threadpool(_record, request, fields, upload)
-    finally:
-        await form.close()
+    return await pages.with_upload(request, 10, _record, field="record", named_only=True)
 
 
 def _record(request: Request, fields: dict[str, str], upload: UploadFile | None = None) -> Response:

@@ -152,13 +152,7 @@ async def sheets_check(request: Request) -> Response:
     length = request.headers.get("content-length") or ""
     if length.isdigit() and int(length) > MAX_SHEET + (1 << 20):
         return pages.error_page(request, None, None, f"上传的内容太大（最大 {MAX_SHEET >> 20} MB）。", 413)
-    form = await request.form(max_files=1, max_fields=5)
-    try:
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        upload = form.get("file")
-        return await run_in_threadpool(_check, request, fields, upload if isinstance(upload, UploadFile) else None)
-    finally:
-        await form.close()
+    return await pages.with_upload(request, 5, _check)
 
 
 def _check(request: Request, fields: dict[str, str], upload: UploadFile | None) -> Response:
