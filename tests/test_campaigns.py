@@ -4,6 +4,7 @@ the problems' loop, raising into the major-hazard ledger, the short ladder, the 
 from __future__ import annotations
 
 import re
+import stat
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -143,7 +144,9 @@ def test_campaign_end_to_end(web, tmp_path):  # noqa: F811
         found = problems.list_problems(s, object_id=inventory.get_object(s, code).id)
         assert [(p.item_no, p.state, p.responsible) for p in found] == [(5, "rectifying", "孙立新"),
                                                                         (6, "rectifying", "孙立新")]
-        assert len(problems.photos_of(s, found[0].id)) == 1
+        stored = Path(problems.photos_of(s, found[0].id)[0].stored_path)
+        # a photo is evidence: private like every other stored file (issue 13)
+        assert stat.S_IMODE(stored.stat().st_mode) == 0o600 and stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
         first, second = found[0].code, found[1].code
 
     # Problem 1: the enterprise rectifies with a photo; the township verifies and closes it.

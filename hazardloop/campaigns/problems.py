@@ -13,9 +13,6 @@ on the hazard's trail names the problem).  Every change is audited in the same t
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,6 @@ from sqlmodel import Session, func, select
 
 from hazardloop.campaigns import inventory
 from hazardloop.config import clock, labels
-from hazardloop.config.settings import get_settings
 from hazardloop.errors import ConflictError, NotFound, ValidationError
 from hazardloop.escalation import problems as ladder
 from hazardloop.models import audit
@@ -44,24 +40,11 @@ MAX_PHOTO_BYTES = 20 * 1024 * 1024
 
 
 def store_file(src: str | Path) -> tuple[str, str, int]:
-    """Copy a photo under the data directory, named by its SHA-256 (as hazard evidence is)."""
+    """Store a photo as hazard evidence is stored (content-addressed, private modes): (where, sha256, size)."""
     src = Path(src)
-    if not src.is_file():
-        raise ValidationError(f"照片文件不存在：{src}")
-    size = src.stat().st_size
-    if size > MAX_PHOTO_BYTES:
+    if src.is_file() and src.stat().st_size > MAX_PHOTO_BYTES:
         raise ValidationError(f"照片 {src.name} 超过 20 MB。")
-    digest = hashlib.sha256()
-    with src.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    sha = digest.hexdigest()
-    target = get_settings().evidence_dir / sha[:2] / (sha + src.suffix.lower())
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")
-        shutil.copyfile(src, tmp)
-        tmp.replace(target)
+    target, sha, size = ledger.store_private_file(src, "照片")
     return str(target), sha, size
 
 
