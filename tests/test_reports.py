@@ -115,6 +115,27 @@ def test_working_days_know_make_up_days():
     assert add_days(date(2026, 1, 5), -1, "working") == date(2026, 1, 4)
 
 
+def test_report_deadlines_follow_the_offices_calendar_file(tmp_path, monkeypatch):
+    """A report's deadline counts the same working days as the hazard ladder: the office's
+    workdays.yaml for a year the holidays package does not carry (2027 in holidays 0.109)."""
+    from hazardloop.config import calendar
+    from tests.test_escalation_signable import GOOD_2027
+
+    path = tmp_path / "workdays.yaml"
+    path.write_text(GOOD_2027, encoding="utf-8")
+    monkeypatch.setenv("HAZARDLOOP_WORKDAYS", str(path))
+    calendar.reset()
+    try:
+        # Friday 2027-02-19 + 1 working day: Saturday 2027-02-20 is worked in lieu (调休) in the file.
+        assert add_days(date(2027, 2, 19), 1, "working") == date(2027, 2, 20)
+        # 2027-02-04 + 1 skips the Spring Festival break (02-05 … 02-12) and the weekend after it.
+        assert add_days(date(2027, 2, 4), 1, "working") == calendar.add_workdays(date(2027, 2, 4), 1)
+        assert add_days(date(2027, 2, 4), 1, "working") > date(2027, 2, 12)
+    finally:
+        monkeypatch.delenv("HAZARDLOOP_WORKDAYS")
+        calendar.reset()
+
+
 def test_verified_report_attaches_to_existing_hazard_and_counts_both_channels(org):
     with org.session() as s:
         hid = listed(s)

@@ -1,8 +1,8 @@
 """Public-report rules from config: deadlines (reports.yaml) and rewards (rewards.yaml).
 
 HAZARDLOOP_REPORTS_CONFIG / HAZARDLOOP_REWARDS_CONFIG point at other files.
-Working days follow China's statutory holidays and make-up workdays (调休) as
-the `holidays` package's China calendar knows them.
+Working days are the engine's calendar (config/calendar.py): the office's
+workdays.yaml first, then the `holidays` package.
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import holidays
+from typing import Any
 
 CONFIG_DIR = Path(__file__).resolve().parent
 
@@ -39,19 +36,15 @@ def _load(env: str, name: str) -> dict[str, Any]:
 
 
 # --- working days -------------------------------------------------------------
-
-
-@lru_cache(maxsize=16)
-def _calendar(year: int) -> holidays.HolidayBase:
-    # Imported here: the package's calendars cost ~0.05 s to import, and most callers of this module
-    # (the guards, via confidential) never count a working day (issue 15, a CLI call's start-up).
-    import holidays
-
-    return holidays.China(years=range(year - 1, year + 3))
+# The engine's one calendar (config/calendar.py: the office's workdays.yaml, then the holidays
+# package), so a report's deadline and a hazard's ladder agree on every 调休 day. Imported when a
+# day is counted: the guards import this module on every CLI call (issue 15, start-up).
 
 
 def is_working_day(day: date) -> bool:
-    return _calendar(day.year).is_working_day(day)
+    from hazardloop.config import calendar
+
+    return calendar.is_workday(day)
 
 
 def add_days(start: date, days: int, unit: str) -> date:
@@ -60,13 +53,9 @@ def add_days(start: date, days: int, unit: str) -> date:
         return start + timedelta(days=days)
     if unit != "working":
         raise RuleError(f"时限单位必须是 working（工作日）或 calendar（自然日），收到 {unit}。")
-    step = 1 if days >= 0 else -1
-    day, left = start, abs(days)
-    while left:
-        day += timedelta(days=step)
-        if is_working_day(day):
-            left -= 1
-    return day
+    from hazardloop.config import calendar
+
+    return calendar.add_workdays(start, days)
 
 
 # --- report deadlines -----------------------------------------------------------
