@@ -19,7 +19,7 @@ from rich.cells import cell_len
 
 from hazardloop.config import labels
 from hazardloop.errors import ValidationError
-from tests.helpers import ENT_HD, cli_runner, evidence_file, future, rectifying
+from tests.helpers import ENT_HD, cli_runner, evidence_file, future, rectifying, reported
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -291,6 +291,14 @@ def test_a_wrong_state_refusal_names_states_and_actions_in_chinese(cli, org, tmp
     assert "隐患当前状态为“整改中”，不能执行“审核销号”；此状态允许：延期、提交整改完成。" in err
     assert re.findall(r"[a-z_]{2,}", err) == [], err  # no state or trigger code
     assert len(err.strip().splitlines()) == 1  # one whole line, however wide (greppable)
+    # a found hazard: 导入历史销号 is the ledger import's own step, never offered to a person
+    from hazardloop.models.tables import Hazard
+
+    with org.session() as s:
+        found = s.get(Hazard, reported(s, "配电室无应急照明")).code
+    code, out, err = cli("hazard", "approve", found, "--actor", "sup_yingji", "--reason", "现场复核到位")
+    assert code == 1 and "隐患当前状态为“已发现”，不能执行“审核销号”；此状态允许：" in err, err
+    assert "确认挂牌" in err and "导入历史销号" not in err, err
     # the public report's machine: the same refusal, its own names
     code, out, err = cli("report", "submit", "--actor", "citizen1", "--content", "恒达化工液氨储罐区无泄漏报警",
                          "--enterprise", ENT_HD, "--via", "电话", "--json")

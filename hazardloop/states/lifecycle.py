@@ -30,6 +30,8 @@ class Lifecycle:
     # trigger -> (predicate on the record, why not): a transition open to only some records of its
     # source state (reopen: only a hazard a merge dismissed).  Refusals list what is open to THIS record.
     only_if: dict[str, tuple[Callable[[Any], bool], str]] = field(default_factory=dict)
+    # Triggers only a program fires (a ledger import's close-out): never offered to a person in a refusal.
+    unlisted: frozenset[str] = frozenset()
     machine: Machine = field(init=False)
 
     def __post_init__(self) -> None:
@@ -60,7 +62,8 @@ class Lifecycle:
         allowed = self.allowed_for(obj)
         if trigger not in allowed:
             # Names only, from the machine's label tables (config/labels.py): a person reads this.
-            allowed_text = "、".join(self.trigger_names.get(t, t) for t in allowed) or self.none_allowed
+            allowed_text = "、".join(self.trigger_names.get(t, t) for t in allowed
+                                    if t not in self.unlisted) or self.none_allowed
             why = f"：{self.only_if[trigger][1]}" if trigger in self.only_if and \
                 trigger in self.allowed_triggers(obj.state) else ""
             raise InvalidTransition(

@@ -44,6 +44,7 @@ LIFECYCLE = Lifecycle(
     none_allowed="无（已是终态）",
     only_if={"reopen": (guards.merge_dismissal, guards.MERGE_DISMISSAL_ONLY),
              "review_imported": (guards.imported_close, "只有导入销号（未经审核）的隐患可以送审")},
+    unlisted=frozenset({"close_imported"}),
 )
 MACHINE = LIFECYCLE.machine
 allowed_triggers = LIFECYCLE.allowed_triggers
