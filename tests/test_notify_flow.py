@@ -45,3 +45,30 @@ def test_dispatch_flow_runs_under_prefect(sqlite_template, tmp_path, routes_file
     assert result["sent"] == 1 and result["claimed"] == 1
     assert len(list((tmp_path / "home" / "outbox-files").glob("*.json"))) == 1
     forget_engine(url)
+
+
+def test_a_dispatch_run_is_cancelled_while_the_last_one_still_drains(prefect_harness):
+    """After a large sweep a pass outlasts its 3 minutes: the server must not start a second
+    dispatcher beside it (the deployment's concurrency limit, CANCEL_NEW), and must start one again
+    once the first has finished."""
+    from prefect import get_client
+    from prefect.states import Completed, Pending, Running
+
+    from hazardloop.flows.dispatch import deployments
+
+    (dep,) = deployments()
+    dep.schedules = []  # only the runs this test makes
+    deployment_id = dep.apply()
+    with get_client(sync_client=True) as client:
+        first = client.create_flow_run_from_deployment(deployment_id)
+        second = client.create_flow_run_from_deployment(deployment_id)
+        assert client.set_flow_run_state(first.id, Pending()).state.is_pending()
+        assert client.set_flow_run_state(first.id, Running()).state.is_running()
+        refused = client.set_flow_run_state(second.id, Pending())
+        assert refused.state is not None and refused.state.is_cancelled(), refused
+        assert client.read_flow_run(second.id).state.is_cancelled()
+        client.set_flow_run_state(first.id, Completed())
+        third = client.create_flow_run_from_deployment(deployment_id)
+        assert client.set_flow_run_state(third.id, Pending()).state.is_pending()  # the slot is free again
+        client.set_flow_run_state(third.id, Running())
+        client.set_flow_run_state(third.id, Completed())
