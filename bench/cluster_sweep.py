@@ -121,6 +121,26 @@ def _vm_hwm(pid: int) -> int | None:
     return None
 
 
+def _schedules_off(get_client) -> None:  # noqa: ANN001
+    """Only the sweep this bench starts runs on the cluster: `hazardloop deploy` registers every
+    deployment with its schedule, and the dispatcher's (every 3 minutes) would drain the sweep's
+    outbox beside it -- work the in-process run does not do.  (A first run, before this, had
+    three dispatch runs beside the 2-worker sweep.)  Every schedule is switched off and the runs
+    it already planned are deleted."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    with get_client(sync_client=True) as client:
+        for dep in client.read_deployments():
+            for sched in client.read_deployment_schedules(dep.id):
+                client.update_deployment_schedule(dep.id, sched.id, active=False)
+        planned = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))))
+        for r in planned:
+            client.delete_flow_run(r.id)
+    print(f"  schedules switched off, {len(planned)} planned runs deleted", flush=True)
+
+
 def on_cluster(url: str, prefect_url: str, workers: int, shard_size: int, home: Path) -> dict:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, LogFilter, LogFilterFlowRunId
@@ -134,6 +154,7 @@ def on_cluster(url: str, prefect_url: str, workers: int, shard_size: int, home: 
                     extra_env={"HAZARDLOOP_HOME": str(home / "data")})
     with Cluster(layout, echo=lambda m: None) as c, \
             temporary_settings(updates={PREFECT_API_URL: layout.api_url, PREFECT_HOME: str(home)}):
+        _schedules_off(get_client)
         started = time.perf_counter()
         run = run_deployment("escalation-sweep/daily-escalation-sweep", timeout=0, as_subflow=False,
                              parameters={"as_of": AS_OF, "force": True, "poll_seconds": 2})
@@ -150,6 +171,9 @@ def on_cluster(url: str, prefect_url: str, workers: int, shard_size: int, home: 
             seconds = time.perf_counter() - started
             if not state.is_completed():
                 raise SystemExit(f"cluster sweep ended {state.name}: see {c.logs}")
+            others = [r.name for r in client.read_flow_runs() if r.id != run.id
+                      and not r.name.startswith("escalation-shard-")]
+            print(f"  other flow runs on the cluster during the sweep: {others or 'none'}", flush=True)
             shards = client.read_flow_runs(flow_run_filter=FlowRunFilter(
                 name=FlowRunFilterName(like_="escalation-shard-")))
             peaks = []
