@@ -146,6 +146,27 @@ def test_enterprise_edited_on_its_page_checked_and_audited(web):
         assert now.contacts == {"email": "a@hengda.example", "principal_email": "liu@hengda.example"}
         event = s.exec(select(AuditEvent).where(AuditEvent.action == "enterprise_edited")).one()
         assert event.actor == "office1" and event.before["principal"] == "赵建国" and event.after["principal"] == "刘新"
+    # Two clerks open the page; the first saves; the second's save from the older page is refused
+    # (it would silently undo the first) and keeps what the second typed.
+    first, second = web.login("office1"), web.login("office2")
+    page1, page2 = first.get(f"/admin/enterprises/{ent.id}").text, second.get(f"/admin/enterprises/{ent.id}").text
+    seen = re.search(r'name="seen" value="([0-9a-f]+)"', page1).group(1)
+    assert seen == re.search(r'name="seen" value="([0-9a-f]+)"', page2).group(1)
+    saved = first.post(f"/admin/enterprises/{ent.id}", data={"csrf_token": csrf_of(page1), "password": PASSWORD,
+                                                              "seen": seen, **_ent_form(principal="周平")})
+    assert saved.status_code == 303
+    late = second.post(f"/admin/enterprises/{ent.id}", data={"csrf_token": csrf_of(page2), "password": PASSWORD,
+                                                              "seen": seen, **_ent_form(controller="吴强")})
+    assert late.status_code == 409 and "已被他人修改，本次未保存" in late.text and 'value="吴强"' in late.text
+    with web.db.session() as s:
+        now = s.get(Enterprise, ent.id)
+        assert now.principal == "周平" and now.controller != "吴强"  # the first save stands, nothing of the second
+    fresh = second.get(f"/admin/enterprises/{ent.id}").text
+    again = second.post(f"/admin/enterprises/{ent.id}", data={
+        "csrf_token": csrf_of(fresh), "password": PASSWORD,
+        "seen": re.search(r'name="seen" value="([0-9a-f]+)"', fresh).group(1),
+        **_ent_form(principal="周平", controller="吴强")})
+    assert again.status_code == 303  # from the page as it is now, the same change goes through
     supervisor = web.login("sup_yingji")
     assert supervisor.get("/admin/enterprises").status_code == 404
     assert supervisor.get(f"/admin/enterprises/{ent.id}").status_code == 404

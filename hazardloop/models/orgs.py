@@ -298,16 +298,31 @@ def enterprise_form(ent: Enterprise) -> dict[str, Any]:
                for key, _ in PEOPLE}}
 
 
-def update_enterprise(session: Session, enterprise_id: int, record: dict[str, Any], actor: str
-                      ) -> tuple[Enterprise, list[str]]:
+def enterprise_fingerprint(ent: Enterprise) -> str:
+    """What the edit page showed, as a short digest: a save made from an older page is refused."""
+    import hashlib
+    import json
+
+    text = json.dumps(enterprise_form(ent), ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def update_enterprise(session: Session, enterprise_id: int, record: dict[str, Any], actor: str,
+                      seen: str | None = None) -> tuple[Enterprise, list[str]]:
     """Edit one enterprise and its people (the console's 企业 page): the same checks as a file's
     entry; the 统一社会信用代码 may change only to one no other enterprise has.  Audited with what
-    changed (before and after).  Returns (enterprise, changed fields); nothing written on a problem."""
-    from hazardloop.errors import NotFound
+    changed (before and after).  Returns (enterprise, changed fields); nothing written on a problem.
 
-    ent = session.get(Enterprise, enterprise_id)
+    `seen`: enterprise_fingerprint of the record the editor started from.  Two clerks who opened
+    the same page: the second save would silently undo the first, so it is refused (the row is
+    locked while it is compared and written)."""
+    from hazardloop.errors import ConflictError, NotFound
+
+    ent = session.get(Enterprise, enterprise_id, with_for_update=True)
     if ent is None:
         raise NotFound(f"没有编号为 {enterprise_id} 的企业。")
+    if seen is not None and enterprise_fingerprint(ent) != seen:
+        raise ConflictError(f"{ent.name}的信息在您打开本页之后已被他人修改，本次未保存；请重新打开页面，核对后再修改。")
     regions = _folded(session.exec(select(Region.code, Region.name)).all())
     industries = _folded(session.exec(select(Industry.code, Industry.name)).all())
     row, problems = check_enterprise(record, ent.name, regions, industries)

@@ -102,13 +102,15 @@ def _edit_page(request: Request, user: AppUser, csrf: str, ent_id: int, *, statu
         if ent is None:
             return pages.error_page(request, user, csrf, "没有这家企业。", 404)
         record = form or orgs.enterprise_form(ent)
+        # a refused save keeps what the clerk typed and the version it started from
+        seen = (form or {}).get("seen") or orgs.enterprise_fingerprint(ent)
         users = s.exec(select(AppUser).where(AppUser.enterprise_id == ent.id).order_by(AppUser.username)).all()
         choices = _choices(s)
     if form is None:
         record["contacts"] = _contacts_text(record["contacts"])
     return office.render(request, "office/enterprise.html", {
         "user": user, "csrf": csrf, "ent_id": ent_id, "r": record, "users": users, "choices": choices,
-        "people": PEOPLE, "error": error, "notice": notice}, status)
+        "people": PEOPLE, "error": error, "notice": notice, "seen": seen}, status)
 
 
 def _contacts_text(contacts: dict[str, Any]) -> str:
@@ -163,7 +165,7 @@ def _save(request: Request, ent_id: str, fields: dict[str, str]) -> Response:
         record = record_of(fields)
         _reauthenticated(request, user, "修改企业信息", fields)
         with office.db(request, write=True) as s:
-            orgs.update_enterprise(s, number, record, actor=user.username)
+            orgs.update_enterprise(s, number, record, actor=user.username, seen=(fields.get("seen") or None))
     except HazardLoopError as exc:
         status = 403 if isinstance(exc, office.ReauthFailed) else status_of(exc)
         return _edit_page(request, user, csrf, number, status=status, error=str(exc), form=form)
