@@ -129,3 +129,40 @@ def test_sqlite_allows_one_dispatcher_at_a_time(sqlite_template, tmp_path, route
         assert report.busy and report.claimed == 0 and "SQLite" in report.summary()
     assert dispatch(url).sent == 1
     forget_engine(url)
+
+
+def test_a_pass_looks_for_expired_leases_once_not_before_every_batch(org, routes_file, http_receiver):
+    """After a large sweep the lease query walks every recently sent row's index entry: one pass of
+    many batches asks it at its start (and then at most once a minute), and still recovers what a
+    dead dispatcher left."""
+    from sqlalchemy import event
+
+    from hazardloop.models.db import get_engine
+
+    routes_file(http_port=http_receiver.port, roles={"*": {"channels": ["webhook"]}}, policy_={"lease_seconds": 2})
+    with org.session() as s:
+        _queue(s, 3)
+    proc = _dispatcher(org.url, kill="after_claim")  # claims 3 rows and dies holding them
+    proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    with org.session() as s:  # 57 more (other steps than _queue's s0…s2): 60 due in all, six batches of 10
+        for i in range(57):
+            enqueue(s, event="escalation", hazard_id=None, cycle=1, step=f"more{i}",
+                    recipients=[Recipient("committee", "杨志远", username="office1")], subject=f"补{i}号", body=f"正文{i}")
+        s.commit()
+    time.sleep(2.2)
+    asked: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
+        if "claimed_until <" in statement:
+            asked.append(statement)
+
+    engine = get_engine(org.url)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        report = dispatch(org.url, batch_size=10, concurrency=1)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert report.claimed == 60 and report.recovered == 3 and report.sent == 60
+    assert len(asked) == 1, len(asked)  # not once per batch (6 + the empty last claim)
+    assert len(http_receiver.hits) == 60

@@ -124,6 +124,9 @@ class Outcome:
     error: str | None
 
 
+RECOVERY_EVERY = 60.0  # seconds between looks for expired leases within one pass
+
+
 def idempotency_key(keys: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(keys)).encode("utf-8")).hexdigest()[:32]
 
@@ -143,8 +146,10 @@ def new_dispatcher_id() -> str:
 # --- claim --------------------------------------------------------------------------
 
 
-def claim(engine: Engine, me: str, n: int, lease_seconds: float) -> tuple[list[dict[str, Any]], int]:
-    """Take up to n due rows; returns them (attempts already counted) and how many were recovered."""
+def claim(engine: Engine, me: str, n: int, lease_seconds: float, *, recover: bool = True
+          ) -> tuple[list[dict[str, Any]], int]:
+    """Take up to n due rows; returns them (attempts already counted) and how many were recovered.
+    recover: also look for rows whose holder's lease ran out (a dispatcher that died)."""
     now = clock.utcnow()
     cols = (N.c.id, N.c.status, N.c.claimed_by, N.c.attempts)
     with Session(engine.execution_options(hazardloop_write=True)) as s:
@@ -152,7 +157,7 @@ def claim(engine: Engine, me: str, n: int, lease_seconds: float) -> tuple[list[d
         picked = s.execute(
             select(*cols).where(N.c.status == "sending", N.c.claimed_until < now)
             .order_by(N.c.id).limit(n).with_for_update(skip_locked=True)
-        ).all()
+        ).all() if recover else []
         for status in DUE_STATUSES:
             if len(picked) >= n:
                 break
@@ -466,10 +471,21 @@ def dispatch(url: str | None = None, *, limit: int | None = None, concurrency: i
         # here) blocking HTTP in a worker thread is faster than in the main thread.
         pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="hl-dispatch")
 
+        # Expired leases are looked for at the start of the pass (until none are left) and then at
+        # most once a minute, not before every batch: a lease lasts minutes, and after a large sweep
+        # that query walks the index entries of every row sent since the last vacuum (the
+        # 1,000,000-hazard bench: 0.8 s a claim, the pass's main cost, against 13 ms for due rows).
+        next_recovery = 0.0
+
         def take() -> list[dict[str, Any]]:
+            nonlocal next_recovery
             if limit is not None and report.claimed >= limit:
                 return []
-            rows, recovered = claim(engine, me, batch if limit is None else min(batch, limit - report.claimed), lease)
+            n = batch if limit is None else min(batch, limit - report.claimed)
+            recover = time.monotonic() >= next_recovery
+            rows, recovered = claim(engine, me, n, lease, recover=recover)
+            if recover and recovered < n:
+                next_recovery = time.monotonic() + min(lease, RECOVERY_EVERY)
             report.claimed += len(rows)
             report.recovered += recovered
             return rows
