@@ -234,3 +234,33 @@ def test_secure_cookie_flag_from_the_environment(web, monkeypatch):
     client = TestClient(create_app(web.db.url, SECRET), follow_redirects=False, base_url="https://testserver")
     response = sign_in(client, "office1", PASSWORD)
     assert response.status_code == 303 and "Secure" in response.headers["set-cookie"]
+
+
+def test_a_token_opens_the_api_only_for_a_live_token_of_an_active_user(org):
+    """auth.token_user in one statement: a user with no sign-in (a system account) may hold a token;
+    revoking it, deactivating the user or disabling their sign-in each closes the API."""
+    with org.session() as s:
+        user = org.user(s, "hd_safety")
+        assert s.get(WebCredential, user.id) is None  # tokens do not need a password
+        raw = auth.create_token(s, user, "sync")
+        other = auth.create_token(s, user, "spare")
+        s.commit()
+        assert auth.token_user(s, raw).username == "hd_safety"
+        assert auth.token_user(s, raw + "x") is None and auth.token_user(s, None) is None
+        (sync, spare) = auth.live_tokens(s, user)
+        auth.revoke_token(s, user, sync.id)
+        s.commit()
+        assert auth.token_user(s, raw) is None and auth.token_user(s, other).username == "hd_safety"
+        auth.set_password(s, user, "another-password-9", keep_tokens=True)
+        s.commit()
+        assert auth.token_user(s, other).username == "hd_safety"  # a sign-in that is not disabled
+        auth.disable(s, user)
+        s.commit()
+        assert auth.token_user(s, other) is None
+    with org.session() as s:
+        user = org.user(s, "sup_yingji")
+        raw = auth.create_token(s, user)
+        user.active = False
+        s.add(user)
+        s.commit()
+        assert auth.token_user(s, raw) is None

@@ -350,14 +350,15 @@ def create_token(session: Session, user: AppUser, name: str = "api") -> str:
 def token_user(session: Session, raw: str | None) -> AppUser | None:
     if not raw or len(raw) > 200:
         return None
-    token = session.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw))).first()
-    if token is None or token.revoked:
-        return None
-    user = session.get(AppUser, token.user_id)
-    cred = session.get(WebCredential, token.user_id)
-    if user is None or not user.active or (cred is not None and cred.disabled):
-        return None
-    return user
+    # One statement (every API call makes it): a live token of an active user whose sign-in, if
+    # any, is not disabled.
+    return session.exec(
+        select(AppUser).join(ApiToken, ApiToken.user_id == AppUser.id)
+        .outerjoin(WebCredential, WebCredential.user_id == AppUser.id)
+        .where(ApiToken.token_hash == _token_hash(raw), ApiToken.revoked == False,  # noqa: E712
+               AppUser.active == True,  # noqa: E712
+               (WebCredential.user_id == None) | (WebCredential.disabled == False))  # noqa: E711, E712
+    ).first()
 
 
 def live_tokens(session: Session, user: AppUser) -> list[ApiToken]:
