@@ -210,3 +210,44 @@ def test_checkpoint_flow_registered_hourly():
     dep = {d.name: d for d in all_deployments()}["hourly-audit-checkpoint"]
     sched = dep.schedules[0].schedule
     assert sched.cron == "0 * * * *" and sched.timezone == "Asia/Shanghai"
+
+
+def test_skipping_ahead_is_refused_even_with_the_last_hash(org):
+    """The chain check finds the predecessor by key (migration 0019): seq last + 2 carrying the last
+    event's hash has no predecessor and is refused; seq last + 1 with it is the chain's next."""
+    last = _history(org, 1)
+    with org.engine.connect() as conn:
+        tail = conn.execute(AuditEvent.__table__.select().where(AuditEvent.__table__.c.seq == last)).one()
+    ahead = _params(dict(tail._mapping) | {"seq": last + 2, "prev_hash": tail.hash, "hash": "e" * 64})
+    with pytest.raises(DBAPIError):
+        with org.engine.begin() as conn:
+            conn.execute(text(INSERT), ahead)
+    with org.session() as s:
+        listed(s, title="之后的隐患")
+        assert audit.verify(s).ok
+
+
+def test_the_chain_check_reads_no_table_when_its_statistics_say_empty(db):
+    """0010's trigger asked for `ORDER BY seq DESC LIMIT 1`; planned while ANALYZE said audit_event
+    was empty (a new installation, a database copied from a template) it kept a sequential scan,
+    and every audited write read the whole table.  0019 looks the predecessor up by key."""
+    if db.kind != "pg":
+        pytest.skip("SQLite's trigger reads MAX(rowid); the plan cache is PostgreSQL's")
+    from sqlalchemy import create_engine
+
+    admin = create_engine(db.url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("TRUNCATE audit_event"))
+            conn.execute(text("UPDATE audit_head SET seq = 0, hash = :h"), {"h": "0" * 64})
+            conn.execute(text("VACUUM ANALYZE audit_event"))  # statistics: empty
+    finally:
+        admin.dispose()
+    with db.session() as s:
+        for i in range(200):
+            audit.append(s, actor="system", action="bench", after={"i": i})
+        scans = s.connection().execute(text(
+            "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'audit_event'")).scalar_one()
+        s.commit()
+        assert scans < 50, scans  # 0010's function: one per append (211 measured); 0019: 12
+        assert audit.verify(s).ok
