@@ -41,12 +41,6 @@ def _load(env: str, name: str) -> dict[str, Any]:
 # day is counted: the guards import this module on every CLI call (issue 15, start-up).
 
 
-def is_working_day(day: date) -> bool:
-    from hazardloop.config import calendar
-
-    return calendar.is_workday(day)
-
-
 def add_days(start: date, days: int, unit: str) -> date:
     """start + days, counting calendar or working days (negative goes back)."""
     if unit == "calendar":
